@@ -1,0 +1,315 @@
+package platform
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-cloudflare/sdk/v5/go/cloudflare"
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Names the program gives to things on every host.
+const (
+	// EdgeContainerName is the edge proxy container on every host.
+	EdgeContainerName = "tenantpool-edge"
+	// ManagedLabel marks every container tenantpool manages; the proxy only routes to those.
+	ManagedLabel = "tenantpool.managed"
+	// CustomDomainTargetLabel and FallbackOriginLabel are the first labels of the Cloudflare for
+	// SaaS names under the domain.
+	CustomDomainTargetLabel = "customers"
+	FallbackOriginLabel     = "fallback"
+)
+
+const (
+	dockerSocket   = "/var/run/docker.sock"
+	acmeDir        = "/acme"
+	certDir        = "/etc/traefik/certs"
+	dynamicConfig  = "/etc/traefik/dynamic/tls.yml"
+	pingAddress    = "127.0.0.1:8082"
+	certResolver   = "le"
+	edgeLogMaxSize = "10m"
+)
+
+// Program returns the platform program for cfg. An invalid cfg fails the run before any resource
+// is registered.
+func Program(cfg Config) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		out, err := deploy(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		ctx.Export(OutputDomain, pulumi.String(cfg.Domain))
+		ctx.Export(OutputHosts, out.hosts)
+		ctx.Export(OutputNetworks, out.networks)
+		ctx.Export(OutputCustomDomainTarget, out.customDomainTarget)
+		ctx.Export(OutputScheme, pulumi.String(scheme(cfg.Domain)))
+		return nil
+	}
+}
+
+// scheme is the URL scheme tenants answer on: plain HTTP for a local domain.
+func scheme(domain string) string {
+	if IsLocalDomain(domain) {
+		return "http"
+	}
+	return "https"
+}
+
+// outputs are the values the program exports, kept apart so that tests can await them.
+type outputs struct {
+	hosts              pulumi.MapArray
+	networks           pulumi.StringMap
+	customDomainTarget pulumi.StringOutput
+}
+
+func deploy(ctx *pulumi.Context, cfg Config) (*outputs, error) {
+	out := &outputs{networks: pulumi.StringMap{}, customDomainTarget: pulumi.String("").ToStringOutput()}
+	for i, h := range cfg.Hosts {
+		net, err := deployHost(ctx, cfg, h)
+		if err != nil {
+			return nil, err
+		}
+		out.networks[h.Name] = net.Name
+		host := pulumi.Map{
+			"name":           pulumi.String(h.Name),
+			"dockerUrl":      pulumi.String(h.DockerURL),
+			"address":        pulumi.String(h.Address),
+			"capacity":       pulumi.Int(h.Capacity),
+			"network":        net.Name,
+			"wildcardTarget": pulumi.Bool(i == 0),
+		}
+		if len(h.SSHOpts) > 0 {
+			host["sshOpts"] = pulumi.ToStringArray(h.SSHOpts)
+		}
+		out.hosts = append(out.hosts, host)
+	}
+	if cfg.Cloudflare != nil {
+		target, err := deployCloudflare(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		out.customDomainTarget = target
+	}
+	return out, nil
+}
+
+func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network, error) {
+	prov, err := docker.NewProvider(ctx, "docker-"+h.Name, &docker.ProviderArgs{
+		Host:    pulumi.String(h.DockerURL),
+		SshOpts: pulumi.ToStringArray(h.SSHOpts),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("host %s: docker provider: %w", h.Name, err)
+	}
+	onHost := pulumi.Provider(prov)
+
+	net, err := docker.NewNetwork(ctx, "tenants-"+h.Name, &docker.NetworkArgs{
+		Name:   pulumi.String(cfg.network()),
+		Driver: pulumi.String("bridge"),
+		Options: pulumi.StringMap{
+			// Containers on this bridge cannot talk to each other; the host (the edge proxy)
+			// still reaches every one of them.
+			"com.docker.network.bridge.enable_icc": pulumi.String("false"),
+		},
+		Labels: docker.NetworkLabelArray{
+			docker.NetworkLabelArgs{Label: pulumi.String(ManagedLabel), Value: pulumi.String("true")},
+		},
+	}, onHost)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: network: %w", h.Name, err)
+	}
+
+	img, err := docker.NewRemoteImage(ctx, "edge-image-"+h.Name, &docker.RemoteImageArgs{
+		Name:        pulumi.String(cfg.ProxyImage),
+		KeepLocally: pulumi.Bool(true),
+	}, onHost)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: edge image: %w", h.Name, err)
+	}
+
+	envs, uploads := edgeConfig(cfg)
+	volumes := docker.ContainerVolumeArray{
+		docker.ContainerVolumeArgs{HostPath: pulumi.String(dockerSocket), ContainerPath: pulumi.String(dockerSocket), ReadOnly: pulumi.Bool(true)},
+	}
+	if cfg.TLS.Mode == TLSACMEDNS01 {
+		acme, err := docker.NewVolume(ctx, "edge-acme-"+h.Name, &docker.VolumeArgs{
+			Name: pulumi.String("tenantpool-edge-acme"),
+			Labels: docker.VolumeLabelArray{
+				docker.VolumeLabelArgs{Label: pulumi.String(ManagedLabel), Value: pulumi.String("true")},
+			},
+		}, onHost)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: acme volume: %w", h.Name, err)
+		}
+		volumes = append(volumes, docker.ContainerVolumeArgs{VolumeName: acme.Name, ContainerPath: pulumi.String(acmeDir)})
+	}
+
+	_, err = docker.NewContainer(ctx, "edge-"+h.Name, &docker.ContainerArgs{
+		Name:  pulumi.String(EdgeContainerName),
+		Image: img.ImageId,
+		// Host network mode: the proxy listens on the host's 80 and 443 directly and reaches
+		// every tenant's bridge address (host-to-container traffic is not blocked by
+		// enable_icc=false). No port mapping exists in this mode.
+		NetworkMode: pulumi.String("host"),
+		Envs:        envs,
+		Uploads:     uploads,
+		Volumes:     volumes,
+		Restart:     pulumi.String("unless-stopped"),
+		Healthcheck: &docker.ContainerHealthcheckArgs{
+			// No flags: Traefik reads one configuration source, here the environment.
+			Tests:       pulumi.ToStringArray([]string{"CMD", "traefik", "healthcheck"}),
+			Interval:    pulumi.String("30s"),
+			Timeout:     pulumi.String("5s"),
+			Retries:     pulumi.Int(3),
+			StartPeriod: pulumi.String("10s"),
+		},
+		SecurityOpts: pulumi.ToStringArray([]string{"no-new-privileges:true"}),
+		LogDriver:    pulumi.String("json-file"),
+		LogOpts:      pulumi.StringMap{"max-size": pulumi.String(edgeLogMaxSize), "max-file": pulumi.String("3")},
+		Labels: docker.ContainerLabelArray{
+			docker.ContainerLabelArgs{Label: pulumi.String("tenantpool.role"), Value: pulumi.String("edge")},
+		},
+	}, onHost, pulumi.DeleteBeforeReplace(true))
+	if err != nil {
+		return nil, fmt.Errorf("host %s: edge container: %w", h.Name, err)
+	}
+	return net, nil
+}
+
+// edgeConfig is Traefik's static configuration as environment variables (one configuration
+// source, also seen by `traefik healthcheck`), and the files to upload into the container. The
+// environment is a secret as a whole when it carries one.
+func edgeConfig(cfg Config) (pulumi.StringArrayInput, docker.ContainerUploadArray) {
+	env := []string{
+		"TRAEFIK_PROVIDERS_DOCKER=true",
+		"TRAEFIK_PROVIDERS_DOCKER_ENDPOINT=unix://" + dockerSocket,
+		"TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT=false",
+		"TRAEFIK_PROVIDERS_DOCKER_NETWORK=" + cfg.network(),
+		"TRAEFIK_PROVIDERS_DOCKER_CONSTRAINTS=Label(`" + ManagedLabel + "`,`true`)",
+		"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS=:80",
+		"TRAEFIK_ENTRYPOINTS_WEBSECURE_ADDRESS=:443",
+		"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS=true",
+		"TRAEFIK_ENTRYPOINTS_PING_ADDRESS=" + pingAddress,
+		"TRAEFIK_PING=true",
+		"TRAEFIK_PING_ENTRYPOINT=ping",
+		"TRAEFIK_LOG_LEVEL=INFO",
+		"TRAEFIK_ACCESSLOG=true",
+	}
+	if cfg.TLS.Mode != TLSSelfSigned {
+		env = append(env,
+			"TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_TO=websecure",
+			"TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_SCHEME=https",
+		)
+	}
+	var uploads docker.ContainerUploadArray
+	var secrets []string
+	switch cfg.TLS.Mode {
+	case TLSCloudflareOrigin:
+		env = append(env, "TRAEFIK_PROVIDERS_FILE_FILENAME="+dynamicConfig)
+		uploads = docker.ContainerUploadArray{
+			docker.ContainerUploadArgs{File: pulumi.String(dynamicConfig), Content: pulumi.String(defaultCertificateYAML)},
+			docker.ContainerUploadArgs{File: pulumi.String(certDir + "/origin.pem"), Content: pulumi.String(cfg.TLS.OriginCertificate)},
+			docker.ContainerUploadArgs{
+				File:        pulumi.String(certDir + "/origin.key"),
+				Content:     pulumi.ToSecret(pulumi.String(cfg.TLS.OriginPrivateKey)).(pulumi.StringOutput),
+				Permissions: pulumi.String("0600"),
+			},
+		}
+	case TLSACMEDNS01:
+		r := "TRAEFIK_CERTIFICATESRESOLVERS_" + upper(certResolver) + "_ACME_"
+		env = append(env,
+			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_CERTRESOLVER="+certResolver,
+			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_DOMAINS_0_MAIN="+cfg.Domain,
+			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_DOMAINS_0_SANS=*."+cfg.Domain,
+			r+"EMAIL="+cfg.TLS.ACMEEmail,
+			r+"STORAGE="+acmeDir+"/acme.json",
+			r+"DNSCHALLENGE_PROVIDER=cloudflare",
+		)
+		if cfg.TLS.ACMECAServer != "" {
+			env = append(env, r+"CASERVER="+cfg.TLS.ACMECAServer)
+		}
+		// Read by the DNS-01 client (lego's Cloudflare provider).
+		secrets = append(secrets, "CF_DNS_API_TOKEN="+cfg.TLS.ACMEDNSToken)
+	}
+	if len(secrets) == 0 {
+		return pulumi.ToStringArray(env), uploads
+	}
+	return pulumi.ToSecret(pulumi.ToStringArray(append(env, secrets...))).(pulumi.StringArrayOutput), uploads
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+const defaultCertificateYAML = `# Written by tenantpool (infra/platform): the Cloudflare origin certificate is the default one.
+tls:
+  stores:
+    default:
+      defaultCertificate:
+        certFile: ` + certDir + `/origin.pem
+        keyFile: ` + certDir + `/origin.key
+`
+
+// deployCloudflare creates the zone's records and the Cloudflare for SaaS fallback origin, and
+// returns the CNAME target customers point their custom domains at.
+func deployCloudflare(ctx *pulumi.Context, cfg Config) (pulumi.StringOutput, error) {
+	cf := cfg.Cloudflare
+	prov, err := cloudflare.NewProvider(ctx, "cloudflare", &cloudflare.ProviderArgs{
+		ApiToken: pulumi.ToSecret(pulumi.String(cf.APIToken)).(pulumi.StringOutput),
+	})
+	if err != nil {
+		return pulumi.StringOutput{}, fmt.Errorf("cloudflare provider: %w", err)
+	}
+	opt := pulumi.Provider(prov)
+	primary := cfg.Hosts[0]
+	landing := cfg.LandingAddress
+	if landing == "" {
+		landing = primary.Address
+	}
+	record := func(name, fqdn, address, comment string, opts ...pulumi.ResourceOption) (*cloudflare.Record, error) {
+		r, err := cloudflare.NewRecord(ctx, name, &cloudflare.RecordArgs{
+			ZoneId:  pulumi.String(cf.ZoneID),
+			Name:    pulumi.String(fqdn),
+			Type:    pulumi.String(RecordType(address)),
+			Content: pulumi.String(address),
+			Proxied: pulumi.Bool(true),
+			Ttl:     pulumi.Int(1), // automatic, required for proxied records
+			Comment: pulumi.String(comment),
+		}, append([]pulumi.ResourceOption{opt}, opts...)...)
+		if err != nil {
+			return nil, fmt.Errorf("dns record %s: %w", fqdn, err)
+		}
+		return r, nil
+	}
+	if _, err := record("wildcard", "*."+cfg.Domain, primary.Address, "tenantpool: tenants on the primary host "+primary.Name); err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	if _, err := record("apex", cfg.Domain, landing, "tenantpool: landing page"); err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	fallbackName := FallbackOriginLabel + "." + cfg.Domain
+	fallback, err := record("fallback-origin", fallbackName, primary.Address, "tenantpool: Cloudflare for SaaS fallback origin")
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	if _, err := cloudflare.NewCustomHostnameFallbackOrigin(ctx, "fallback-origin", &cloudflare.CustomHostnameFallbackOriginArgs{
+		ZoneId: pulumi.String(cf.ZoneID),
+		Origin: pulumi.String(fallbackName),
+	}, opt, pulumi.DependsOn([]pulumi.Resource{fallback})); err != nil {
+		return pulumi.StringOutput{}, fmt.Errorf("custom hostname fallback origin: %w", err)
+	}
+	targetName := CustomDomainTargetLabel + "." + cfg.Domain
+	if _, err := record("custom-domain-target", targetName, fallbackName, "tenantpool: customers' custom domains CNAME here", pulumi.DependsOn([]pulumi.Resource{fallback})); err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return pulumi.String(targetName).ToStringOutput(), nil
+}

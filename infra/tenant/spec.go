@@ -1,0 +1,230 @@
+package tenant
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/axiestudio/tenantpool/infra/platform"
+	"github.com/axiestudio/tenantpool/pool"
+)
+
+// ErrInvalidSpec marks a spec the program refuses before registering any resource.
+var ErrInvalidSpec = errors.New("invalid tenant spec")
+
+// DefaultStarterFlowsPath is where LANGFLOW_LOAD_FLOWS_PATH points when Spec.StarterFlowsPath is
+// empty.
+const DefaultStarterFlowsPath = "/app/starter-flows"
+
+// Minimum secret lengths Validate enforces.
+const (
+	MinPasswordLen  = 12
+	MinSecretKeyLen = 32
+)
+
+// Host is the Docker host a tenant runs on, as the platform stack's "hosts" output describes it
+// (platform.DecodeHosts).
+type Host = platform.Host
+
+// CloudflareConfig is the zone and API token; nil in a Spec means no Cloudflare (local domain).
+type CloudflareConfig = platform.CloudflareConfig
+
+// Spec is everything one tenant stack needs. The daemon builds it from an account row, its tier
+// and the platform outputs. Secrets are plain strings here and become Pulumi secrets in the
+// program.
+type Spec struct {
+	// Slug is the tenant's DNS label: it answers at <Slug>.<Domain>.
+	Slug string
+	// Domain is the platform's domain ("localhost" in development).
+	Domain string
+	// Tier gives the limits, the custom-domain allowance and whether branding is allowed.
+	Tier pool.Tier
+	// Host is the Docker host, from the platform outputs.
+	Host Host
+	// Image is the Langflow image, pinned by digest (repo[:tag]@sha256:<hex>).
+	Image string
+	// OperatorUser and OperatorPassword are the Langflow superuser the operator (and the daemon)
+	// log in with; SecretKey is LANGFLOW_SECRET_KEY. Password and key are secrets.
+	OperatorUser     string
+	OperatorPassword string
+	SecretKey        string
+	// CustomDomains are the customer's own hostnames (at most Tier.CustomDomains); they need
+	// Cloudflare.
+	CustomDomains []string
+	// Branding is white-label configuration (premium and up); zero for none.
+	Branding Branding
+	// Cloudflare is the zone; nil for no Cloudflare (a local domain).
+	Cloudflare *CloudflareConfig
+	// StarterFlowsPath is the directory in the container that LANGFLOW_LOAD_FLOWS_PATH names
+	// (DefaultStarterFlowsPath when empty). The flows are either baked into the image there, or
+	// given in StarterFlows.
+	StarterFlowsPath string
+	// StarterFlows are flow files uploaded into StarterFlowsPath: file name (*.json) → content.
+	StarterFlows map[string]string
+}
+
+// Branding is white-label configuration the container receives as TENANTPOOL_BRAND_* variables.
+type Branding struct {
+	// AppName replaces "Langflow" in the UI (at most 64 characters).
+	AppName string
+	// LogoURL is an https URL of the logo.
+	LogoURL string
+	// PrimaryColor is a #rrggbb colour.
+	PrimaryColor string
+}
+
+// IsZero reports whether no branding is set.
+func (b Branding) IsZero() bool { return b == Branding{} }
+
+// Env is the branding as container environment, in a fixed order; empty fields are left out.
+func (b Branding) Env() []string {
+	var env []string
+	for _, kv := range [][2]string{
+		{"TENANTPOOL_BRAND_APP_NAME", b.AppName},
+		{"TENANTPOOL_BRAND_LOGO_URL", b.LogoURL},
+		{"TENANTPOOL_BRAND_PRIMARY_COLOR", b.PrimaryColor},
+	} {
+		if kv[1] != "" {
+			env = append(env, kv[0]+"="+kv[1])
+		}
+	}
+	return env
+}
+
+var (
+	colorRE    = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+	operatorRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$`)
+	flowFileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.json$`)
+)
+
+func (b Branding) validate() []error {
+	var errs []error
+	if len(b.AppName) > 64 || strings.IndexFunc(b.AppName, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		errs = append(errs, errors.New("branding: app name must be at most 64 printable characters"))
+	}
+	if b.LogoURL != "" {
+		if u, err := url.Parse(b.LogoURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("branding: logo URL %q must be an https URL", b.LogoURL))
+		}
+	}
+	if b.PrimaryColor != "" && !colorRE.MatchString(b.PrimaryColor) {
+		errs = append(errs, fmt.Errorf("branding: colour %q must be #rrggbb", b.PrimaryColor))
+	}
+	return errs
+}
+
+// Hostname is the tenant's own hostname, <slug>.<domain>.
+func (s Spec) Hostname() string { return s.Slug + "." + s.Domain }
+
+// URL is where the tenant answers: https, or http on a local domain.
+func (s Spec) URL() string {
+	scheme := "https"
+	if platform.IsLocalDomain(s.Domain) {
+		scheme = "http"
+	}
+	return scheme + "://" + s.Hostname()
+}
+
+// ContainerName is the tenant's container (and, with a suffix, volume) name on its host.
+func (s Spec) ContainerName() string { return "tenant-" + s.Slug }
+
+// VolumeName is the tenant's named data volume.
+func (s Spec) VolumeName() string { return "tenant-" + s.Slug + "-data" }
+
+func (s Spec) flowsPath() string {
+	if s.StarterFlowsPath == "" {
+		return DefaultStarterFlowsPath
+	}
+	return s.StarterFlowsPath
+}
+
+// Validate reports every problem with the spec, wrapped in ErrInvalidSpec. Secret values are
+// never quoted.
+func (s Spec) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !pool.ValidLabel(s.Slug) {
+		add(fmt.Errorf("slug %q must be a lowercase DNS label", s.Slug))
+	}
+	add(platform.ValidateDomain(s.Domain))
+	local := platform.IsLocalDomain(s.Domain)
+
+	if s.Tier.Name == "" {
+		add(fmt.Errorf("%w: the spec has no tier", pool.ErrUnknownTier))
+	} else {
+		add(s.Tier.Validate())
+	}
+	add(s.Host.Validate())
+	add(platform.ValidatePinnedImage(s.Image))
+
+	if !operatorRE.MatchString(s.OperatorUser) {
+		add(fmt.Errorf("operator user %q must be 3-64 letters, digits or _.@-", s.OperatorUser))
+	}
+	if len(s.OperatorPassword) < MinPasswordLen {
+		add(fmt.Errorf("operator password (secret) is missing or shorter than %d characters", MinPasswordLen))
+	}
+	if len(s.SecretKey) < MinSecretKeyLen {
+		add(fmt.Errorf("secret key (secret) is missing or shorter than %d characters", MinSecretKeyLen))
+	}
+
+	switch {
+	case local && s.Cloudflare != nil:
+		add(fmt.Errorf("domain %s is local: Cloudflare must not be configured", s.Domain))
+	case s.Cloudflare != nil:
+		add(s.Cloudflare.Validate())
+	case !local && !s.Host.WildcardTarget:
+		add(fmt.Errorf("host %s is not the wildcard target: Cloudflare is needed for the tenant's DNS record", s.Host.Name))
+	}
+	if s.Cloudflare != nil && !s.Host.WildcardTarget && s.Host.Address == "" {
+		add(fmt.Errorf("host %s has no address for the tenant's DNS record", s.Host.Name))
+	}
+
+	if n := len(s.CustomDomains); n > 0 {
+		if n > s.Tier.CustomDomains {
+			add(fmt.Errorf("%d custom domains, tier %s allows %d", n, s.Tier.Name, s.Tier.CustomDomains))
+		}
+		if s.Cloudflare == nil {
+			add(errors.New("custom domains need Cloudflare (Cloudflare for SaaS custom hostnames)"))
+		}
+	}
+	for i, d := range s.CustomDomains {
+		switch err := platform.ValidateDomain(d); {
+		case err != nil:
+			add(fmt.Errorf("custom domain %d: %w", i+1, err))
+		case !strings.Contains(d, "."):
+			add(fmt.Errorf("custom domain %q must have at least two labels", d))
+		case d == s.Domain || strings.HasSuffix(d, "."+s.Domain):
+			add(fmt.Errorf("custom domain %q is inside the platform domain %s", d, s.Domain))
+		case slices.Index(s.CustomDomains, d) != i:
+			add(fmt.Errorf("custom domain %q is listed twice", d))
+		}
+	}
+
+	if !s.Branding.IsZero() && !s.Tier.Branding {
+		add(fmt.Errorf("tier %s does not include branding", s.Tier.Name))
+	}
+	errs = append(errs, s.Branding.validate()...)
+
+	if p := s.flowsPath(); !path.IsAbs(p) || path.Clean(p) != p {
+		add(fmt.Errorf("starter flows path %q must be a clean absolute path", p))
+	}
+	for name := range s.StarterFlows {
+		if !flowFileRE.MatchString(name) {
+			add(fmt.Errorf("starter flow file name %q must be a plain *.json name", name))
+		}
+	}
+
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
+}
