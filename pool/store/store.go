@@ -62,6 +62,7 @@ type Store struct {
 	leaderConn *sql.Conn // PostgreSQL: holds the reconcile advisory lock while leading
 	lockFile   *os.File  // SQLite: flock on the data dir while leading
 	leaderKey  int64
+	dataDir    string
 }
 
 // Open connects, migrates and returns the store.
@@ -70,7 +71,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{box: box, clock: o.Clock, log: o.Logger}
+	s := &Store{box: box, clock: o.Clock, log: o.Logger, dataDir: o.DataDir}
 	if s.clock == nil {
 		s.clock = quartz.NewReal()
 	}
@@ -203,12 +204,12 @@ func (s *Store) Close() error {
 // TryLead takes the reconcile leadership if nobody holds it; it keeps it until Resign or Close
 // (or, on PostgreSQL, until the process dies and its session ends). On SQLite leadership is a
 // flock on the data dir, so a second process on the same data dir cannot lead.
-func (s *Store) TryLead(ctx context.Context, dataDir string) (bool, error) {
+func (s *Store) TryLead(ctx context.Context) (bool, error) {
 	if !s.pg {
 		if s.lockFile != nil {
 			return true, nil
 		}
-		f, err := os.OpenFile(filepath.Join(dataDir, "leader.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+		f, err := os.OpenFile(filepath.Join(s.dataDir, "leader.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			return false, fmt.Errorf("leader lock: %w", err)
 		}

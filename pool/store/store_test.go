@@ -1,14 +1,11 @@
-package store
+package store_test
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,96 +14,12 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/store"
+	"github.com/axiestudio/tenantpool/pool/store/storetest"
 )
 
-// testKey is a fixed sealing key for tests.
-var testKey = bytes.Repeat([]byte{42}, 32)
-
-type backend struct {
-	name string
-	open func(t testing.TB, clock quartz.Clock) *Store
-}
-
-// backends returns SQLite (always) and PostgreSQL (when POOL_TEST_DATABASE_URL is set; CI sets
-// it and POOL_TEST_REQUIRE_ALL, which turns a missing URL into a failure, not a skip).
-func backends(t testing.TB) []backend {
-	bs := []backend{{"sqlite", func(t testing.TB, clock quartz.Clock) *Store {
-		return openSQLite(t, t.TempDir(), clock)
-	}}}
-	pgURL := os.Getenv("POOL_TEST_DATABASE_URL")
-	if pgURL == "" {
-		if os.Getenv("POOL_TEST_REQUIRE_ALL") != "" {
-			t.Fatal("POOL_TEST_REQUIRE_ALL is set but POOL_TEST_DATABASE_URL is not: the PostgreSQL tests must run")
-		}
-		t.Log("POOL_TEST_DATABASE_URL not set: PostgreSQL store tests skipped")
-		return bs
-	}
-	return append(bs, backend{"postgres", func(t testing.TB, clock quartz.Clock) *Store {
-		return openPG(t, PGSchemaURL(t, pgURL), clock)
-	}})
-}
-
-func openSQLite(t testing.TB, dir string, clock quartz.Clock) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), Options{DataDir: dir, Key: testKey, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func openPG(t testing.TB, u string, clock quartz.Clock) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), Options{DatabaseURL: u, Key: testKey, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-// PGSchemaURL creates a fresh schema for one test and returns a URL whose search_path points at
-// it; the schema is dropped when the test ends.
-func PGSchemaURL(t testing.TB, base string) string {
-	t.Helper()
-	schema := "t_" + strings.ToLower(rand.Text()[:12])
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema (is PostgreSQL running at %s?): %v", base, err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		db.Exec("DROP SCHEMA " + schema + " CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func each(t *testing.T, fn func(t *testing.T, open func(quartz.Clock) *Store)) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			fn(t, func(c quartz.Clock) *Store { return b.open(t, c) })
-		})
-	}
-}
-
 // seedReady creates n accounts of a tier and marks them ready.
-func seedReady(t testing.TB, s *Store, tier string, n int) []pool.Account {
+func seedReady(t testing.TB, s *store.Store, tier string, n int) []pool.Account {
 	t.Helper()
 	ctx := context.Background()
 	as, err := s.CreateAccounts(ctx, tier, "client", n)
@@ -123,7 +36,7 @@ func seedReady(t testing.TB, s *Store, tier string, n int) []pool.Account {
 }
 
 func TestCreateAccountsSealsSecretsAndAllocatesSlugs(t *testing.T) {
-	each(t, func(t *testing.T, open func(quartz.Clock) *Store) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
 		s := open(nil)
 		as, err := s.CreateAccounts(ctx, "basic", "client", 3)
@@ -145,7 +58,7 @@ func TestCreateAccountsSealsSecretsAndAllocatesSlugs(t *testing.T) {
 				t.Fatalf("secrets of %s did not round-trip", a.Slug)
 			}
 			var raw string
-			if err := s.db.QueryRow(s.rebind("SELECT secrets FROM accounts WHERE id = ?"), a.ID).Scan(&raw); err != nil {
+			if err := s.DB().QueryRow(fmt.Sprintf("SELECT secrets FROM accounts WHERE id = %d", a.ID)).Scan(&raw); err != nil {
 				t.Fatal(err)
 			}
 			for _, sec := range []string{a.OperatorPassword, a.CustomerPassword, a.SecretKey} {
@@ -155,7 +68,7 @@ func TestCreateAccountsSealsSecretsAndAllocatesSlugs(t *testing.T) {
 			}
 		}
 		var jobs int
-		if err := s.db.QueryRow("SELECT COUNT(*) FROM river_job WHERE kind = 'provision'").Scan(&jobs); err != nil {
+		if err := s.DB().QueryRow("SELECT COUNT(*) FROM river_job WHERE kind = 'provision'").Scan(&jobs); err != nil {
 			t.Fatal(err)
 		}
 		if jobs != 3 {
@@ -173,7 +86,7 @@ func TestCreateAccountsSealsSecretsAndAllocatesSlugs(t *testing.T) {
 		if _, err := s.CreateAccounts(ctx, "basic", "client", 0); err == nil {
 			t.Fatal("count 0 accepted")
 		}
-		all, _ := s.List(ctx, Filter{})
+		all, _ := s.List(ctx, store.Filter{})
 		if len(all) != 4 {
 			t.Fatalf("bad input wrote rows: %d accounts, want 4", len(all))
 		}
@@ -181,7 +94,7 @@ func TestCreateAccountsSealsSecretsAndAllocatesSlugs(t *testing.T) {
 }
 
 func TestConcurrentBatchesNeverShareASlug(t *testing.T) {
-	each(t, func(t *testing.T, open func(quartz.Clock) *Store) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
 		s := open(nil)
 		var wg sync.WaitGroup
@@ -199,7 +112,7 @@ func TestConcurrentBatchesNeverShareASlug(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		all, err := s.List(ctx, Filter{})
+		all, err := s.List(ctx, store.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,18 +130,11 @@ func TestConcurrentBatchesNeverShareASlug(t *testing.T) {
 }
 
 func TestTwoReplicasAllocateDistinctSlugs(t *testing.T) {
-	base := os.Getenv("POOL_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("POOL_TEST_REQUIRE_ALL") != "" {
-			t.Fatal("POOL_TEST_DATABASE_URL is required")
-		}
-		t.Skip("POOL_TEST_DATABASE_URL not set")
-	}
-	u := PGSchemaURL(t, base)
-	a, b := openPG(t, u, nil), openPG(t, u, nil)
+	u := storetest.SchemaURL(t, storetest.RequirePostgres(t))
+	a, b := storetest.OpenPostgres(t, u, nil), storetest.OpenPostgres(t, u, nil)
 	ctx := context.Background()
 	var wg sync.WaitGroup
-	for _, s := range []*Store{a, b, a, b} {
+	for _, s := range []*store.Store{a, b, a, b} {
 		wg.Go(func() {
 			if _, err := s.CreateAccounts(ctx, "basic", "client", 25); err != nil {
 				t.Error(err)
@@ -236,7 +142,7 @@ func TestTwoReplicasAllocateDistinctSlugs(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	all, _ := a.List(ctx, Filter{})
+	all, _ := a.List(ctx, store.Filter{})
 	seen := map[string]bool{}
 	for _, x := range all {
 		seen[x.Slug] = true
@@ -247,7 +153,7 @@ func TestTwoReplicasAllocateDistinctSlugs(t *testing.T) {
 }
 
 func TestConcurrentClaimsTakeEachAccountOnce(t *testing.T) {
-	each(t, func(t *testing.T, open func(quartz.Clock) *Store) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
 		s := open(nil)
 		seedReady(t, s, "basic", 50)
@@ -284,7 +190,7 @@ func TestConcurrentClaimsTakeEachAccountOnce(t *testing.T) {
 		if len(claimed) != 50 || empty != 150 {
 			t.Fatalf("claimed %d distinct, %d empty-pool errors; want 50 and 150", len(claimed), empty)
 		}
-		prem, _ := s.List(ctx, Filter{Tier: "premium", State: pool.StateReady})
+		prem, _ := s.List(ctx, store.Filter{Tier: "premium", State: pool.StateReady})
 		if len(prem) != 5 {
 			t.Fatalf("premium ready = %d, want 5", len(prem))
 		}
@@ -292,7 +198,7 @@ func TestConcurrentClaimsTakeEachAccountOnce(t *testing.T) {
 }
 
 func TestSameOrderClaimedConcurrentlyGetsOneAccount(t *testing.T) {
-	each(t, func(t *testing.T, open func(quartz.Clock) *Store) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
 		s := open(nil)
 		seedReady(t, s, "basic", 5)
@@ -321,7 +227,7 @@ func TestSameOrderClaimedConcurrentlyGetsOneAccount(t *testing.T) {
 		if len(ids) != 1 || created != 1 {
 			t.Fatalf("accounts %v, created %d; want one account, created once", ids, created)
 		}
-		ready, _ := s.List(ctx, Filter{State: pool.StateReady})
+		ready, _ := s.List(ctx, store.Filter{State: pool.StateReady})
 		if len(ready) != 4 {
 			t.Fatalf("ready after one order = %d, want 4", len(ready))
 		}
@@ -329,7 +235,7 @@ func TestSameOrderClaimedConcurrentlyGetsOneAccount(t *testing.T) {
 }
 
 func TestClaimEmptyPoolAndHookRollback(t *testing.T) {
-	each(t, func(t *testing.T, open func(quartz.Clock) *Store) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
 		s := open(nil)
 		if _, _, err := s.Claim(ctx, "basic", "o1", nil); !errors.Is(err, pool.ErrPoolEmpty) {
@@ -340,7 +246,7 @@ func TestClaimEmptyPoolAndHookRollback(t *testing.T) {
 		if _, _, err := s.Claim(ctx, "basic", "o1", func(context.Context, *sql.Tx, pool.Account) error { return boom }); !errors.Is(err, boom) {
 			t.Fatalf("hook error not returned: %v", err)
 		}
-		if ready, _ := s.List(ctx, Filter{State: pool.StateReady}); len(ready) != 1 || ready[0].OrderID != "" {
+		if ready, _ := s.List(ctx, store.Filter{State: pool.StateReady}); len(ready) != 1 || ready[0].OrderID != "" {
 			t.Fatalf("a failed hook left the claim in place: %+v", ready)
 		}
 		var hooked pool.Account
@@ -358,7 +264,7 @@ func TestClaimEmptyPoolAndHookRollback(t *testing.T) {
 }
 
 func TestReserveTakesAccountsOutOfThePool(t *testing.T) {
-	each(t, func(t *testing.T, open func(quartz.Clock) *Store) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
 		s := open(nil)
 		seedReady(t, s, "basic", 3)
@@ -366,7 +272,7 @@ func TestReserveTakesAccountsOutOfThePool(t *testing.T) {
 		if _, err := s.Reserve(ctx, "basic", 2, func([]pool.Account) error { return failWrite }); !errors.Is(err, failWrite) {
 			t.Fatalf("err = %v", err)
 		}
-		if ready, _ := s.List(ctx, Filter{State: pool.StateReady}); len(ready) != 3 {
+		if ready, _ := s.List(ctx, store.Filter{State: pool.StateReady}); len(ready) != 3 {
 			t.Fatalf("failed export reserved accounts: %d ready, want 3", len(ready))
 		}
 		got, err := s.Reserve(ctx, "basic", 2, func(as []pool.Account) error {
@@ -396,7 +302,7 @@ func TestReserveTakesAccountsOutOfThePool(t *testing.T) {
 }
 
 func TestLifecycleTransitionsAreChecked(t *testing.T) {
-	each(t, func(t *testing.T, open func(quartz.Clock) *Store) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
 		clock := quartz.NewMock(t)
 		s := open(clock)
@@ -435,7 +341,7 @@ func TestLifecycleTransitionsAreChecked(t *testing.T) {
 			t.Fatalf("retire unknown: err = %v", err)
 		}
 		var destroys int
-		s.db.QueryRow("SELECT COUNT(*) FROM river_job WHERE kind = 'destroy'").Scan(&destroys)
+		s.DB().QueryRow("SELECT COUNT(*) FROM river_job WHERE kind = 'destroy'").Scan(&destroys)
 		if destroys != 2 {
 			t.Fatalf("teardown jobs = %d, want 2 (failed + retired)", destroys)
 		}
@@ -443,7 +349,7 @@ func TestLifecycleTransitionsAreChecked(t *testing.T) {
 }
 
 func TestSnapshot(t *testing.T) {
-	each(t, func(t *testing.T, open func(quartz.Clock) *Store) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
 		clock := quartz.NewMock(t)
 		s := open(clock)
@@ -491,74 +397,67 @@ func TestSnapshot(t *testing.T) {
 
 func TestSecretsNeedTheKey(t *testing.T) {
 	dir := t.TempDir()
-	s := openSQLite(t, dir, nil)
+	s := storetest.OpenSQLite(t, dir, nil)
 	ctx := context.Background()
 	if _, err := s.CreateAccounts(ctx, "basic", "client", 1); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	other, err := Open(ctx, Options{DataDir: dir, Key: bytes.Repeat([]byte{1}, 32)})
+	other, err := store.Open(ctx, store.Options{DataDir: dir, Key: bytes.Repeat([]byte{1}, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, err := other.List(ctx, Filter{}); err == nil || !strings.Contains(err.Error(), "wrong key") {
+	if _, err := other.List(ctx, store.Filter{}); err == nil || !strings.Contains(err.Error(), "wrong key") {
 		t.Fatalf("list with the wrong key: err = %v", err)
 	}
 }
 
 func TestOpenRejectsBadInput(t *testing.T) {
 	ctx := context.Background()
-	if _, err := Open(ctx, Options{DatabaseURL: "mysql://x", Key: testKey}); err == nil {
+	if _, err := store.Open(ctx, store.Options{DatabaseURL: "mysql://x", Key: storetest.Key}); err == nil {
 		t.Fatal("mysql URL accepted")
 	}
-	if _, err := Open(ctx, Options{Key: testKey}); err == nil {
+	if _, err := store.Open(ctx, store.Options{Key: storetest.Key}); err == nil {
 		t.Fatal("no data dir nor URL accepted")
 	}
-	if _, err := Open(ctx, Options{DataDir: t.TempDir(), Key: []byte("short")}); err == nil {
+	if _, err := store.Open(ctx, store.Options{DataDir: t.TempDir(), Key: []byte("short")}); err == nil {
 		t.Fatal("short key accepted")
 	}
 }
 
 func TestSQLiteLeaderLockIsExclusive(t *testing.T) {
 	dir := t.TempDir()
-	a := openSQLite(t, dir, nil)
-	b := openSQLite(t, dir, nil)
+	a := storetest.OpenSQLite(t, dir, nil)
+	b := storetest.OpenSQLite(t, dir, nil)
 	ctx := context.Background()
-	if ok, err := a.TryLead(ctx, dir); !ok || err != nil {
+	if ok, err := a.TryLead(ctx); !ok || err != nil {
 		t.Fatalf("first leader: %v %v", ok, err)
 	}
-	if ok, err := b.TryLead(ctx, dir); ok || err != nil {
+	if ok, err := b.TryLead(ctx); ok || err != nil {
 		t.Fatalf("second process led too: %v %v", ok, err)
 	}
 	a.Resign()
-	if ok, _ := b.TryLead(ctx, dir); !ok {
+	if ok, _ := b.TryLead(ctx); !ok {
 		t.Fatal("leadership not handed over after resign")
 	}
 }
 
 func TestPostgresLeaderLockIsExclusive(t *testing.T) {
-	base := os.Getenv("POOL_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("POOL_TEST_REQUIRE_ALL") != "" {
-			t.Fatal("POOL_TEST_DATABASE_URL is required")
-		}
-		t.Skip("POOL_TEST_DATABASE_URL not set")
-	}
-	u := PGSchemaURL(t, base)
-	a, b := openPG(t, u, nil), openPG(t, u, nil)
+	u := storetest.SchemaURL(t, storetest.RequirePostgres(t))
+	a, b := storetest.OpenPostgres(t, u, nil), storetest.OpenPostgres(t, u, nil)
 	ctx := context.Background()
-	if ok, err := a.TryLead(ctx, ""); !ok || err != nil {
+	if ok, err := a.TryLead(ctx); !ok || err != nil {
 		t.Fatalf("first leader: %v %v", ok, err)
 	}
-	if ok, _ := a.TryLead(ctx, ""); !ok {
+	if ok, _ := a.TryLead(ctx); !ok {
 		t.Fatal("leader lost its own lock")
 	}
-	if ok, err := b.TryLead(ctx, ""); ok || err != nil {
+	if ok, err := b.TryLead(ctx); ok || err != nil {
 		t.Fatalf("second replica led too: %v %v", ok, err)
 	}
 	a.Close() // the leader dies
-	if ok, _ := b.TryLead(ctx, ""); !ok {
+	if ok, _ := b.TryLead(ctx); !ok {
 		t.Fatal("no takeover after the leader closed")
 	}
 }

@@ -1,0 +1,104 @@
+// Package pooltest provides a Provisioner double for tests of the pool, the jobs and the daemon:
+// it records every call, can be told to fail or block per account, and never touches real
+// infrastructure. (The Pulumi provisioner is tested against the real engine in its own package.)
+package pooltest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/axiestudio/tenantpool/pool"
+)
+
+// Provisioner is a pool.Provisioner double. The zero value provisions everything at once.
+type Provisioner struct {
+	mu sync.Mutex
+	// Fail, when set, decides the error of a Provision call (nil = succeed).
+	Fail func(a pool.Account, attempt int) error
+	// Block, when set, is waited on by every Provision call (or until ctx ends).
+	Block chan struct{}
+	// Started receives the slug of every Provision call as it starts (if set; never blocks).
+	Started chan string
+
+	attempts    map[string]int
+	provisioned map[string]int
+	destroyed   map[string]int
+}
+
+var _ pool.Provisioner = (*Provisioner)(nil)
+
+// Provision implements pool.Provisioner.
+func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier) (pool.Provisioned, error) {
+	p.mu.Lock()
+	if p.attempts == nil {
+		p.attempts, p.provisioned, p.destroyed = map[string]int{}, map[string]int{}, map[string]int{}
+	}
+	p.attempts[a.Slug]++
+	attempt := p.attempts[a.Slug]
+	fail, block, started := p.Fail, p.Block, p.Started
+	p.mu.Unlock()
+	if started != nil {
+		select {
+		case started <- a.Slug:
+		default:
+		}
+	}
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return pool.Provisioned{}, ctx.Err()
+		}
+	}
+	if fail != nil {
+		if err := fail(a, attempt); err != nil {
+			return pool.Provisioned{}, err
+		}
+	}
+	if a.Tier != t.Name {
+		return pool.Provisioned{}, pool.Permanent(errors.New("tier mismatch"))
+	}
+	p.mu.Lock()
+	p.provisioned[a.Slug]++
+	p.mu.Unlock()
+	return pool.Provisioned{
+		Host:           "host-1",
+		URL:            fmt.Sprintf("https://%s.example.test", a.Slug),
+		CustomerUserID: "user-" + a.Slug,
+		Generation:     "test",
+	}, nil
+}
+
+// Destroy implements pool.Provisioner.
+func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.destroyed == nil {
+		p.attempts, p.provisioned, p.destroyed = map[string]int{}, map[string]int{}, map[string]int{}
+	}
+	p.destroyed[a.Slug]++
+	return nil
+}
+
+// Attempts returns how many times Provision was called for a slug.
+func (p *Provisioner) Attempts(slug string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.attempts[slug]
+}
+
+// Provisioned returns how many times a slug was provisioned successfully.
+func (p *Provisioner) Provisioned(slug string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.provisioned[slug]
+}
+
+// Destroyed returns how many times a slug was torn down.
+func (p *Provisioner) Destroyed(slug string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.destroyed[slug]
+}

@@ -1,0 +1,166 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/coder/quartz"
+	"github.com/robfig/cron/v3"
+)
+
+// Store is what the reconciler and the job workers need from storage (package store implements
+// it on SQLite and PostgreSQL).
+type Store interface {
+	Snapshot(ctx context.Context, stuckBefore time.Time, page int) (Snapshot, error)
+	CreateAccounts(ctx context.Context, tier, prefix string, n int) ([]Account, error)
+	FailStuck(ctx context.Context, ids []int64, reason string) (int, error)
+	RetireReady(ctx context.Context, tier string, n int) ([]int64, error)
+	Get(ctx context.Context, id int64) (Account, error)
+	StartAttempt(ctx context.Context, id int64) (Account, error)
+	RecordError(ctx context.Context, id int64, reason string) error
+	MarkReady(ctx context.Context, id int64, p Provisioned) error
+	MarkFailed(ctx context.Context, id int64, reason string) error
+}
+
+// ReconcilerConfig configures a Reconciler.
+type ReconcilerConfig struct {
+	Store  Store
+	Tiers  Tiers
+	Plan   PlanConfig
+	Prefix string // slug prefix of new accounts, e.g. "client"
+	// StuckTimeout fails accounts still provisioning this long after they were created.
+	StuckTimeout time.Duration
+	// Leader reports whether this process may reconcile (PostgreSQL advisory lock); nil means
+	// always (SQLite: one process holds the data dir).
+	Leader func(ctx context.Context) (bool, error)
+	Clock  quartz.Clock
+	Log    *slog.Logger
+}
+
+// Reconciler keeps every tier's pool at its targets: snapshot → pure Plan → execute.
+type Reconciler struct {
+	cfg     ReconcilerConfig
+	trigger chan struct{}
+	leading bool
+}
+
+// stuckPage bounds how many stuck accounts one pass cleans.
+const stuckPage = 100
+
+// NewReconciler validates the configuration and returns a Reconciler.
+func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
+	if cfg.Store == nil || len(cfg.Tiers) == 0 {
+		return nil, errors.New("reconciler: store and tiers are required")
+	}
+	if err := ValidatePrefix(cfg.Prefix); err != nil {
+		return nil, err
+	}
+	if cfg.StuckTimeout <= 0 {
+		return nil, errors.New("reconciler: stuck timeout must be > 0")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = quartz.NewReal()
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Reconciler{cfg: cfg, trigger: make(chan struct{}, 1)}, nil
+}
+
+// ReconcileOnce runs one pass and returns the plan it executed. Executing clamps nothing the
+// plan already bounds; errors of one tier do not stop the others.
+func (r *Reconciler) ReconcileOnce(ctx context.Context) ([]TierPlan, error) {
+	now := r.cfg.Clock.Now()
+	snap, err := r.cfg.Store.Snapshot(ctx, now.Add(-r.cfg.StuckTimeout), stuckPage)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	plans := Plan(snap, r.cfg.Tiers, r.cfg.Plan, now)
+	var errs []error
+	for _, p := range plans {
+		log := r.cfg.Log.With("tier", p.Tier)
+		if len(p.CleanStuck) > 0 {
+			n, err := r.cfg.Store.FailStuck(ctx, p.CleanStuck, fmt.Sprintf("stuck in provisioning for more than %s", r.cfg.StuckTimeout))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tier %s: clean stuck: %w", p.Tier, err))
+			} else if n > 0 {
+				log.Warn("failed stuck provisioning accounts", "count", n)
+			}
+		}
+		if p.Retire > 0 {
+			ids, err := r.cfg.Store.RetireReady(ctx, p.Tier, p.Retire)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tier %s: retire: %w", p.Tier, err))
+			} else {
+				log.Info("retired ready accounts above max_total", "count", len(ids))
+			}
+		}
+		if p.Create > 0 {
+			as, err := r.cfg.Store.CreateAccounts(ctx, p.Tier, r.cfg.Prefix, p.Create)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tier %s: create: %w", p.Tier, err))
+			} else {
+				log.Info("provisioning new accounts", "count", len(as), "first", as[0].Slug)
+			}
+		}
+		if p.HardLimited {
+			log.Error("tier hard-limited: too many consecutive provisioning failures; fix the cause, then resume the tier")
+		}
+	}
+	return plans, errors.Join(errs...)
+}
+
+// Trigger asks for a pass as soon as possible (after a claim); it never blocks.
+func (r *Reconciler) Trigger() {
+	select {
+	case r.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run reconciles on the cron schedule and on every Trigger until ctx ends. Only the leader
+// reconciles; a follower keeps trying to take over on every tick.
+func (r *Reconciler) Run(ctx context.Context, schedule string) error {
+	c := cron.New()
+	if _, err := c.AddFunc(schedule, r.Trigger); err != nil {
+		return fmt.Errorf("reconcile schedule %q: %w", schedule, err)
+	}
+	c.Start()
+	defer func() { <-c.Stop().Done() }()
+	r.Trigger()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.trigger:
+		}
+		if r.cfg.Leader != nil {
+			ok, err := r.cfg.Leader(ctx)
+			if err != nil {
+				r.cfg.Log.Error("leader election", "err", err)
+				continue
+			}
+			if ok != r.leading {
+				r.cfg.Log.Info("reconcile leadership changed", "leader", ok)
+				r.leading = ok
+			}
+			if !ok {
+				continue
+			}
+		}
+		if _, err := r.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
+			r.cfg.Log.Error("reconcile", "err", err)
+		}
+	}
+}
+
+// ValidateSchedule checks a robfig/cron schedule (standard 5 fields or @every/@hourly…).
+func ValidateSchedule(s string) error {
+	if _, err := cron.ParseStandard(s); err != nil {
+		return fmt.Errorf("invalid schedule %q: %w", s, err)
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package pool
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+)
+
+// WorkerConfig configures the durable job workers.
+type WorkerConfig struct {
+	Store       Store
+	Provisioner Provisioner
+	Tiers       Tiers
+	Log         *slog.Logger
+	// ProvisionConcurrency bounds concurrent provisioning jobs in this process (default 4).
+	ProvisionConcurrency int
+	// JobTimeout bounds one provisioning or teardown attempt (default 15m).
+	JobTimeout time.Duration
+	// MaxAttempts before an account fails for good (default 5).
+	MaxAttempts int
+	// RescueAfter: a job still "running" this long (its process died) is retried
+	// (default JobTimeout + 5m).
+	RescueAfter time.Duration
+	// RetryPolicy overrides river's default backoff (tests use a fast one).
+	RetryPolicy river.ClientRetryPolicy
+	// PollInterval is how often idle workers look for new jobs (default 200ms).
+	PollInterval time.Duration
+	// Configure, if set, may add workers and queues (e.g. e-mail delivery) before the client
+	// is built.
+	Configure func(*river.Workers, map[string]river.QueueConfig)
+}
+
+// NewJobClient returns a river client that works provisioning and teardown jobs on driver's
+// database. Start it with Start(ctx); stop it with Stop(ctx).
+func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.Client[*sql.Tx], error) {
+	if cfg.Store == nil || cfg.Provisioner == nil || len(cfg.Tiers) == 0 {
+		return nil, errors.New("jobs: store, provisioner and tiers are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.ProvisionConcurrency <= 0 {
+		cfg.ProvisionConcurrency = 4
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 15 * time.Minute
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = cfg.JobTimeout + 5*time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 200 * time.Millisecond
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &ProvisionWorker{cfg: cfg})
+	river.AddWorker(workers, &DestroyWorker{cfg: cfg})
+	queues := map[string]river.QueueConfig{
+		river.QueueDefault: {MaxWorkers: cfg.ProvisionConcurrency},
+		QueueProvision:     {MaxWorkers: cfg.ProvisionConcurrency},
+	}
+	if cfg.Configure != nil {
+		cfg.Configure(workers, queues)
+	}
+	return river.NewClient(driver, &river.Config{
+		Workers:              workers,
+		Queues:               queues,
+		Logger:               cfg.Log.With("component", "jobs"),
+		JobTimeout:           cfg.JobTimeout,
+		MaxAttempts:          cfg.MaxAttempts,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		RetryPolicy:          cfg.RetryPolicy,
+		FetchPollInterval:    cfg.PollInterval,
+		FetchCooldown:        min(cfg.PollInterval, 100*time.Millisecond),
+		PollOnly:             true, // neither driver here listens; polling is the contract
+	})
+}
+
+// ProvisionWorker turns a provisioning account into a ready one through the Provisioner.
+type ProvisionWorker struct {
+	river.WorkerDefaults[ProvisionArgs]
+	cfg WorkerConfig
+}
+
+// Work provisions one account. A retryable failure is recorded and retried with backoff; a
+// permanent one, or the last attempt, fails the account and tears down what was built.
+func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs]) error {
+	a, err := w.cfg.Store.StartAttempt(ctx, job.Args.AccountID)
+	if errors.Is(err, ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	log := w.cfg.Log.With("account", a.Slug, "tier", a.Tier, "attempt", job.Attempt)
+	if a.State != StateProvisioning {
+		log.Info("provisioning skipped: account is no longer provisioning", "state", a.State)
+		return nil
+	}
+	tier, err := w.cfg.Tiers.Get(a.Tier)
+	if err != nil {
+		return w.fail(ctx, log, a, err, true)
+	}
+	start := time.Now()
+	p, err := w.cfg.Provisioner.Provision(ctx, a, tier)
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// Shutdown: the account stays provisioning and the job is retried after restart.
+			return err
+		}
+		final := IsPermanent(err) || job.Attempt >= w.cfg.MaxAttempts
+		return w.fail(ctx, log, a, err, final)
+	}
+	if err := w.cfg.Store.MarkReady(ctx, a.ID, p); err != nil {
+		if errors.Is(err, ErrIllegalTransition) {
+			// Cleaned as stuck or retired while we worked: what we built must go.
+			log.Warn("account left provisioning meanwhile; tearing down what was built")
+			if derr := w.cfg.Provisioner.Destroy(ctx, a); derr != nil {
+				return fmt.Errorf("teardown after late provisioning: %w", derr)
+			}
+			return nil
+		}
+		return err
+	}
+	log.Info("account ready", "url", p.URL, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (w *ProvisionWorker) fail(ctx context.Context, log *slog.Logger, a Account, cause error, final bool) error {
+	reason := cause.Error()
+	if !final {
+		log.Warn("provisioning attempt failed; will retry", "err", reason)
+		if err := w.cfg.Store.RecordError(ctx, a.ID, reason); err != nil {
+			return errors.Join(cause, err)
+		}
+		return cause
+	}
+	log.Error("provisioning failed", "err", reason)
+	if err := w.cfg.Store.MarkFailed(ctx, a.ID, reason); err != nil && !errors.Is(err, ErrIllegalTransition) {
+		return errors.Join(cause, err)
+	}
+	return river.JobCancel(cause)
+}
+
+// Timeout bounds one attempt.
+func (w *ProvisionWorker) Timeout(*river.Job[ProvisionArgs]) time.Duration { return w.cfg.JobTimeout }
+
+// DestroyWorker tears down an account's infrastructure (retired or failed accounts).
+type DestroyWorker struct {
+	river.WorkerDefaults[DestroyArgs]
+	cfg WorkerConfig
+}
+
+// Work destroys one account's tenant. Destroy is idempotent, so retries are safe.
+func (w *DestroyWorker) Work(ctx context.Context, job *river.Job[DestroyArgs]) error {
+	a, err := w.cfg.Store.Get(ctx, job.Args.AccountID)
+	if errors.Is(err, ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := w.cfg.Provisioner.Destroy(ctx, a); err != nil {
+		w.cfg.Log.Warn("teardown failed; will retry", "account", a.Slug, "err", err)
+		return err
+	}
+	w.cfg.Log.Info("tenant torn down", "account", a.Slug, "state", a.State)
+	return nil
+}
+
+// Timeout bounds one attempt.
+func (w *DestroyWorker) Timeout(*river.Job[DestroyArgs]) time.Duration { return w.cfg.JobTimeout }
