@@ -1,0 +1,374 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/axiestudio/tenantpool/infra/internal/pulumitest"
+)
+
+const (
+	tContainer      = "docker:index/container:Container"
+	tNetwork        = "docker:index/network:Network"
+	tVolume         = "docker:index/volume:Volume"
+	tDockerProvider = "pulumi:providers:docker"
+	tCFProvider     = "pulumi:providers:cloudflare"
+	tRecord         = "cloudflare:index/record:Record"
+	tFallback       = "cloudflare:index/customHostnameFallbackOrigin:CustomHostnameFallbackOrigin"
+
+	proxyImage = "traefik:v3.5@sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	zoneID     = "0123456789abcdef0123456789abcdef"
+	cfToken    = "cloudflare-token-do-not-log"
+	originKey  = "-----BEGIN PRIVATE KEY-----\norigin-key-do-not-log\n-----END PRIVATE KEY-----\n"
+	originCert = "-----BEGIN CERTIFICATE-----\norigin-cert\n-----END CERTIFICATE-----\n"
+	dnsToken   = "acme-dns-token-do-not-log"
+)
+
+var secrets = []string{cfToken, "origin-key-do-not-log", dnsToken}
+
+func devConfig() Config {
+	return Config{
+		Domain:     "localhost",
+		Hosts:      []HostConfig{{Name: "local", DockerURL: "unix:///var/run/docker.sock", Address: "127.0.0.1", Capacity: 10}},
+		ProxyImage: proxyImage,
+		TLS:        TLSConfig{Mode: TLSSelfSigned},
+	}
+}
+
+func prodConfig() Config {
+	ssh := []string{"-o", "StrictHostKeyChecking=yes"}
+	return Config{
+		Domain: "axiestudio.com",
+		Hosts: []HostConfig{
+			{Name: "edge1", DockerURL: "ssh://deploy@203.0.113.10", SSHOpts: ssh, Address: "203.0.113.10", Capacity: 40},
+			{Name: "edge2", DockerURL: "ssh://deploy@203.0.113.20:2222", SSHOpts: ssh, Address: "203.0.113.20", Capacity: 30},
+		},
+		ProxyImage: proxyImage,
+		TLS:        TLSConfig{Mode: TLSCloudflareOrigin, OriginCertificate: originCert, OriginPrivateKey: originKey},
+		Cloudflare: &CloudflareConfig{ZoneID: zoneID, APIToken: cfToken},
+	}
+}
+
+func acmeConfig() Config {
+	c := prodConfig()
+	c.TLS = TLSConfig{Mode: TLSACMEDNS01, ACMEEmail: "ops@axiestudio.com", ACMEDNSToken: dnsToken}
+	return c
+}
+
+func run(t *testing.T, cfg Config) *pulumitest.Mocks {
+	t.Helper()
+	m, err := pulumitest.Run("test", Program(cfg))
+	if err != nil {
+		t.Fatalf("program failed: %v", err)
+	}
+	return m
+}
+
+func env(t *testing.T, c pulumitest.Resource) (map[string]string, bool) {
+	t.Helper()
+	v, secret := c.Input("envs")
+	out := map[string]string{}
+	for _, e := range v.([]any) {
+		k, val, _ := strings.Cut(e.(string), "=")
+		out[k] = val
+	}
+	return out, secret
+}
+
+func TestResourcesGolden(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"resources-dev.txt":  devConfig(),
+		"resources-prod.txt": prodConfig(),
+		"resources-acme.txt": acmeConfig(),
+	} {
+		t.Run(name, func(t *testing.T) { pulumitest.Golden(t, name, run(t, cfg).List()) })
+	}
+}
+
+func TestDevSkipsCloudflare(t *testing.T) {
+	m := run(t, devConfig())
+	for _, r := range m.Resources() {
+		if strings.Contains(r.Type, "cloudflare") {
+			t.Errorf("dev registered %s %s", r.Type, r.Name)
+		}
+	}
+	e, _ := env(t, m.Get(t, tContainer, "edge-local"))
+	if _, ok := e["TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_TO"]; ok {
+		t.Error("dev redirects HTTP to HTTPS; tenants must answer on http://clientNN.localhost")
+	}
+}
+
+func TestPerHost(t *testing.T) {
+	m := run(t, prodConfig())
+	for _, h := range prodConfig().Hosts {
+		t.Run(h.Name, func(t *testing.T) {
+			p := m.Get(t, tDockerProvider, "docker-"+h.Name)
+			if p.String("host") != h.DockerURL {
+				t.Errorf("provider host = %q", p.String("host"))
+			}
+			if got := p.Strings("sshOpts"); fmt.Sprint(got) != fmt.Sprint(h.SSHOpts) {
+				t.Errorf("sshOpts = %v", got)
+			}
+			n := m.Get(t, tNetwork, "tenants-"+h.Name)
+			opts, _ := n.Input("options")
+			if opts.(map[string]any)["com.docker.network.bridge.enable_icc"] != "false" {
+				t.Errorf("network options %v: inter-container traffic must be off", opts)
+			}
+			if n.String("name") != DefaultNetwork || n.String("driver") != "bridge" {
+				t.Errorf("network %s driver %s", n.String("name"), n.String("driver"))
+			}
+			c := m.Get(t, tContainer, "edge-"+h.Name)
+			if c.String("networkMode") != "host" {
+				t.Errorf("edge networkMode = %q, want host", c.String("networkMode"))
+			}
+			if c.String("restart") != "unless-stopped" {
+				t.Errorf("edge restart = %q", c.String("restart"))
+			}
+			if ports, _ := c.Input("ports"); ports != nil && len(ports.([]any)) > 0 {
+				t.Errorf("edge ports = %v: host network mode listens directly", ports)
+			}
+			hc, _ := c.Input("healthcheck")
+			if tests := fmt.Sprint(hc.(map[string]any)["tests"]); tests != "[CMD traefik healthcheck]" {
+				t.Errorf("edge health check = %s", tests)
+			}
+			if !strings.Contains(c.Provider, "docker-"+h.Name) || !strings.Contains(n.Provider, "docker-"+h.Name) {
+				t.Errorf("edge on %q, network on %q: want the host's provider", c.Provider, n.Provider)
+			}
+			e, _ := env(t, c)
+			for k, v := range map[string]string{
+				"TRAEFIK_PROVIDERS_DOCKER":                                    "true",
+				"TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT":                   "false",
+				"TRAEFIK_PROVIDERS_DOCKER_NETWORK":                            DefaultNetwork,
+				"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS":                             ":80",
+				"TRAEFIK_ENTRYPOINTS_WEBSECURE_ADDRESS":                       ":443",
+				"TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_TO":     "websecure",
+				"TRAEFIK_PROVIDERS_FILE_FILENAME":                             dynamicConfig,
+				"TRAEFIK_ENTRYPOINTS_PING_ADDRESS":                            pingAddress,
+				"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS":                      "true",
+				"TRAEFIK_PROVIDERS_DOCKER_CONSTRAINTS":                        "Label(`tenantpool.managed`,`true`)",
+				"TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_SCHEME": "https",
+			} {
+				if e[k] != v {
+					t.Errorf("edge env %s = %q, want %q", k, e[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestCloudflareRecords(t *testing.T) {
+	m := run(t, prodConfig())
+	for _, want := range []struct{ name, fqdn, typ, content string }{
+		{"wildcard", "*.axiestudio.com", "A", "203.0.113.10"},
+		{"apex", "axiestudio.com", "A", "203.0.113.10"},
+		{"fallback-origin", "fallback.axiestudio.com", "A", "203.0.113.10"},
+		{"custom-domain-target", "customers.axiestudio.com", "CNAME", "fallback.axiestudio.com"},
+	} {
+		r := m.Get(t, tRecord, want.name)
+		if r.String("name") != want.fqdn || r.String("type") != want.typ || r.String("content") != want.content || r.String("zoneId") != zoneID {
+			t.Errorf("record %s = %s %s %s in %s", want.name, r.String("name"), r.String("type"), r.String("content"), r.String("zoneId"))
+		}
+		if p, _ := r.Input("proxied"); p != true {
+			t.Errorf("record %s is not proxied", want.name)
+		}
+	}
+	if n := len(m.OfType(tRecord)); n != 4 {
+		t.Errorf("%d records, want 4 (the second host needs none: tenants there get their own)", n)
+	}
+	fb := m.Get(t, tFallback, "fallback-origin")
+	if fb.String("origin") != "fallback.axiestudio.com" || fb.String("zoneId") != zoneID {
+		t.Errorf("fallback origin = %s in %s", fb.String("origin"), fb.String("zoneId"))
+	}
+	if _, secret := m.Get(t, tCFProvider, "cloudflare").Input("apiToken"); !secret {
+		t.Error("cloudflare apiToken is not a secret")
+	}
+
+	cfg := prodConfig()
+	cfg.LandingAddress = "landing.example.net"
+	apex := run(t, cfg).Get(t, tRecord, "apex")
+	if apex.String("type") != "CNAME" || apex.String("content") != "landing.example.net" {
+		t.Errorf("apex with a landing host = %s %s", apex.String("type"), apex.String("content"))
+	}
+}
+
+func TestTLSModes(t *testing.T) {
+	t.Run("cloudflare origin certificate", func(t *testing.T) {
+		m := run(t, prodConfig())
+		c := m.Get(t, tContainer, "edge-edge1")
+		ups, _ := c.Input("uploads")
+		var keySecret, certSeen bool
+		for _, u := range c.Inputs["uploads"].ArrayValue() {
+			obj := u.ObjectValue()
+			switch obj["file"].StringValue() {
+			case certDir + "/origin.key":
+				keySecret = obj["content"].IsSecret()
+			case certDir + "/origin.pem":
+				certSeen = true
+			}
+		}
+		if !keySecret || !certSeen {
+			t.Errorf("uploads %v: want the certificate and the key, the key a secret", ups)
+		}
+		if len(m.OfType(tVolume)) != 0 {
+			t.Error("an ACME volume without ACME")
+		}
+	})
+	t.Run("acme dns-01", func(t *testing.T) {
+		m := run(t, acmeConfig())
+		c := m.Get(t, tContainer, "edge-edge2")
+		e, secret := env(t, c)
+		if !secret {
+			t.Error("edge env carries the DNS token but is not a secret")
+		}
+		for k, v := range map[string]string{
+			"CF_DNS_API_TOKEN": dnsToken,
+			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_CERTRESOLVER":         certResolver,
+			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_DOMAINS_0_MAIN":       "axiestudio.com",
+			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_DOMAINS_0_SANS":       "*.axiestudio.com",
+			"TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_DNSCHALLENGE_PROVIDER": "cloudflare",
+			"TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_EMAIL":                 "ops@axiestudio.com",
+		} {
+			if e[k] != v {
+				t.Errorf("env %s = %q, want %q", k, e[k], v)
+			}
+		}
+		if len(m.OfType(tVolume)) != 2 {
+			t.Errorf("want one ACME volume per host, got %d", len(m.OfType(tVolume)))
+		}
+	})
+}
+
+func TestSecretsNeverInPlainInputs(t *testing.T) {
+	for name, cfg := range map[string]Config{"origin": prodConfig(), "acme": acmeConfig()} {
+		m := run(t, cfg)
+		for _, r := range m.Resources() {
+			for k, v := range r.Inputs {
+				if pulumitest.HasSecret(v) {
+					continue
+				}
+				text := fmt.Sprint(pulumitest.Plain(v))
+				for _, s := range secrets {
+					if strings.Contains(text, s) {
+						t.Errorf("%s: %s %s input %s carries a secret in plain text", name, r.Type, r.Name, k)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	for _, tc := range []struct {
+		cfg        Config
+		wantTarget string
+		wantHosts  []Host
+	}{
+		{devConfig(), "", []Host{{Name: "local", DockerURL: "unix:///var/run/docker.sock", Address: "127.0.0.1", Capacity: 10, Network: DefaultNetwork, WildcardTarget: true}}},
+		{prodConfig(), "customers.axiestudio.com", []Host{
+			{Name: "edge1", DockerURL: "ssh://deploy@203.0.113.10", SSHOpts: []string{"-o", "StrictHostKeyChecking=yes"}, Address: "203.0.113.10", Capacity: 40, Network: DefaultNetwork, WildcardTarget: true},
+			{Name: "edge2", DockerURL: "ssh://deploy@203.0.113.20:2222", SSHOpts: []string{"-o", "StrictHostKeyChecking=yes"}, Address: "203.0.113.20", Capacity: 30, Network: DefaultNetwork},
+		}},
+	} {
+		t.Run(tc.cfg.Domain, func(t *testing.T) {
+			_, err := pulumitest.Run("test", func(ctx *pulumi.Context) error {
+				out, err := deploy(ctx, tc.cfg)
+				if err != nil {
+					return err
+				}
+				hosts, err := pulumitest.Await(ctx.Context(), out.hosts.ToMapArrayOutput())
+				if err != nil {
+					return err
+				}
+				got, err := DecodeHosts(hosts.Value)
+				if err != nil {
+					return err
+				}
+				if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", tc.wantHosts) {
+					t.Errorf("hosts output\n got %+v\nwant %+v", got, tc.wantHosts)
+				}
+				target, err := pulumitest.Await(ctx.Context(), out.customDomainTarget)
+				if err != nil {
+					return err
+				}
+				if target.Value != tc.wantTarget {
+					t.Errorf("custom domain target = %v, want %q", target.Value, tc.wantTarget)
+				}
+				nets, err := pulumitest.Await(ctx.Context(), out.networks.ToStringMapOutput())
+				if err != nil {
+					return err
+				}
+				if n := nets.Value.(map[string]string); len(n) != len(tc.cfg.Hosts) || n[tc.cfg.Hosts[0].Name] != DefaultNetwork {
+					t.Errorf("networks output = %v", n)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestInvalidConfigRejected(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(c *Config)
+		want   string
+	}{
+		{"no hosts", func(c *Config) { c.Hosts = nil }, "no hosts"},
+		{"bad domain", func(c *Config) { c.Domain = "Axiestudio.com" }, "domain"},
+		{"duplicate host", func(c *Config) { c.Hosts[1].Name = "edge1" }, "defined twice"},
+		{"bad docker url", func(c *Config) { c.Hosts[0].DockerURL = "tcp://203.0.113.10:2375" }, "docker URL"},
+		{"no capacity", func(c *Config) { c.Hosts[0].Capacity = 0 }, "capacity"},
+		{"bad address", func(c *Config) { c.Hosts[0].Address = "not an address" }, "address"},
+		{"proxy image by tag", func(c *Config) { c.ProxyImage = "traefik:v3.5" }, "pinned by digest"},
+		{"no cloudflare for a real domain", func(c *Config) { c.Cloudflare = nil }, "needs Cloudflare"},
+		{"cloudflare token missing", func(c *Config) { c.Cloudflare.APIToken = "" }, "API token"},
+		{"self-signed in prod", func(c *Config) { c.TLS = TLSConfig{Mode: TLSSelfSigned} }, "local domain only"},
+		{"unknown tls mode", func(c *Config) { c.TLS.Mode = "letsencrypt" }, "tls mode"},
+		{"origin key missing", func(c *Config) { c.TLS.OriginPrivateKey = "" }, "private key"},
+		{"acme token missing", func(c *Config) {
+			c.TLS = TLSConfig{Mode: TLSACMEDNS01, ACMEEmail: "ops@axiestudio.com"}
+		}, "acme DNS token"},
+		{"acme bad email", func(c *Config) {
+			c.TLS = TLSConfig{Mode: TLSACMEDNS01, ACMEEmail: "ops", ACMEDNSToken: dnsToken}
+		}, "e-mail"},
+		{"cloudflare on localhost", func(c *Config) {
+			*c = devConfig()
+			c.Cloudflare = &CloudflareConfig{ZoneID: zoneID, APIToken: cfToken}
+		}, "must not be configured"},
+		{"ssh options on a socket", func(c *Config) {
+			*c = devConfig()
+			c.Hosts[0].SSHOpts = []string{"-v"}
+		}, "sshOpts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := prodConfig()
+			tc.mutate(&cfg)
+			m, err := pulumitest.Run("test", Program(cfg))
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("err = %v, want ErrInvalidConfig", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %q, want it to mention %q", err, tc.want)
+			}
+			for _, s := range secrets {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error quotes a secret: %q", err)
+				}
+			}
+			if rs := m.Resources(); len(rs) != 0 {
+				t.Errorf("registered %d resources before rejecting the config", len(rs))
+			}
+		})
+	}
+	for _, c := range []Config{devConfig(), prodConfig(), acmeConfig()} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("valid %s config rejected: %v", c.Domain, err)
+		}
+	}
+}
