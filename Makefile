@@ -68,8 +68,8 @@ mailpit: $(MAILPIT)
 
 $(MAILPIT):
 	@mkdir -p $(dir $(MAILPIT))
-	GOBIN=$(dir $(MAILPIT)) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
-	$(MAILPIT) version
+	GOBIN=$(dir $(MAILPIT)) $(GO) install -ldflags "-X github.com/axllent/mailpit/config.Version=$(MAILPIT_VERSION)" github.com/axllent/mailpit@$(MAILPIT_VERSION)
+	$(MAILPIT) version --no-release-check
 
 clean:
 	rm -rf bin bench.txt
