@@ -1,0 +1,152 @@
+// Package cli is the poold command line (cobra): serve, batch create, list, export, claim,
+// retire, pause/resume and status. Every command validates all of its input before it opens the
+// store, so bad input changes nothing.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/secret"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// ProvisionerFactory builds the provisioner serve and batch create use.
+type ProvisionerFactory func(ctx context.Context, e *Env) (pool.Provisioner, error)
+
+// Option changes how Run wires things (tests inject doubles).
+type Option func(*options)
+
+type options struct {
+	provisioner ProvisionerFactory
+	jobs        func(*pool.WorkerConfig)
+}
+
+// WithProvisioner replaces the provisioner factory.
+func WithProvisioner(f ProvisionerFactory) Option { return func(o *options) { o.provisioner = f } }
+
+// WithJobConfig adjusts the job workers' configuration (tests use fast retries).
+func WithJobConfig(f func(*pool.WorkerConfig)) Option { return func(o *options) { o.jobs = f } }
+
+// Env is what every command shares once the global flags are parsed.
+type Env struct {
+	DataDir     string
+	DatabaseURL string
+	Prefix      string
+	Tiers       pool.Tiers
+	Log         *slog.Logger
+	Getenv      func(string) string
+	Stdout      io.Writer
+	Stderr      io.Writer
+
+	opts options
+}
+
+// OpenStore opens (and migrates) the configured store with the sealing key.
+func (e *Env) OpenStore(ctx context.Context) (*store.Store, error) {
+	key, err := secret.LoadKey(e.Getenv("POOL_SECRET_KEY"), filepath.Join(e.DataDir, "secret.key"))
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Key: key, Logger: e.Log})
+}
+
+// Provisioner builds the configured provisioner.
+func (e *Env) Provisioner(ctx context.Context) (pool.Provisioner, error) {
+	if e.opts.provisioner == nil {
+		return nil, errors.New("no provisioner configured")
+	}
+	return e.opts.provisioner(ctx, e)
+}
+
+// Run executes poold with args (without the program name). getenv supplies environment
+// variables (flags win over them).
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...Option) error {
+	e := &Env{Getenv: getenv, Stdout: stdout, Stderr: stderr}
+	for _, o := range opts {
+		o(&e.opts)
+	}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetContext(ctx)
+	return root.ExecuteContext(ctx)
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func newRoot(e *Env) *cobra.Command {
+	var configPath, logLevel, logFormat string
+	root := &cobra.Command{
+		Use:           "poold",
+		Short:         "Keeps a pool of ready Langflow tenants per tier and sells them on payment",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(e.Stderr, logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			e.Log = log
+			if e.DataDir == "" {
+				return errors.New("--data-dir must not be empty")
+			}
+			if e.DatabaseURL != "" && !strings.HasPrefix(e.DatabaseURL, "postgres://") && !strings.HasPrefix(e.DatabaseURL, "postgresql://") {
+				return errors.New("--database-url must start with postgres:// or postgresql://")
+			}
+			fc, tiers, err := loadFileConfig(configPath)
+			if err != nil {
+				return err
+			}
+			e.Prefix, e.Tiers = fc.SlugPrefix, tiers
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.DataDir, "data-dir", envOr(e.Getenv, "POOL_DATA_DIR", "./data"), "data directory: SQLite store, secret key file, Pulumi state (env POOL_DATA_DIR)")
+	pf.StringVar(&e.DatabaseURL, "database-url", e.Getenv("POOL_DATABASE_URL"), "PostgreSQL URL; empty = embedded SQLite in the data dir (env POOL_DATABASE_URL)")
+	pf.StringVar(&configPath, "config", e.Getenv("POOL_CONFIG"), "YAML config file with tiers and slug_prefix (env POOL_CONFIG)")
+	pf.StringVar(&logLevel, "log-level", envOr(e.Getenv, "POOL_LOG_LEVEL", "info"), "debug, info, warn or error (env POOL_LOG_LEVEL)")
+	pf.StringVar(&logFormat, "log-format", envOr(e.Getenv, "POOL_LOG_FORMAT", "auto"), "auto (JSON unless a terminal), json or text (env POOL_LOG_FORMAT)")
+
+	batch := &cobra.Command{Use: "batch", Short: "Bulk operations"}
+	batch.AddCommand(newBatchCreate(e))
+	pause := newPause(e, true)
+	resume := newPause(e, false)
+	root.AddCommand(newServe(e), batch, newList(e), newExport(e), newClaim(e), newRetire(e), pause, resume, newStatus(e))
+	return root
+}
+
+// withStore opens the store for one command and closes it after.
+func withStore(cmd *cobra.Command, e *Env, fn func(ctx context.Context, s *store.Store) error) error {
+	ctx := cmd.Context()
+	s, err := e.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(ctx, s)
+}
+
+func parseTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("invalid duration %q (e.g. 30s, 10m)", s)
+	}
+	return d, nil
+}

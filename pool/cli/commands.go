@@ -1,0 +1,444 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// MaxBatch is the most accounts one batch create makes.
+const MaxBatch = 500
+
+func newBatchCreate(e *Env) *cobra.Command {
+	var (
+		count        int
+		prefix, tier string
+		noWait       bool
+		timeout      string
+	)
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create and provision N accounts of a tier (the operator's mass-user action)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if count < 1 || count > MaxBatch {
+				return fmt.Errorf("--count %d: must be between 1 and %d", count, MaxBatch)
+			}
+			if prefix == "" {
+				prefix = e.Prefix
+			}
+			if err := pool.ValidatePrefix(prefix); err != nil {
+				return fmt.Errorf("--prefix: %w", err)
+			}
+			if _, err := e.Tiers.Get(tier); err != nil {
+				return fmt.Errorf("--tier: %w", err)
+			}
+			wait, err := parseTimeout(timeout)
+			if err != nil {
+				return fmt.Errorf("--timeout: %w", err)
+			}
+			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
+				as, err := s.CreateAccounts(ctx, tier, prefix, count)
+				if err != nil {
+					return err
+				}
+				e.Log.Info("batch created", "tier", tier, "count", len(as), "first", as[0].Slug, "last", as[len(as)-1].Slug)
+				fmt.Fprintf(e.Stdout, "created %d %s accounts: %s … %s\n", len(as), tier, as[0].Slug, as[len(as)-1].Slug)
+				if noWait {
+					return nil
+				}
+				ctx, cancel := context.WithTimeout(ctx, wait)
+				defer cancel()
+				return waitBatch(ctx, e, s, as)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&count, "count", 0, "how many accounts (1-500)")
+	f.StringVar(&prefix, "prefix", "", "slug prefix (default: slug_prefix from the config, \"client\")")
+	f.StringVar(&tier, "tier", "basic", "tier of the new accounts")
+	f.BoolVar(&noWait, "no-wait", false, "return once the accounts are queued")
+	f.StringVar(&timeout, "timeout", "60m", "how long to wait for the batch to finish")
+	cmd.MarkFlagRequired("count")
+	return cmd
+}
+
+// waitBatch shows progress until every account is ready or failed. When no daemon is working
+// the queue (this process can take the reconcile leadership), it works the jobs itself.
+func waitBatch(ctx context.Context, e *Env, s *store.Store, as []pool.Account) error {
+	lead, err := s.TryLead(ctx)
+	if err != nil {
+		return err
+	}
+	if lead {
+		prov, err := e.Provisioner(ctx)
+		if err != nil {
+			return fmt.Errorf("no daemon is running and %w: start `poold serve` or pass --no-wait", err)
+		}
+		cfg := pool.WorkerConfig{Store: s, Provisioner: prov, Tiers: e.Tiers, Log: e.Log}
+		if e.opts.jobs != nil {
+			e.opts.jobs(&cfg)
+		}
+		jobs, err := pool.NewJobClient(s.Driver(), cfg)
+		if err != nil {
+			return err
+		}
+		if err := jobs.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			jobs.Stop(sctx)
+		}()
+		fmt.Fprintln(e.Stderr, "no daemon running: provisioning in this process")
+	} else {
+		fmt.Fprintln(e.Stderr, "the running daemon provisions the batch; waiting")
+	}
+	bar := progressbar.NewOptions(len(as), progressbar.OptionSetWriter(e.Stderr),
+		progressbar.OptionSetDescription("provisioning"), progressbar.OptionShowCount())
+	pending := map[int64]bool{}
+	for _, a := range as {
+		pending[a.ID] = true
+	}
+	var ready, failed int
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for len(pending) > 0 {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(e.Stderr)
+			return fmt.Errorf("stopped waiting with %d still provisioning (%d ready, %d failed): they continue in the background: %w",
+				len(pending), ready, failed, ctx.Err())
+		case <-tick.C:
+		}
+		for id := range pending {
+			a, err := s.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			switch a.State {
+			case pool.StateProvisioning:
+				continue
+			case pool.StateFailed:
+				failed++
+				e.Log.Warn("account failed", "account", a.Slug, "err", a.LastError)
+			default:
+				ready++
+			}
+			delete(pending, id)
+			bar.Add(1)
+		}
+	}
+	bar.Finish()
+	fmt.Fprintf(e.Stdout, "\n%d ready, %d failed\n", ready, failed)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d accounts failed (see `poold list --state failed`)", failed, len(as))
+	}
+	return nil
+}
+
+type accountView struct {
+	ID        int64     `json:"id"`
+	Slug      string    `json:"slug"`
+	Tier      string    `json:"tier"`
+	State     string    `json:"state"`
+	Host      string    `json:"host,omitempty"`
+	URL       string    `json:"url,omitempty"`
+	Username  string    `json:"username"`
+	OrderID   string    `json:"order_id,omitempty"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func view(a pool.Account) accountView {
+	return accountView{a.ID, a.Slug, a.Tier, string(a.State), a.Host, a.URL, a.CustomerUser, a.OrderID, a.Attempts, a.LastError, a.CreatedAt}
+}
+
+func newList(e *Env) *cobra.Command {
+	var tier, state string
+	var asJSON bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List accounts (no passwords)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := store.Filter{Tier: tier, Limit: limit}
+			if tier != "" {
+				if _, err := e.Tiers.Get(tier); err != nil {
+					return fmt.Errorf("--tier: %w", err)
+				}
+			}
+			if state != "" {
+				st, err := pool.ParseState(state)
+				if err != nil {
+					return fmt.Errorf("--state: %w", err)
+				}
+				f.State = st
+			}
+			if limit < 0 {
+				return fmt.Errorf("--limit %d must be ≥ 0", limit)
+			}
+			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
+				as, err := s.List(ctx, f)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					out := make([]accountView, len(as))
+					for i, a := range as {
+						out[i] = view(a)
+					}
+					enc := json.NewEncoder(e.Stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(out)
+				}
+				w := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tSLUG\tTIER\tSTATE\tURL\tORDER\tATTEMPTS\tLAST ERROR")
+				for _, a := range as {
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", a.ID, a.Slug, a.Tier, a.State, a.URL, a.OrderID, a.Attempts, a.LastError)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&tier, "tier", "", "only this tier")
+	f.StringVar(&state, "state", "", "only this state")
+	f.BoolVar(&asJSON, "json", false, "JSON instead of a table")
+	f.IntVar(&limit, "limit", 0, "at most this many (0 = all)")
+	return cmd
+}
+
+func newExport(e *Env) *cobra.Command {
+	var path, tier string
+	var count int
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Export ready accounts' credentials to CSV; they become reserved and are never sold by the webhook",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				return errors.New("--csv FILE is required")
+			}
+			if _, err := os.Lstat(path); err == nil {
+				return fmt.Errorf("--csv %s: file exists; refusing to overwrite credentials", path)
+			}
+			if tier != "" {
+				if _, err := e.Tiers.Get(tier); err != nil {
+					return fmt.Errorf("--tier: %w", err)
+				}
+			}
+			if count < 0 {
+				return fmt.Errorf("--count %d must be ≥ 0", count)
+			}
+			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
+				var tmp string
+				as, err := s.Reserve(ctx, tier, count, func(as []pool.Account) error {
+					if len(as) == 0 {
+						return errors.New("no ready account to export")
+					}
+					var buf bytes.Buffer
+					w := csv.NewWriter(&buf)
+					w.Write([]string{"username", "password", "url", "tier", "state"})
+					for _, a := range as {
+						w.Write([]string{csvSafe(a.CustomerUser), csvSafe(a.CustomerPassword), csvSafe(a.URL), csvSafe(a.Tier), string(pool.StateReserved)})
+					}
+					w.Flush()
+					if err := w.Error(); err != nil {
+						return err
+					}
+					var err error
+					tmp, err = writeTemp0600(path, buf.Bytes())
+					return err
+				})
+				if err != nil {
+					if tmp != "" {
+						os.Remove(tmp)
+					}
+					return fmt.Errorf("export: %w", err)
+				}
+				if err := os.Rename(tmp, path); err != nil {
+					return fmt.Errorf("export: %d accounts are reserved and their credentials are in %s (rename failed: %w)", len(as), tmp, err)
+				}
+				e.Log.Info("accounts exported and reserved", "count", len(as), "file", path)
+				fmt.Fprintf(e.Stdout, "exported %d accounts to %s (now reserved)\n", len(as), path)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&path, "csv", "", "output file (created with mode 0600; must not exist)")
+	f.StringVar(&tier, "tier", "", "only this tier (default: all)")
+	f.IntVar(&count, "count", 0, "at most this many (0 = every ready account)")
+	return cmd
+}
+
+func newClaim(e *Env) *cobra.Command {
+	var order, tier string
+	cmd := &cobra.Command{
+		Use:   "claim",
+		Short: "Claim one ready account for an order (manual sale); prints its credentials",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if order == "" {
+				return errors.New("--order is required")
+			}
+			if len(order) > 255 {
+				return errors.New("--order: at most 255 characters")
+			}
+			if _, err := e.Tiers.Get(tier); err != nil {
+				return fmt.Errorf("--tier: %w", err)
+			}
+			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
+				a, created, err := s.Claim(ctx, tier, order, nil)
+				if err != nil {
+					return err
+				}
+				if a.Tier != tier {
+					return fmt.Errorf("order %s already holds account %s of tier %s", order, a.Slug, a.Tier)
+				}
+				e.Log.Info("account claimed", "account", a.Slug, "tier", a.Tier, "order", order, "new", created)
+				fmt.Fprintf(e.Stdout, "account:  %s\nurl:      %s\nusername: %s\npassword: %s\n", a.Slug, a.URL, a.CustomerUser, a.CustomerPassword)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&order, "order", "", "order id (the same order always gets the same account)")
+	f.StringVar(&tier, "tier", "basic", "tier")
+	return cmd
+}
+
+func newRetire(e *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "retire ID|SLUG",
+		Short: "Retire an account and tear its tenant down",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
+				id, err := strconv.ParseInt(args[0], 10, 64)
+				if err != nil {
+					a, gerr := s.GetBySlug(ctx, args[0])
+					if gerr != nil {
+						return gerr
+					}
+					id = a.ID
+				}
+				a, err := s.Retire(ctx, id)
+				if err != nil {
+					return err
+				}
+				e.Log.Info("account retired", "account", a.Slug)
+				fmt.Fprintf(e.Stdout, "retired %s; teardown queued\n", a.Slug)
+				return nil
+			})
+		},
+	}
+}
+
+func newPause(e *Env, paused bool) *cobra.Command {
+	use, short := "resume TIER", "Resume reconciling a tier (also clears its failure streak)"
+	if paused {
+		use, short = "pause TIER", "Stop creating and retiring accounts of a tier (claims continue)"
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := e.Tiers.Get(args[0]); err != nil {
+				return err
+			}
+			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
+				if err := s.SetPaused(ctx, args[0], paused); err != nil {
+					return err
+				}
+				verb := "resumed"
+				if paused {
+					verb = "paused"
+				}
+				e.Log.Info("tier "+verb, "tier", args[0])
+				fmt.Fprintf(e.Stdout, "%s %s\n", verb, args[0])
+				return nil
+			})
+		},
+	}
+}
+
+// TierStatus is one row of `poold status --json`.
+type TierStatus struct {
+	Tier                string         `json:"tier"`
+	MinReady            int            `json:"min_ready"`
+	MaxTotal            int            `json:"max_total"`
+	MaxInFlight         int            `json:"max_in_flight"`
+	Counts              map[string]int `json:"counts"`
+	Paused              bool           `json:"paused"`
+	ConsecutiveFailures int            `json:"consecutive_failures"`
+	LastError           string         `json:"last_error,omitempty"`
+}
+
+func newStatus(e *Env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Per-tier counts and targets",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
+				counts, status, err := s.Counts(ctx)
+				if err != nil {
+					return err
+				}
+				var rows []TierStatus
+				for _, name := range e.Tiers.Names() {
+					t := e.Tiers[name]
+					st := status[name]
+					r := TierStatus{Tier: name, MinReady: t.MinReady, MaxTotal: t.MaxTotal, MaxInFlight: t.MaxInFlight,
+						Counts: map[string]int{}, Paused: st.Paused, ConsecutiveFailures: st.ConsecutiveFailures, LastError: st.LastError}
+					for _, state := range pool.States {
+						r.Counts[string(state)] = counts[name][state]
+					}
+					rows = append(rows, r)
+				}
+				if asJSON {
+					enc := json.NewEncoder(e.Stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(rows)
+				}
+				w := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "TIER\tREADY/MIN\tMAX\tIN FLIGHT/MAX\tCLAIMED\tDELIVERED\tRESERVED\tSUSPENDED\tFAILED\tRETIRED\tSTATUS")
+				for _, r := range rows {
+					flag := "ok"
+					switch {
+					case r.Paused:
+						flag = "paused"
+					case r.ConsecutiveFailures > 0:
+						flag = fmt.Sprintf("%d consecutive failures", r.ConsecutiveFailures)
+					}
+					c := r.Counts
+					fmt.Fprintf(w, "%s\t%d/%d\t%d\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Tier, c["ready"], r.MinReady, r.MaxTotal,
+						c["provisioning"], r.MaxInFlight, c["claimed"], c["delivered"], c["reserved"], c["suspended"], c["failed"], c["retired"], flag)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "JSON instead of a table")
+	return cmd
+}

@@ -1,0 +1,183 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+type serveFlags struct {
+	listen           string
+	schedule         string
+	concurrency      int
+	stuckTimeout     string
+	shutdownTimeout  string
+	hardFailureLimit int
+}
+
+func newServe(e *Env) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: reconcile the pool, work provisioning jobs, serve HTTP",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := pool.ValidateSchedule(f.schedule); err != nil {
+				return fmt.Errorf("--reconcile-schedule: %w", err)
+			}
+			if f.concurrency < 1 || f.concurrency > 64 {
+				return fmt.Errorf("--provision-concurrency %d: must be between 1 and 64", f.concurrency)
+			}
+			stuck, err := parseTimeout(f.stuckTimeout)
+			if err != nil {
+				return fmt.Errorf("--stuck-timeout: %w", err)
+			}
+			grace, err := parseTimeout(f.shutdownTimeout)
+			if err != nil {
+				return fmt.Errorf("--shutdown-timeout: %w", err)
+			}
+			if f.hardFailureLimit < 1 {
+				return fmt.Errorf("--hard-failure-limit %d: must be ≥ 1", f.hardFailureLimit)
+			}
+			if _, _, err := net.SplitHostPort(f.listen); err != nil {
+				return fmt.Errorf("--listen %q: %w", f.listen, err)
+			}
+			return serve(cmd.Context(), e, f, stuck, grace)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", envOr(e.Getenv, "POOL_LISTEN", "127.0.0.1:8080"), "HTTP listen address (env POOL_LISTEN)")
+	fl.StringVar(&f.schedule, "reconcile-schedule", envOr(e.Getenv, "POOL_RECONCILE_SCHEDULE", "@every 30s"), "cron schedule of the reconcile pass (env POOL_RECONCILE_SCHEDULE)")
+	fl.IntVar(&f.concurrency, "provision-concurrency", intEnv(e.Getenv, "POOL_PROVISION_CONCURRENCY", 4), "concurrent provisioning jobs in this process (env POOL_PROVISION_CONCURRENCY)")
+	fl.StringVar(&f.stuckTimeout, "stuck-timeout", envOr(e.Getenv, "POOL_STUCK_TIMEOUT", "90m"), "fail accounts still provisioning after this long (env POOL_STUCK_TIMEOUT)")
+	fl.StringVar(&f.shutdownTimeout, "shutdown-timeout", envOr(e.Getenv, "POOL_SHUTDOWN_TIMEOUT", "30s"), "on SIGTERM, wait this long for in-flight work (env POOL_SHUTDOWN_TIMEOUT)")
+	fl.IntVar(&f.hardFailureLimit, "hard-failure-limit", intEnv(e.Getenv, "POOL_HARD_FAILURE_LIMIT", 10), "stop creating in a tier after this many consecutive failures (env POOL_HARD_FAILURE_LIMIT)")
+	return cmd
+}
+
+func intEnv(getenv func(string) string, key string, def int) int {
+	if v := getenv(key); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		return -1 // rejected by the flag's validation with a clear message
+	}
+	return def
+}
+
+func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration) error {
+	s, err := e.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var leader func(context.Context) (bool, error)
+	if s.Postgres() {
+		leader = s.TryLead // replicas share the database; one leads, the others stand by
+	} else if ok, err := s.TryLead(ctx); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("another poold is already serving data dir %s (SQLite allows one daemon); stop it or use PostgreSQL for replicas", e.DataDir)
+	}
+	prov, err := e.Provisioner(ctx)
+	if err != nil {
+		return err
+	}
+	plan := pool.DefaultPlanConfig()
+	plan.HardFailureLimit = f.hardFailureLimit
+	rec, err := pool.NewReconciler(pool.ReconcilerConfig{
+		Store: s, Tiers: e.Tiers, Plan: plan, Prefix: e.Prefix, StuckTimeout: stuck, Leader: leader, Log: e.Log,
+	})
+	if err != nil {
+		return err
+	}
+	wcfg := pool.WorkerConfig{Store: s, Provisioner: prov, Tiers: e.Tiers, Log: e.Log, ProvisionConcurrency: f.concurrency}
+	if e.opts.jobs != nil {
+		e.opts.jobs(&wcfg)
+	}
+	jobs, err := pool.NewJobClient(s.Driver(), wcfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	srv := &http.Server{Handler: routes(s), ReadHeaderTimeout: 10 * time.Second}
+	e.Log.Info("poold serving", "listen", ln.Addr().String(), "store", storeKind(s), "tiers", e.Tiers.Names(), "schedule", f.schedule)
+
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	if err := jobs.Start(runCtx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return rec.Run(gctx, f.schedule) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		select {
+		case <-ctx.Done(): // SIGTERM / SIGINT
+		case <-gctx.Done():
+		}
+		e.Log.Info("shutting down", "grace", grace)
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		herr := srv.Shutdown(sctx)
+		// Stop fetching, let running jobs finish within the grace period, then cancel the rest:
+		// a cancelled provisioning job is retried after restart.
+		jerr := jobs.Stop(sctx)
+		if jerr != nil {
+			jerr = jobs.StopAndCancel(context.Background())
+		}
+		stop()
+		return errors.Join(herr, jerr)
+	})
+	err = g.Wait()
+	e.Log.Info("poold stopped")
+	return err
+}
+
+func storeKind(s *store.Store) string {
+	if s.Postgres() {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+func routes(s *store.Store) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		status, code := map[string]string{"database": "ok", "migrations": "ok"}, http.StatusOK
+		if err := s.DB().PingContext(ctx); err != nil {
+			status["database"], code = "unreachable", http.StatusServiceUnavailable
+		} else if ok, err := s.MigrationsCurrent(ctx); err != nil || !ok {
+			status["migrations"], code = "pending", http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(status)
+	})
+	return mux
+}
