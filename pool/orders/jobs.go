@@ -1,0 +1,375 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/axiestudio/tenantpool/delivery"
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// The river queues of the order jobs.
+const (
+	QueueOrders   = "orders"
+	QueueDelivery = "delivery"
+)
+
+// DeliverArgs sends an order's credentials e-mail. Resend > 0 is the n-th resend (its own
+// job and dedupe key).
+type DeliverArgs struct {
+	OrderID string `json:"order_id"`
+	Resend  int    `json:"resend,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliverArgs) Kind() string { return "order_deliver" }
+
+// NoticeArgs sends one payment-failed notice (one per failed invoice).
+type NoticeArgs struct {
+	OrderID    string `json:"order_id"`
+	InvoiceID  string `json:"invoice_id"`
+	Email      string `json:"email"`
+	Name       string `json:"name,omitempty"`
+	Tier       string `json:"tier,omitempty"`
+	BillingURL string `json:"billing_url,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (NoticeArgs) Kind() string { return "order_payment_failed" }
+
+// ClaimPendingArgs claims an account for a pending order once one is ready.
+type ClaimPendingArgs struct {
+	OrderID string `json:"order_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ClaimPendingArgs) Kind() string { return "order_claim_pending" }
+
+// SyncArgs brings an order's tenant in line with its subscription's newest status: canceled →
+// suspended (then destroyed after the grace period), active → running.
+type SyncArgs struct {
+	OrderID string `json:"order_id"`
+}
+
+// Kind implements river.JobArgs.
+func (SyncArgs) Kind() string { return "order_subscription_sync" }
+
+// RetireArgs destroys a suspended tenant once its grace period is over, unless it was resumed
+// (or suspended again later) meanwhile.
+type RetireArgs struct {
+	OrderID     string `json:"order_id"`
+	SuspendedAt int64  `json:"suspended_at"` // Unix ms of the suspension this teardown belongs to
+}
+
+// Kind implements river.JobArgs.
+func (RetireArgs) Kind() string { return "order_retire" }
+
+var (
+	claimPendingOpts = &river.InsertOpts{Queue: QueueOrders, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	// Not unique: every status change enqueues one, and each converges to the newest status.
+	syncOpts = &river.InsertOpts{Queue: QueueOrders, MaxAttempts: 25}
+)
+
+func (s *Service) deliverOpts() *river.InsertOpts {
+	return &river.InsertOpts{Queue: QueueDelivery, MaxAttempts: s.cfg.DeliveryAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Register adds the order workers and their queues to the daemon's job client (use it as
+// pool.WorkerConfig.Configure).
+func (s *Service) Register(workers *river.Workers, queues map[string]river.QueueConfig) {
+	river.AddWorker(workers, &deliverWorker{s: s})
+	river.AddWorker(workers, &noticeWorker{s: s})
+	river.AddWorker(workers, &claimPendingWorker{s: s})
+	river.AddWorker(workers, &syncWorker{s: s})
+	river.AddWorker(workers, &retireWorker{s: s})
+	queues[QueueOrders] = river.QueueConfig{MaxWorkers: s.cfg.OrdersConcurrency}
+	queues[QueueDelivery] = river.QueueConfig{MaxWorkers: s.cfg.DeliveryConcurrency}
+}
+
+// retryAt is the e-mail backoff with up to 10 % jitter, so e-mails queued during an SMTP
+// outage do not all retry at once.
+func (s *Service) retryAt(attempt int) time.Time {
+	d := s.cfg.Backoff(attempt)
+	if d > 0 {
+		d += time.Duration(rand.Int64N(int64(d)/10 + 1))
+	}
+	return time.Now().Add(d)
+}
+
+type deliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	s *Service
+}
+
+func (w *deliverWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
+	return w.s.retryAt(job.Attempt)
+}
+func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 2 * time.Minute }
+
+// Work sends the credentials e-mail once: an e-mail whose dedupe key is recorded as sent is
+// not sent again; after a successful send the key, the order and the account move to
+// delivered together.
+func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	s := w.s
+	o, err := s.cfg.Store.GetOrder(ctx, job.Args.OrderID)
+	if errors.Is(err, pool.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	log := s.cfg.Log.With("order", o.ID, "tier", o.Tier, "account", o.AccountID, "attempt", job.Attempt)
+	if o.AccountID == 0 {
+		return river.JobCancel(fmt.Errorf("order %s has no account", o.ID))
+	}
+	a, err := s.cfg.Store.Get(ctx, o.AccountID)
+	if err != nil {
+		return err
+	}
+	if a.State == pool.StateRetired || a.State == pool.StateFailed {
+		log.Warn("credentials not sent: account is gone", "state", a.State)
+		return river.JobCancel(fmt.Errorf("account %d is %s", a.ID, a.State))
+	}
+	msg := s.credentials(o, a, job.Args.Resend)
+	key := msg.DedupeKey()
+	sent, err := s.cfg.Store.EmailSent(ctx, key)
+	if err != nil {
+		return err
+	}
+	if !sent {
+		if err := s.cfg.Mailer.Send(ctx, msg); err != nil {
+			if delivery.IsPermanent(err) {
+				log.Error("credentials e-mail refused for good; fix and resend", "err", err)
+				_ = s.cfg.Store.SetOrderError(ctx, o.ID, err.Error())
+				return river.JobCancel(err)
+			}
+			log.Warn("credentials e-mail failed; will retry", "err", err)
+			return err
+		}
+	}
+	if err := s.cfg.Store.RecordEmail(ctx, o.ID, key, true); err != nil {
+		return err
+	}
+	if !sent {
+		log.Info("credentials e-mail sent", "resend", job.Args.Resend)
+	}
+	return nil
+}
+
+func (s *Service) credentials(o store.Order, a pool.Account, resend int) delivery.Message {
+	m := delivery.Message{
+		Kind: delivery.KindCredentials, OrderID: o.ID,
+		CustomerName: o.CustomerName, CustomerEmail: o.CustomerEmail, Tier: o.Tier,
+		LoginURL: loginURL(a.URL), Username: a.CustomerUser, Password: a.CustomerPassword,
+		SupportContact: s.cfg.SupportContact, From: s.cfg.From,
+	}
+	if resend > 0 {
+		m.Ref = fmt.Sprintf("resend-%d", resend)
+	}
+	if t, err := s.cfg.Tiers.Get(o.Tier); err == nil && t.CustomDomains == 0 {
+		m.UpsellURL = s.cfg.UpsellURL
+	}
+	return m
+}
+
+func loginURL(base string) string {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return base
+	}
+	return strings.TrimSuffix(u.String(), "/") + "/login"
+}
+
+type noticeWorker struct {
+	river.WorkerDefaults[NoticeArgs]
+	s *Service
+}
+
+func (w *noticeWorker) NextRetry(job *river.Job[NoticeArgs]) time.Time {
+	return w.s.retryAt(job.Attempt)
+}
+func (w *noticeWorker) Timeout(*river.Job[NoticeArgs]) time.Duration { return 2 * time.Minute }
+
+// Work sends one payment-failed notice, once per invoice.
+func (w *noticeWorker) Work(ctx context.Context, job *river.Job[NoticeArgs]) error {
+	s, a := w.s, job.Args
+	msg := delivery.Message{
+		Kind: delivery.KindPaymentFailed, OrderID: a.OrderID, Ref: a.InvoiceID,
+		CustomerName: a.Name, CustomerEmail: a.Email, Tier: a.Tier,
+		SupportContact: s.cfg.SupportContact, BillingURL: s.cfg.BillingURL, From: s.cfg.From,
+	}
+	if a.BillingURL != "" {
+		msg.BillingURL = a.BillingURL
+	}
+	key := msg.DedupeKey()
+	if sent, err := s.cfg.Store.EmailSent(ctx, key); err != nil || sent {
+		return err
+	}
+	if err := s.cfg.Mailer.Send(ctx, msg); err != nil {
+		if delivery.IsPermanent(err) {
+			s.cfg.Log.Error("payment-failed notice refused for good", "order", a.OrderID, "err", err)
+			return river.JobCancel(err)
+		}
+		return err
+	}
+	return s.cfg.Store.RecordEmail(ctx, a.OrderID, key, false)
+}
+
+type claimPendingWorker struct {
+	river.WorkerDefaults[ClaimPendingArgs]
+	s *Service
+}
+
+// Work claims a ready account for a pending order, or snoozes until one is ready. A held
+// order (no tier matched) is looked at again with the current price map.
+func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[ClaimPendingArgs]) error {
+	s := w.s
+	o, err := s.cfg.Store.GetOrder(ctx, job.Args.OrderID)
+	if errors.Is(err, pool.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if o.State != store.OrderPending {
+		return nil
+	}
+	log := s.cfg.Log.With("order", o.ID)
+	if o.Tier == "" {
+		tier := s.resolveTier(o.TierKeys)
+		if tier == "" {
+			log.Error("paid order still held: no configured tier matches it", "keys", o.TierKeys)
+			return river.JobSnooze(s.cfg.HeldRetry)
+		}
+		if err := s.cfg.Store.RequestAccount(ctx, o.ID, tier, s.cfg.Prefix); err != nil {
+			return err
+		}
+		o.Tier = tier
+		log.Info("held order matched a tier; on-demand account provisioning", "tier", tier)
+	}
+	got, created, err := s.cfg.Store.ClaimOrder(ctx, o, "", "", s.enqueueDelivery)
+	if errors.Is(err, pool.ErrPoolEmpty) {
+		s.cfg.Trigger()
+		return river.JobSnooze(s.cfg.PendingRetry)
+	}
+	if err != nil {
+		return err
+	}
+	if created {
+		s.cfg.Trigger()
+		log.Info("pending order claimed an account", "tier", o.Tier, "account", got.AccountID)
+	}
+	return nil
+}
+
+type syncWorker struct {
+	river.WorkerDefaults[SyncArgs]
+	s *Service
+}
+
+// Work suspends the tenant of a canceled subscription (and schedules its teardown after the
+// grace period) or resumes the tenant of an active one. An order not yet delivered waits.
+func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
+	s := w.s
+	o, err := s.cfg.Store.GetOrder(ctx, job.Args.OrderID)
+	if errors.Is(err, pool.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	status, err := s.cfg.Store.SubscriptionStatus(ctx, o.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	log := s.cfg.Log.With("order", o.ID, "tier", o.Tier, "account", o.AccountID, "subscription", o.SubscriptionID)
+	switch status {
+	case statusCanceled:
+		if o.State != store.OrderDelivered {
+			return river.JobSnooze(s.cfg.PendingRetry) // credentials first, then suspension
+		}
+		a, err := s.cfg.Store.Get(ctx, o.AccountID)
+		if err != nil {
+			return err
+		}
+		if a.State != pool.StateDelivered && a.State != pool.StateSuspended {
+			return nil // retired already, or never delivered
+		}
+		if err := s.cfg.Suspender.Suspend(ctx, a); err != nil {
+			return fmt.Errorf("suspend %s: %w", a.Slug, err)
+		}
+		at, err := s.cfg.Store.SuspendOrder(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		_, err = river.ClientFromContext[*sql.Tx](ctx).Insert(ctx, RetireArgs{OrderID: o.ID, SuspendedAt: at.UnixMilli()},
+			&river.InsertOpts{Queue: QueueOrders, MaxAttempts: 25, ScheduledAt: at.Add(s.cfg.Grace), UniqueOpts: river.UniqueOpts{ByArgs: true}})
+		if err != nil {
+			return fmt.Errorf("schedule teardown: %w", err)
+		}
+		if a.State == pool.StateDelivered {
+			log.Info("subscription canceled: tenant suspended", "destroy_after", at.Add(s.cfg.Grace).Format(time.RFC3339))
+		}
+	case "active", "trialing":
+		if o.AccountID == 0 || o.SuspendedAt.IsZero() {
+			return nil
+		}
+		a, err := s.cfg.Store.Get(ctx, o.AccountID)
+		if err != nil {
+			return err
+		}
+		if a.State != pool.StateSuspended {
+			return nil // retired: the grace period is over
+		}
+		if err := s.cfg.Suspender.Resume(ctx, a); err != nil {
+			return fmt.Errorf("resume %s: %w", a.Slug, err)
+		}
+		if err := s.cfg.Store.ResumeOrder(ctx, o.ID); err != nil {
+			return err
+		}
+		log.Info("subscription active again: tenant resumed")
+	}
+	return nil
+}
+
+type retireWorker struct {
+	river.WorkerDefaults[RetireArgs]
+	s *Service
+}
+
+// Work retires (and so destroys, through the pool's teardown job) a tenant still suspended by
+// the suspension this job was scheduled for.
+func (w *retireWorker) Work(ctx context.Context, job *river.Job[RetireArgs]) error {
+	s := w.s
+	o, err := s.cfg.Store.GetOrder(ctx, job.Args.OrderID)
+	if errors.Is(err, pool.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if o.SuspendedAt.UnixMilli() != job.Args.SuspendedAt {
+		return nil // resumed, or suspended again later (that suspension has its own job)
+	}
+	a, err := s.cfg.Store.Get(ctx, o.AccountID)
+	if err != nil {
+		return err
+	}
+	if a.State != pool.StateSuspended {
+		return nil
+	}
+	if _, err := s.cfg.Store.Retire(ctx, a.ID); err != nil && !errors.Is(err, pool.ErrIllegalTransition) {
+		return err
+	}
+	s.cfg.Log.Info("grace period over: suspended tenant retired", "order", o.ID, "account", a.Slug)
+	return nil
+}

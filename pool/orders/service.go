@@ -1,0 +1,246 @@
+// Package orders turns paid Stripe Checkout Sessions into delivered accounts, and follows their
+// subscriptions through suspension, resumption and teardown.
+//
+// The webhook handler ([Service.Handler], POST /webhooks/stripe) verifies Stripe's signature
+// (several secrets while one rolls), then, for a paid session, claims a ready account of the
+// session's tier and enqueues its credentials e-mail in the claim's transaction. When the tier's
+// pool is empty the order is stored pending in one transaction with an on-demand account and a
+// job that claims the order once an account is ready. Everything after that runs as durable river
+// jobs registered on the daemon's job client ([Service.Register]): delivery with backoff, the
+// claim of pending orders, suspension and resumption of tenants, their teardown after the grace
+// period, and payment-failed notices.
+//
+// Idempotency: every applied Stripe event id is stored with its effect; an order is keyed by its
+// Checkout Session id, which is also the claim's idempotency key; a delivery job is unique per
+// order, and the dedupe key of every e-mail the SMTP server accepted is stored, so replays,
+// retries over days and restarts send one credentials e-mail per order. One window remains
+// (SMTP accepted the e-mail, the process died before recording it): the retry sends it again
+// with the same Message-ID, which mail clients collapse.
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/coder/quartz"
+	"github.com/riverqueue/river"
+
+	"github.com/axiestudio/tenantpool/delivery"
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// Store is what the orders need from storage (package store implements it).
+type Store interface {
+	Get(ctx context.Context, id int64) (pool.Account, error)
+	Retire(ctx context.Context, id int64) (pool.Account, error)
+	GetOrder(ctx context.Context, id string) (store.Order, error)
+	EventSeen(ctx context.Context, eventID string) (bool, error)
+	ApplyEvent(ctx context.Context, eventID, eventType string, fn func(ctx context.Context, tx *sql.Tx) error) (bool, error)
+	ClaimOrder(ctx context.Context, o store.Order, eventID, eventType string, hook store.OrderHook) (store.Order, bool, error)
+	AddPendingOrder(ctx context.Context, o store.Order, eventID, eventType, prefix string, hook store.OrderHook) (bool, error)
+	RequestAccount(ctx context.Context, orderID, tier, prefix string) error
+	SetOrderError(ctx context.Context, orderID, reason string) error
+	OrdersBySubscriptionTx(ctx context.Context, tx *sql.Tx, subscriptionID string) ([]store.Order, error)
+	SetSubscriptionStatusTx(ctx context.Context, tx *sql.Tx, subscriptionID, status string, at time.Time) (bool, error)
+	SubscriptionStatusTx(ctx context.Context, tx *sql.Tx, subscriptionID string) (string, error)
+	SubscriptionStatus(ctx context.Context, subscriptionID string) (string, error)
+	EmailSent(ctx context.Context, dedupeKey string) (bool, error)
+	RecordEmail(ctx context.Context, orderID, dedupeKey string, markDelivered bool) error
+	SuspendOrder(ctx context.Context, orderID string) (time.Time, error)
+	ResumeOrder(ctx context.Context, orderID string) error
+	BumpResends(ctx context.Context, orderID string, hook store.OrderHook) (int, error)
+	SetCustomerPassword(ctx context.Context, id int64, password string) error
+	EnqueueTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (bool, error)
+}
+
+// Mailer sends one e-mail, one attempt (delivery.Sender implements it).
+type Mailer interface {
+	Send(ctx context.Context, msg delivery.Message) error
+}
+
+// Suspender stops a tenant's container while keeping its data, and starts it again. The
+// provisioner implements it; both calls must be idempotent.
+type Suspender interface {
+	Suspend(ctx context.Context, a pool.Account) error
+	Resume(ctx context.Context, a pool.Account) error
+}
+
+// Rotator gives an account's customer login a new password at the tenant itself
+// (LangflowRotator implements it over langflow.Gate).
+type Rotator interface {
+	RotateCustomer(ctx context.Context, a pool.Account, password string) error
+}
+
+// Config configures a Service.
+type Config struct {
+	Store  Store
+	Tiers  pool.Tiers
+	Mailer Mailer
+	// Prefix is the slug prefix of on-demand accounts (the reconciler's prefix).
+	Prefix string
+	// Secrets are the webhook signing secrets (whsec_…); an event signed with any of them is
+	// accepted, so a secret can roll without downtime.
+	Secrets []string
+	// Prices maps a Stripe price id or payment link id to a tier name. Tiers' own PriceID
+	// entries are added. A session may also name its tier in metadata "tier"; a price id in
+	// metadata "price_id" is looked up here too.
+	Prices map[string]string
+	// Suspender stops and resumes tenants; required for subscription lifecycle events.
+	Suspender Suspender
+	// Rotator, when set, gives a resent order a fresh password.
+	Rotator Rotator
+	// Trigger asks the reconciler for a pass (after a claim, or when a pool ran dry). Optional.
+	Trigger func()
+	// Grace is how long a suspended tenant is kept before it is destroyed (default 30 days).
+	Grace time.Duration
+	// Tolerance is the signature timestamp tolerance (default 300s).
+	Tolerance time.Duration
+	// MaxBody caps a webhook body (default 1 MiB).
+	MaxBody int64
+	// PendingRetry is how often a pending order looks for a ready account (default 5s).
+	PendingRetry time.Duration
+	// HeldRetry is how often an order whose tier is unknown looks again (default 1m).
+	HeldRetry time.Duration
+	// DeliveryAttempts bounds e-mail attempts per job (default 25, ~18h with delivery.Backoff).
+	DeliveryAttempts int
+	// Backoff is the delay before e-mail retry n (default delivery.Backoff plus jitter).
+	Backoff func(attempt int) time.Duration
+	// OrdersConcurrency and DeliveryConcurrency bound the workers of each queue (default 4).
+	OrdersConcurrency, DeliveryConcurrency int
+
+	// E-mail content.
+	From           string // sender address; "" = the Mailer's default
+	SupportContact string
+	UpsellURL      string // shown in credentials e-mails of tiers without custom domains
+	BillingURL     string // payment-failed notices; the invoice's own page wins
+
+	Log   *slog.Logger
+	Clock quartz.Clock
+}
+
+// Service handles Stripe webhooks and runs the order jobs.
+type Service struct {
+	cfg    Config
+	prices map[string]string
+}
+
+// New validates cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("orders: a store is required")
+	case len(cfg.Tiers) == 0:
+		return nil, errors.New("orders: tiers are required")
+	case cfg.Mailer == nil:
+		return nil, errors.New("orders: a mailer is required")
+	case cfg.Suspender == nil:
+		return nil, errors.New("orders: a suspender is required")
+	}
+	if err := pool.ValidatePrefix(cfg.Prefix); err != nil {
+		return nil, fmt.Errorf("orders: %w", err)
+	}
+	var secrets []string
+	for _, s := range cfg.Secrets {
+		if s = strings.TrimSpace(s); s != "" {
+			secrets = append(secrets, s)
+		}
+	}
+	if len(secrets) == 0 {
+		return nil, errors.New("orders: at least one webhook signing secret is required")
+	}
+	cfg.Secrets = secrets
+	prices := map[string]string{}
+	for _, t := range cfg.Tiers {
+		if t.PriceID != "" {
+			prices[t.PriceID] = t.Name
+		}
+	}
+	for k, tier := range cfg.Prices {
+		if _, err := cfg.Tiers.Get(tier); err != nil {
+			return nil, fmt.Errorf("orders: price %s: %w", k, err)
+		}
+		prices[k] = tier
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 30 * 24 * time.Hour
+	}
+	if cfg.Tolerance <= 0 {
+		cfg.Tolerance = 300 * time.Second
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.PendingRetry <= 0 {
+		cfg.PendingRetry = 5 * time.Second
+	}
+	if cfg.HeldRetry <= 0 {
+		cfg.HeldRetry = time.Minute
+	}
+	if cfg.DeliveryAttempts <= 0 {
+		cfg.DeliveryAttempts = 25
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = delivery.Backoff
+	}
+	if cfg.OrdersConcurrency <= 0 {
+		cfg.OrdersConcurrency = 4
+	}
+	if cfg.DeliveryConcurrency <= 0 {
+		cfg.DeliveryConcurrency = 4
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = quartz.NewReal()
+	}
+	if cfg.Trigger == nil {
+		cfg.Trigger = func() {}
+	}
+	return &Service{cfg: cfg, prices: prices}, nil
+}
+
+// ParsePrices parses "price_123=basic,plink_456=premium" (commas or newlines) into a price map.
+func ParsePrices(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == ';' }) {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(f, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("price map entry %q: want <price or payment link id>=<tier>", f)
+		}
+		if prev, dup := out[k]; dup && prev != v {
+			return nil, fmt.Errorf("price map: %s maps to both %s and %s", k, prev, v)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// resolveTier finds the tier of an order from its keys: "tier:<name>" (session metadata) wins,
+// then price and payment link ids through the price map. "" when nothing matches.
+func (s *Service) resolveTier(keys []string) string {
+	for _, k := range keys {
+		if name, ok := strings.CutPrefix(k, "tier:"); ok {
+			if _, err := s.cfg.Tiers.Get(name); err == nil {
+				return name
+			}
+		}
+	}
+	for _, k := range keys {
+		if tier, ok := s.prices[k]; ok {
+			return tier
+		}
+	}
+	return ""
+}

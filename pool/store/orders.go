@@ -1,0 +1,577 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/secret"
+)
+
+// OrderState is where a paid order is: pending (no account yet), claimed (account claimed,
+// credentials not yet accepted by the SMTP server), delivered.
+type OrderState string
+
+// The order states.
+const (
+	OrderPending   OrderState = "pending"
+	OrderClaimed   OrderState = "claimed"
+	OrderDelivered OrderState = "delivered"
+)
+
+// Order is one paid Stripe Checkout Session. Its ID (the session id) is also the claim's order
+// id, so the same order always gets the same account.
+type Order struct {
+	ID             string
+	State          OrderState
+	Tier           string // "" while no configured tier matches TierKeys (held as pending)
+	TierKeys       []string
+	CustomerEmail  string
+	CustomerName   string
+	CustomerID     string
+	SubscriptionID string
+	AccountID      int64 // 0 until claimed
+	Resends        int
+	SuspendedAt    time.Time
+	LastError      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ClaimedAt      time.Time
+	DeliveredAt    time.Time
+}
+
+// OrderHook runs inside the transaction that writes an order, after the write and before the
+// commit; what it enqueues commits or rolls back with the order.
+type OrderHook func(ctx context.Context, tx *sql.Tx, o Order) error
+
+const orderCols = `id, state, tier, tier_keys, customer_email, customer_name, customer_id, subscription_id,
+	account_id, resends, suspended_at, last_error, created_at, updated_at, claimed_at, delivered_at`
+
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+func (s *Store) queryOrders(ctx context.Context, q querier, query string, args ...any) ([]Order, error) {
+	rows, err := q.QueryContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Order
+	for rows.Next() {
+		var (
+			o                                           Order
+			state, keys                                 string
+			account                                     sql.NullInt64
+			suspended, created, updated, claimed, deliv int64
+		)
+		if err := rows.Scan(&o.ID, &state, &o.Tier, &keys, &o.CustomerEmail, &o.CustomerName, &o.CustomerID,
+			&o.SubscriptionID, &account, &o.Resends, &suspended, &o.LastError, &created, &updated, &claimed, &deliv); err != nil {
+			return nil, err
+		}
+		o.State, o.AccountID = OrderState(state), account.Int64
+		if keys != "" {
+			o.TierKeys = strings.Split(keys, ",")
+		}
+		o.SuspendedAt, o.CreatedAt, o.UpdatedAt = msTime(suspended), msTime(created), msTime(updated)
+		o.ClaimedAt, o.DeliveredAt = msTime(claimed), msTime(deliv)
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// GetOrder returns one order by id (the Checkout Session id).
+func (s *Store) GetOrder(ctx context.Context, id string) (Order, error) {
+	return s.getOrder(ctx, s.db, id, false)
+}
+
+// GetOrderTx is GetOrder inside tx, locking the row on PostgreSQL.
+func (s *Store) GetOrderTx(ctx context.Context, tx *sql.Tx, id string) (Order, error) {
+	return s.getOrder(ctx, tx, id, true)
+}
+
+func (s *Store) getOrder(ctx context.Context, q querier, id string, lock bool) (Order, error) {
+	query := `SELECT ` + orderCols + ` FROM orders WHERE id = ?`
+	if lock && s.pg {
+		query += " FOR UPDATE"
+	}
+	os, err := s.queryOrders(ctx, q, query, id)
+	if err != nil {
+		return Order{}, fmt.Errorf("get order: %w", err)
+	}
+	if len(os) == 0 {
+		return Order{}, fmt.Errorf("order %q: %w", id, pool.ErrNotFound)
+	}
+	return os[0], nil
+}
+
+// OrdersBySubscriptionTx returns the orders of a Stripe subscription (normally one).
+func (s *Store) OrdersBySubscriptionTx(ctx context.Context, tx *sql.Tx, subscriptionID string) ([]Order, error) {
+	if subscriptionID == "" {
+		return nil, nil
+	}
+	os, err := s.queryOrders(ctx, tx, `SELECT `+orderCols+` FROM orders WHERE subscription_id = ? ORDER BY created_at`, subscriptionID)
+	if err != nil {
+		return nil, fmt.Errorf("orders of subscription: %w", err)
+	}
+	return os, nil
+}
+
+// OrderFilter selects orders for ListOrders.
+type OrderFilter struct {
+	State OrderState // "" = all
+	Limit int        // 0 = no limit
+}
+
+// ListOrders returns orders, oldest first.
+func (s *Store) ListOrders(ctx context.Context, f OrderFilter) ([]Order, error) {
+	q := `SELECT ` + orderCols + ` FROM orders`
+	var args []any
+	if f.State != "" {
+		q += ` WHERE state = ?`
+		args = append(args, string(f.State))
+	}
+	q += ` ORDER BY created_at, id`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	os, err := s.queryOrders(ctx, s.db, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	return os, nil
+}
+
+// EventSeen reports whether a Stripe event was already applied (a cheap pre-check; the
+// transaction that applies an event is the authority).
+func (s *Store) EventSeen(ctx context.Context, eventID string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT 1 FROM stripe_events WHERE id = ?`), eventID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("event seen: %w", err)
+	}
+	return true, nil
+}
+
+// recordEvent records a Stripe event id inside tx and reports whether it is new. A concurrent
+// transaction recording the same id makes this one wait (PostgreSQL) and then see it as old.
+func (s *Store) recordEvent(ctx context.Context, tx *sql.Tx, eventID, eventType string) (bool, error) {
+	if eventID == "" {
+		return true, nil
+	}
+	res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO stripe_events (id, type, received_at) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`), eventID, eventType, s.nowMS())
+	if err != nil {
+		return false, fmt.Errorf("record event: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record event: %w", err)
+	}
+	return n == 1, nil
+}
+
+// ApplyEvent runs fn in one transaction with recording the Stripe event id: fn runs only for an
+// event not applied before, and a failing fn leaves the event unrecorded (Stripe retries it).
+// It reports whether fn ran.
+func (s *Store) ApplyEvent(ctx context.Context, eventID, eventType string, fn func(ctx context.Context, tx *sql.Tx) error) (bool, error) {
+	applied := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		fresh, err := s.recordEvent(ctx, tx, eventID, eventType)
+		if err != nil || !fresh {
+			return err
+		}
+		applied = true
+		return fn(ctx, tx)
+	})
+	if err != nil {
+		return false, err
+	}
+	return applied, nil
+}
+
+// ClaimOrder claims a ready account of o.Tier for order o (through Claim, so the same order
+// always gets the same account) and, in the claim's transaction, records the Stripe event,
+// writes the order as claimed (inserting it, or advancing it from pending) and runs hook (which
+// enqueues the delivery). An empty pool returns pool.ErrPoolEmpty and changes nothing.
+// created is false when the order already had its account; then nothing is written.
+func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType string, hook OrderHook) (Order, bool, error) {
+	if o.ID == "" || o.Tier == "" {
+		return o, false, errors.New("claim order: order id and tier are required")
+	}
+	a, created, err := s.Claim(ctx, o.Tier, o.ID, func(ctx context.Context, tx *sql.Tx, a pool.Account) error {
+		if _, err := s.recordEvent(ctx, tx, eventID, eventType); err != nil {
+			return err
+		}
+		now := s.nowMS()
+		o.State, o.AccountID = OrderClaimed, a.ID
+		o.ClaimedAt = msTime(now)
+		if err := s.insertOrder(ctx, tx, o, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET state = 'claimed', tier = ?, account_id = ?,
+			claimed_at = ?, updated_at = ?, last_error = '' WHERE id = ? AND state = 'pending'`), o.Tier, a.ID, now, now, o.ID); err != nil {
+			return fmt.Errorf("claim order: %w", err)
+		}
+		stored, err := s.getOrder(ctx, tx, o.ID, false)
+		if err != nil {
+			return err
+		}
+		if stored.AccountID != a.ID {
+			return fmt.Errorf("claim order %s: order has account %d, claim gave %d", o.ID, stored.AccountID, a.ID)
+		}
+		o = stored
+		if hook != nil {
+			return hook(ctx, tx, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return o, false, err
+	}
+	if !created {
+		if stored, err := s.GetOrder(ctx, o.ID); err == nil {
+			o = stored
+		} else {
+			o.AccountID = a.ID
+		}
+	}
+	return o, created, nil
+}
+
+// AddPendingOrder records order o as pending (its pool was empty, or no tier matched), in one
+// transaction with the Stripe event, one on-demand account of o.Tier in state provisioning
+// with its provisioning job (slug prefix prefix; none when o.Tier is ""), and hook (which
+// enqueues the job that claims the order once an account is ready). An order that exists
+// already is left as it is (created=false) and nothing is written.
+func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType, prefix string, hook OrderHook) (bool, error) {
+	if o.ID == "" {
+		return false, errors.New("pending order: order id is required")
+	}
+	if o.Tier != "" {
+		if err := pool.ValidatePrefix(prefix); err != nil {
+			return false, err
+		}
+	}
+	created := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.recordEvent(ctx, tx, eventID, eventType); err != nil {
+			return err
+		}
+		now := s.nowMS()
+		o.State, o.AccountID = OrderPending, 0
+		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
+			customer_id, subscription_id, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`), o.ID, string(o.State), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
+			o.CustomerName, o.CustomerID, o.SubscriptionID, o.LastError, now, now)
+		if err != nil {
+			return fmt.Errorf("pending order: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		created = true
+		o.CreatedAt, o.UpdatedAt = msTime(now), msTime(now)
+		if o.Tier != "" {
+			if _, err := s.createAccountTx(ctx, tx, o.Tier, prefix, now); err != nil {
+				return fmt.Errorf("on-demand account: %w", err)
+			}
+		}
+		if hook != nil {
+			return hook(ctx, tx, o)
+		}
+		return nil
+	})
+	return created && err == nil, err
+}
+
+// RequestAccount creates one on-demand account of a tier with its provisioning job (for a held
+// order whose tier became known).
+func (s *Store) RequestAccount(ctx context.Context, orderID, tier, prefix string) error {
+	if err := pool.ValidatePrefix(prefix); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.nowMS()
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET tier = ?, last_error = '', updated_at = ?
+			WHERE id = ? AND state = 'pending' AND tier = ''`), tier, now, orderID)
+		if err != nil {
+			return fmt.Errorf("request account: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = s.createAccountTx(ctx, tx, tier, prefix, now)
+		return err
+	})
+}
+
+// SetOrderError notes why an order is waiting (e.g. no tier matches); not a secret.
+func (s *Store) SetOrderError(ctx context.Context, orderID, reason string) error {
+	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE orders SET last_error = ?, updated_at = ? WHERE id = ?`), reason, s.nowMS(), orderID)
+	if err != nil {
+		return fmt.Errorf("order error: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o Order, now int64) error {
+	var account any
+	if o.AccountID != 0 {
+		account = o.AccountID
+	}
+	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
+		customer_id, subscription_id, account_id, created_at, updated_at, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`), o.ID, string(o.State), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
+		o.CustomerName, o.CustomerID, o.SubscriptionID, account, now, now, o.ClaimedAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("insert order: %w", err)
+	}
+	return nil
+}
+
+// createAccountTx is CreateAccounts for one account inside the caller's transaction.
+// TODO(lead): CreateAccounts could share this by taking a tx; it lives here because this file
+// may not edit accounts.go.
+func (s *Store) createAccountTx(ctx context.Context, tx *sql.Tx, tier, prefix string, now int64) (pool.Account, error) {
+	id, err := s.bump(ctx, tx, "account", 1)
+	if err != nil {
+		return pool.Account{}, err
+	}
+	n, err := s.bump(ctx, tx, "slug:"+prefix, 1)
+	if err != nil {
+		return pool.Account{}, err
+	}
+	a := pool.Account{
+		ID: id, Slug: pool.Slug(prefix, n), Tier: tier, State: pool.StateProvisioning,
+		OperatorUser: OperatorUser, OperatorPassword: secret.Password(32), SecretKey: secret.Token(),
+		CustomerPassword: secret.Password(24), CreatedAt: msTime(now), UpdatedAt: msTime(now),
+	}
+	a.CustomerUser = a.Slug
+	if !pool.ValidLabel(a.Slug) {
+		return a, fmt.Errorf("slug %q is not a valid DNS label (prefix too long?)", a.Slug)
+	}
+	sealed, err := s.seal(a)
+	if err != nil {
+		return a, err
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO accounts
+		(id, slug, tier, state, operator_user, customer_user, secrets, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		a.ID, a.Slug, a.Tier, string(a.State), a.OperatorUser, a.CustomerUser, sealed, now, now); err != nil {
+		return a, fmt.Errorf("insert account: %w", err)
+	}
+	if err := s.InsertJobTx(ctx, tx, pool.ProvisionArgs{AccountID: a.ID}, provisionOpts); err != nil {
+		return a, fmt.Errorf("enqueue provisioning: %w", err)
+	}
+	return a, nil
+}
+
+// EmailSent reports whether the e-mail with this dedupe key was accepted by the SMTP server.
+func (s *Store) EmailSent(ctx context.Context, dedupeKey string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT 1 FROM sent_emails WHERE dedupe_key = ?`), dedupeKey).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("email sent: %w", err)
+	}
+	return true, nil
+}
+
+// RecordEmail notes that the SMTP server accepted the e-mail with this dedupe key. For a
+// credentials e-mail (markDelivered) it also moves the order claimed → delivered and its
+// account claimed → delivered, all in one transaction. Repeating it changes nothing.
+func (s *Store) RecordEmail(ctx context.Context, orderID, dedupeKey string, markDelivered bool) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.nowMS()
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO sent_emails (dedupe_key, order_id, sent_at) VALUES (?, ?, ?)
+			ON CONFLICT (dedupe_key) DO NOTHING`), dedupeKey, orderID, now); err != nil {
+			return fmt.Errorf("record email: %w", err)
+		}
+		if !markDelivered {
+			return nil
+		}
+		o, err := s.getOrder(ctx, tx, orderID, true)
+		if err != nil {
+			return err
+		}
+		if o.State != OrderClaimed {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET state = 'delivered', delivered_at = ?, updated_at = ?
+			WHERE id = ?`), now, now, orderID); err != nil {
+			return fmt.Errorf("order delivered: %w", err)
+		}
+		return s.setStateTx(ctx, tx, o.AccountID, pool.StateDelivered, pool.StateClaimed)
+	})
+}
+
+// setStateTx moves an account to `to` if it is in one of from (checked against the state graph
+// too); an account in any other state is left alone.
+func (s *Store) setStateTx(ctx context.Context, tx *sql.Tx, id int64, to pool.State, from ...pool.State) error {
+	var cur string
+	q := `SELECT state FROM accounts WHERE id = ?`
+	if s.pg {
+		q += " FOR UPDATE"
+	}
+	if err := tx.QueryRowContext(ctx, s.rebind(q), id).Scan(&cur); errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("account %d: %w", id, pool.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("account %d: %w", id, err)
+	}
+	match := false
+	for _, f := range from {
+		match = match || pool.State(cur) == f
+	}
+	if !match {
+		return nil
+	}
+	if err := pool.CheckTransition(pool.State(cur), to); err != nil {
+		return fmt.Errorf("account %d: %w", id, err)
+	}
+	_, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET state = ?, updated_at = ? WHERE id = ?`), string(to), s.nowMS(), id)
+	return err
+}
+
+// SetSubscriptionStatusTx records the status of a subscription as of at (the Stripe event's
+// creation time) and reports whether it is the newest known; an older event changes nothing.
+func (s *Store) SetSubscriptionStatusTx(ctx context.Context, tx *sql.Tx, subscriptionID, status string, at time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO stripe_subscriptions (id, status, status_at) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at
+		WHERE stripe_subscriptions.status_at <= excluded.status_at`), subscriptionID, status, at.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("subscription status: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// SubscriptionStatusTx returns the newest known status of a subscription ("" if none).
+func (s *Store) SubscriptionStatusTx(ctx context.Context, tx *sql.Tx, subscriptionID string) (string, error) {
+	var st string
+	err := tx.QueryRowContext(ctx, s.rebind(`SELECT status FROM stripe_subscriptions WHERE id = ?`), subscriptionID).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("subscription status: %w", err)
+	}
+	return st, nil
+}
+
+// SuspendOrder marks the order's account suspended (delivered → suspended) and stamps the
+// order's suspension time, in one transaction. It reports the suspension time (the existing
+// one when the account was suspended already).
+func (s *Store) SuspendOrder(ctx context.Context, orderID string) (time.Time, error) {
+	var at time.Time
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		o, err := s.getOrder(ctx, tx, orderID, true)
+		if err != nil {
+			return err
+		}
+		if !o.SuspendedAt.IsZero() {
+			at = o.SuspendedAt
+			return nil
+		}
+		if err := s.setStateTx(ctx, tx, o.AccountID, pool.StateSuspended, pool.StateDelivered, pool.StateSuspended); err != nil {
+			return err
+		}
+		now := s.nowMS()
+		at = msTime(now)
+		_, err = tx.ExecContext(ctx, s.rebind(`UPDATE orders SET suspended_at = ?, updated_at = ? WHERE id = ?`), now, now, orderID)
+		return err
+	})
+	return at, err
+}
+
+// ResumeOrder moves the order's suspended account back to delivered and clears the order's
+// suspension time, in one transaction.
+func (s *Store) ResumeOrder(ctx context.Context, orderID string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		o, err := s.getOrder(ctx, tx, orderID, true)
+		if err != nil {
+			return err
+		}
+		if err := s.setStateTx(ctx, tx, o.AccountID, pool.StateDelivered, pool.StateSuspended); err != nil {
+			return err
+		}
+		now := s.nowMS()
+		_, err = tx.ExecContext(ctx, s.rebind(`UPDATE orders SET suspended_at = 0, updated_at = ? WHERE id = ?`), now, orderID)
+		return err
+	})
+}
+
+// BumpResends counts one more resend of an order's credentials and runs hook (which enqueues
+// it) in the same transaction; it returns the new count.
+func (s *Store) BumpResends(ctx context.Context, orderID string, hook OrderHook) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, s.rebind(`UPDATE orders SET resends = resends + 1, updated_at = ? WHERE id = ?
+			RETURNING resends`), s.nowMS(), orderID).Scan(&n); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("order %q: %w", orderID, pool.ErrNotFound)
+		} else if err != nil {
+			return fmt.Errorf("resend: %w", err)
+		}
+		o, err := s.getOrder(ctx, tx, orderID, false)
+		if err != nil {
+			return err
+		}
+		return hook(ctx, tx, o)
+	})
+	return n, err
+}
+
+// SetCustomerPassword replaces the sealed customer password of an account (after the tenant's
+// own password was rotated).
+func (s *Store) SetCustomerPassword(ctx context.Context, id int64, password string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		got, err := s.queryAccounts(ctx, tx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("set password %d: %w", id, err)
+		}
+		if len(got) == 0 {
+			return fmt.Errorf("account %d: %w", id, pool.ErrNotFound)
+		}
+		a := got[0]
+		a.CustomerPassword = password
+		sealed, err := s.seal(a)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET secrets = ?, updated_at = ? WHERE id = ?`), sealed, s.nowMS(), id)
+		return err
+	})
+}
+
+// EnqueueTx is InsertJobTx for callers that may find the job already there (unique args).
+func (s *Store) EnqueueTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (skipped bool, err error) {
+	res, err := s.jobs.InsertTx(ctx, tx, args, opts)
+	if err != nil {
+		return false, err
+	}
+	return res.UniqueSkippedAsDuplicate, nil
+}
+
+// SubscriptionStatus returns the newest known status of a subscription ("" if none).
+func (s *Store) SubscriptionStatus(ctx context.Context, subscriptionID string) (string, error) {
+	var st string
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT status FROM stripe_subscriptions WHERE id = ?`), subscriptionID).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("subscription status: %w", err)
+	}
+	return st, nil
+}
