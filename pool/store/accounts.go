@@ -241,65 +241,6 @@ func (s *Store) List(ctx context.Context, f Filter) ([]pool.Account, error) {
 	return as, nil
 }
 
-// ClaimHook runs inside the claim's transaction, after the account is claimed and before the
-// commit: what it writes (a delivery job) commits or rolls back with the claim.
-type ClaimHook func(ctx context.Context, tx *sql.Tx, a pool.Account) error
-
-// Claim hands the oldest ready account of a tier to an order, atomically and idempotently:
-// the same order always gets the same account (created=false on a repeat). An empty pool
-// returns pool.ErrPoolEmpty and changes nothing.
-func (s *Store) Claim(ctx context.Context, tier, orderID string, hook ClaimHook) (a pool.Account, created bool, err error) {
-	if orderID == "" {
-		return a, false, errors.New("claim: order id is required")
-	}
-	for attempt := 0; ; attempt++ {
-		a, created, err = s.claimOnce(ctx, tier, orderID, hook)
-		// Two concurrent claims of one order: the loser hits the unique order_id and finds the
-		// winner's account on the next pass.
-		if isUniqueViolation(err) && attempt < 3 {
-			continue
-		}
-		return a, created, err
-	}
-}
-
-func (s *Store) claimOnce(ctx context.Context, tier, orderID string, hook ClaimHook) (pool.Account, bool, error) {
-	var (
-		a       pool.Account
-		created bool
-	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		prior, err := s.queryAccounts(ctx, tx, `SELECT `+accountCols+` FROM accounts WHERE order_id = ?`, orderID)
-		if err != nil {
-			return fmt.Errorf("claim: %w", err)
-		}
-		if len(prior) > 0 {
-			a = prior[0]
-			return nil
-		}
-		lock := ""
-		if s.pg {
-			lock = " FOR UPDATE SKIP LOCKED"
-		}
-		now := s.nowMS()
-		got, err := s.queryAccounts(ctx, tx, `UPDATE accounts SET state = 'claimed', order_id = ?, claimed_at = ?, updated_at = ?
-			WHERE id = (SELECT id FROM accounts WHERE state = 'ready' AND tier = ? ORDER BY id LIMIT 1`+lock+`)
-			RETURNING `+accountCols, orderID, now, now, tier)
-		if err != nil {
-			return fmt.Errorf("claim: %w", err)
-		}
-		if len(got) == 0 {
-			return fmt.Errorf("tier %s: %w", tier, pool.ErrPoolEmpty)
-		}
-		a, created = got[0], true
-		if hook != nil {
-			return hook(ctx, tx, a)
-		}
-		return nil
-	})
-	return a, created, err
-}
-
 // Reserve takes up to n ready accounts of a tier (all tiers when tier is ""; all ready
 // accounts when n is 0) out of the pool for good — state reserved — because their credentials
 // leave the system. write runs before the commit: if it fails nothing is reserved; the

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,6 +64,12 @@ type Store struct {
 	lockFile   *os.File  // SQLite: flock on the data dir while leading
 	leaderKey  int64
 	dataDir    string
+
+	// SQLite claim batcher (group commit); see claim.go.
+	claims     chan *claimReq
+	closed     chan struct{}
+	claimsDone chan struct{}
+	closeOnce  sync.Once
 }
 
 // Open connects, migrates and returns the store.
@@ -87,8 +94,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		s.db.SetMaxOpenConns(32)
-		s.db.SetMaxIdleConns(32)
+		s.db.SetMaxOpenConns(16)
+		s.db.SetMaxIdleConns(16)
 		s.driver = riverdatabasesql.New(s.db)
 	} else {
 		if o.DataDir == "" {
@@ -121,6 +128,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("job client: %w", err)
+	}
+	s.closed = make(chan struct{})
+	if !s.pg {
+		s.claims, s.claimsDone = make(chan *claimReq), make(chan struct{})
+		go s.claimLoop()
 	}
 	h := fnv.New64a()
 	h.Write([]byte("tenantpool-reconcile:" + o.DatabaseURL))
@@ -197,6 +209,10 @@ func (s *Store) Driver() riverdriver.Driver[*sql.Tx] { return s.driver }
 
 // Close releases leadership and the database.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	if s.claimsDone != nil {
+		<-s.claimsDone
+	}
 	s.Resign()
 	return s.db.Close()
 }

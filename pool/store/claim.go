@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/axiestudio/tenantpool/pool"
+)
+
+// ClaimHook runs inside the claim's transaction, after the account is claimed and before the
+// commit: what it writes (a delivery job) commits or rolls back with the claim. It runs only for
+// a new claim, not when the order already holds its account.
+type ClaimHook func(ctx context.Context, tx *sql.Tx, a pool.Account) error
+
+// Claim hands the oldest ready account of a tier to an order, atomically and idempotently:
+// the same order always gets the same account (created=false on a repeat). An empty pool
+// returns pool.ErrPoolEmpty and changes nothing.
+//
+// PostgreSQL: one statement (prior-claim lookup + UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP
+// LOCKED)), in autocommit unless a hook needs the transaction; the server group-commits
+// concurrent transactions itself. SQLite: concurrent claims are group-committed here — one
+// immediate transaction (one fsync) carries a batch of claims, each in its own savepoint, so
+// one claim's failure rolls back only itself.
+func (s *Store) Claim(ctx context.Context, tier, orderID string, hook ClaimHook) (a pool.Account, created bool, err error) {
+	if orderID == "" {
+		return a, false, errors.New("claim: order id is required")
+	}
+	if !s.pg {
+		return s.claimBatched(ctx, tier, orderID, hook)
+	}
+	for attempt := 0; ; attempt++ {
+		a, created, err = s.claimPG(ctx, tier, orderID, hook)
+		// Two concurrent claims of one order: the loser hits the unique order_id and finds the
+		// winner's account on the next pass.
+		if isUniqueViolation(err) && attempt < 3 {
+			continue
+		}
+		return a, created, err
+	}
+}
+
+const claimPGQuery = `WITH prior AS (
+	SELECT ` + accountCols + ` FROM accounts WHERE order_id = $1
+), claimed AS (
+	UPDATE accounts SET state = 'claimed', order_id = $1, claimed_at = $3, updated_at = $3
+	WHERE id = (SELECT id FROM accounts WHERE state = 'ready' AND tier = $2
+		AND NOT EXISTS (SELECT 1 FROM prior) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+	RETURNING ` + accountCols + `
+)
+SELECT false, * FROM prior UNION ALL SELECT true, * FROM claimed`
+
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// claimPGStatement runs the claim statement; an empty pool is pool.ErrPoolEmpty, not an SQL
+// error, so it never aborts a batch.
+func (s *Store) claimPGStatement(ctx context.Context, q rowQuerier, tier, orderID string) (pool.Account, bool, error) {
+	var created bool
+	a, err := s.scanAccount(prefixed{q.QueryRowContext(ctx, claimPGQuery, orderID, tier, s.nowMS()), &created})
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, false, fmt.Errorf("tier %s: %w", tier, pool.ErrPoolEmpty)
+	}
+	if err != nil {
+		return a, false, fmt.Errorf("claim: %w", err)
+	}
+	return a, created, nil
+}
+
+func (s *Store) claimPG(ctx context.Context, tier, orderID string, hook ClaimHook) (pool.Account, bool, error) {
+	run := func(q rowQuerier) (pool.Account, bool, error) { return s.claimPGStatement(ctx, q, tier, orderID) }
+	if hook == nil {
+		return run(s.db)
+	}
+	var (
+		a       pool.Account
+		created bool
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		if a, created, err = run(tx); err != nil || !created {
+			return err
+		}
+		return hook(ctx, tx, a)
+	})
+	return a, created, err
+}
+
+// prefixed scans a leading column into pre, then the account columns.
+type prefixed struct {
+	r   scanner
+	pre any
+}
+
+func (p prefixed) Scan(dest ...any) error { return p.r.Scan(append([]any{p.pre}, dest...)...) }
+
+// SQLite group commit.
+
+type claimReq struct {
+	ctx         context.Context
+	tier, order string
+	hook        ClaimHook
+	a           pool.Account
+	created     bool
+	err         error
+	done        chan struct{}
+}
+
+// maxClaimBatch bounds how many claims share one transaction.
+const maxClaimBatch = 64
+
+func (s *Store) claimBatched(ctx context.Context, tier, orderID string, hook ClaimHook) (pool.Account, bool, error) {
+	req := &claimReq{ctx: ctx, tier: tier, order: orderID, hook: hook, done: make(chan struct{})}
+	select {
+	case s.claims <- req:
+	case <-ctx.Done():
+		return pool.Account{}, false, ctx.Err()
+	case <-s.closed:
+		return pool.Account{}, false, errors.New("claim: store closed")
+	}
+	<-req.done // the batcher always answers, even when the caller's ctx ends meanwhile
+	return req.a, req.created, req.err
+}
+
+// claimLoop is the SQLite claim batcher: it owns no state beyond the channel and exits when
+// the store closes.
+func (s *Store) claimLoop() {
+	defer close(s.claimsDone)
+	for {
+		var first *claimReq
+		select {
+		case first = <-s.claims:
+		case <-s.closed:
+			return
+		}
+		batch := []*claimReq{first}
+	drain:
+		for len(batch) < maxClaimBatch {
+			select {
+			case r := <-s.claims:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.runClaimBatch(batch)
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+}
+
+func (s *Store) runClaimBatch(batch []*claimReq) {
+	ctx := context.Background() // one caller's cancellation must not abort the others' claims
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		for _, r := range batch {
+			r.err = fmt.Errorf("claim: begin: %w", err)
+		}
+		return
+	}
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT claim"); err != nil {
+			r.err = fmt.Errorf("claim: %w", err)
+			continue
+		}
+		r.a, r.created, r.err = s.claimSQLite(r.ctx, tx, r.tier, r.order, r.hook)
+		if r.err != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO claim"); err != nil {
+				r.err = errors.Join(r.err, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE claim"); err != nil && r.err == nil {
+			r.err = fmt.Errorf("claim: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for _, r := range batch {
+			if r.err == nil {
+				r.a, r.created, r.err = pool.Account{}, false, fmt.Errorf("claim: commit: %w", err)
+			}
+		}
+	}
+}
+
+func (s *Store) claimSQLite(ctx context.Context, tx *sql.Tx, tier, orderID string, hook ClaimHook) (pool.Account, bool, error) {
+	prior, err := s.queryAccounts(ctx, tx, `SELECT `+accountCols+` FROM accounts WHERE order_id = ?`, orderID)
+	if err != nil {
+		return pool.Account{}, false, fmt.Errorf("claim: %w", err)
+	}
+	if len(prior) > 0 {
+		return prior[0], false, nil
+	}
+	now := s.nowMS()
+	got, err := s.queryAccounts(ctx, tx, `UPDATE accounts SET state = 'claimed', order_id = ?, claimed_at = ?, updated_at = ?
+		WHERE id = (SELECT id FROM accounts WHERE state = 'ready' AND tier = ? ORDER BY id LIMIT 1)
+		RETURNING `+accountCols, orderID, now, now, tier)
+	if err != nil {
+		return pool.Account{}, false, fmt.Errorf("claim: %w", err)
+	}
+	if len(got) == 0 {
+		return pool.Account{}, false, fmt.Errorf("tier %s: %w", tier, pool.ErrPoolEmpty)
+	}
+	if hook != nil {
+		if err := hook(ctx, tx, got[0]); err != nil {
+			return pool.Account{}, false, err
+		}
+	}
+	return got[0], true, nil
+}
