@@ -113,7 +113,7 @@ func newEnv(t *testing.T, s *store.Store, mutate func(*orders.Config)) *env {
 		Store: s, Tiers: testTiers, Mailer: newSender(t, e.mail), Prefix: "client",
 		Secrets: []string{secret, oldSecret}, Suspender: e.prov,
 		PendingRetry: 20 * time.Millisecond, HeldRetry: 20 * time.Millisecond,
-		Backoff:      func(int) time.Duration { return 50 * time.Millisecond },
+		Backoff:        func(int) time.Duration { return 50 * time.Millisecond },
 		SupportContact: "support@example.test", UpsellURL: "https://example.test/upgrade",
 		Log: discard(),
 	}
