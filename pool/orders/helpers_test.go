@@ -2,7 +2,6 @@ package orders_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -274,16 +273,18 @@ func stateDigest(t testing.TB, s *store.Store) string {
 	return b.String()
 }
 
-// jobCount counts jobs of a kind (any state).
-func jobCount(t testing.TB, db *sql.DB, pg bool, kind string) int {
+// jobsDone reports whether every job of a kind has finished (completed, cancelled or
+// discarded) and there is at least one.
+func jobsDone(t testing.TB, s *store.Store, kind string) bool {
 	t.Helper()
-	q := `SELECT COUNT(*) FROM river_job WHERE kind = ?`
-	if pg {
-		q = `SELECT COUNT(*) FROM river_job WHERE kind = $1`
+	q := `SELECT COUNT(*), COALESCE(SUM(CASE WHEN state IN ('completed', 'cancelled', 'discarded') THEN 1 ELSE 0 END), 0)
+		FROM river_job WHERE kind = ?`
+	if s.Postgres() {
+		q = strings.Replace(q, "?", "$1", 1)
 	}
-	var n int
-	if err := db.QueryRow(q, kind).Scan(&n); err != nil {
+	var all, done int
+	if err := s.DB().QueryRow(q, kind).Scan(&all, &done); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return all > 0 && all == done
 }

@@ -231,7 +231,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 			t.Fatalf("suspend/resume calls = %d/%d", sus, res)
 		}
 		// The teardown scheduled for the first suspension must not destroy the resumed tenant.
-		time.Sleep(400 * time.Millisecond) // past the grace period of the first suspension
+		waitFor(t, "the first suspension's teardown job", func() bool { return jobsDone(t, s, "order_retire") })
 		if a, _ := s.Get(context.Background(), a.ID); a.State != pool.StateDelivered {
 			t.Fatalf("resumed account is %s", a.State)
 		}
@@ -275,8 +275,9 @@ func TestPaymentFailedSendsOneNoticePerInvoice(t *testing.T) {
 		e.send(event("evt_f1", orders.EventInvoicePaymentFailed, time.Now(), inv("in_1")))
 		e.send(event("evt_f1", orders.EventInvoicePaymentFailed, time.Now(), inv("in_1")))
 		e.send(event("evt_f2", orders.EventInvoicePaymentFailed, time.Now(), inv("in_2")))
-		waitFor(t, "3 e-mails", func() bool { return len(e.mail.Messages(t)) == 3 })
-		time.Sleep(200 * time.Millisecond) // room for a wrong fourth e-mail to arrive
+		waitFor(t, "all e-mail jobs done", func() bool {
+			return jobsDone(t, s, "order_deliver") && jobsDone(t, s, "order_payment_failed")
+		})
 		notices := 0
 		for _, m := range e.mail.Messages(t) {
 			if strings.Contains(m.Text, "https://invoice.example.test/in_") {
