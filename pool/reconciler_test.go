@@ -96,7 +96,7 @@ func countState(t *testing.T, s *store.Store, tier string, st pool.State) int {
 func TestReconcileIsIdempotent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
-		clock := quartz.NewMock(t)
+		clock := quartz.NewMock(t).WithLogger(quartz.NoOpLogger).WithLogger(quartz.NoOpLogger)
 		s := open(clock)
 		r := newReconciler(t, s, clock)
 		first, err := r.ReconcileOnce(ctx)
@@ -164,7 +164,7 @@ func TestReconcileFillsThePoolThroughJobs(t *testing.T) {
 func TestProvisioningFailuresRetryThenFailAndBackOff(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
-		clock := quartz.NewMock(t)
+		clock := quartz.NewMock(t).WithLogger(quartz.NoOpLogger).WithLogger(quartz.NoOpLogger)
 		s := open(clock)
 		r := newReconciler(t, s, clock)
 		prov := &pooltest.Provisioner{Fail: func(a pool.Account, attempt int) error {
@@ -220,14 +220,18 @@ func TestProvisioningFailuresRetryThenFailAndBackOff(t *testing.T) {
 func TestRestartMidProvisioningRecovers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
-		clock := quartz.NewMock(t)
+		clock := quartz.NewMock(t).WithLogger(quartz.NoOpLogger).WithLogger(quartz.NoOpLogger)
 		s := open(clock)
 		r := newReconciler(t, s, clock)
 		if _, err := r.ReconcileOnce(ctx); err != nil { // 2 basic + 1 premium, provisioning
 			t.Fatal(err)
 		}
 		// The process died while the jobs ran: they are left "running", as a crash leaves them.
-		if _, err := s.DB().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = CURRENT_TIMESTAMP`); err != nil {
+		longAgo := "datetime('now', '-1 hour')"
+		if s.Postgres() {
+			longAgo = "now() - interval '1 hour'"
+		}
+		if _, err := s.DB().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = `+longAgo); err != nil {
 			t.Fatal(err)
 		}
 		// One account's job is gone for good (say, an operator deleted it): only the stuck
@@ -240,10 +244,12 @@ func TestRestartMidProvisioningRecovers(t *testing.T) {
 		if _, err := s.DB().ExecContext(ctx, fmt.Sprintf(`DELETE FROM river_job WHERE %s = %d`, byAccount, lost.ID)); err != nil {
 			t.Fatal(err)
 		}
-		// Restart: a new worker client rescues the running jobs.
+		// Restart: a new worker client rescues the jobs "running" for longer than RescueAfter.
+		// (RescueAfter stays well above what one attempt takes on a loaded machine: a rescue
+		// while the first run still works would provision twice.)
 		prov := &pooltest.Provisioner{}
 		startJobs(t, s, prov, func(c *pool.WorkerConfig) {
-			c.JobTimeout, c.RescueAfter = 100*time.Millisecond, 200*time.Millisecond
+			c.JobTimeout, c.RescueAfter = 2*time.Second, 3*time.Second
 		})
 		waitFor(t, "rescued jobs finished", func() bool {
 			return countState(t, s, "basic", pool.StateReady) == 2

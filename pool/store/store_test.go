@@ -304,7 +304,7 @@ func TestReserveTakesAccountsOutOfThePool(t *testing.T) {
 func TestLifecycleTransitionsAreChecked(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
-		clock := quartz.NewMock(t)
+		clock := quartz.NewMock(t).WithLogger(quartz.NoOpLogger).WithLogger(quartz.NoOpLogger)
 		s := open(clock)
 		as, err := s.CreateAccounts(ctx, "basic", "client", 3)
 		if err != nil {
@@ -351,7 +351,7 @@ func TestLifecycleTransitionsAreChecked(t *testing.T) {
 func TestSnapshot(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
-		clock := quartz.NewMock(t)
+		clock := quartz.NewMock(t).WithLogger(quartz.NoOpLogger).WithLogger(quartz.NoOpLogger)
 		s := open(clock)
 		old, _ := s.CreateAccounts(ctx, "basic", "client", 2)
 		clock.Advance(time.Hour)
