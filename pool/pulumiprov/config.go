@@ -1,0 +1,185 @@
+package pulumiprov
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/axiestudio/tenantpool/infra/platform"
+	"github.com/axiestudio/tenantpool/infra/tenant"
+	"github.com/axiestudio/tenantpool/pool/langflow"
+)
+
+// Defaults.
+const (
+	DefaultProject       = "tenantpool-tenants"
+	DefaultConcurrency   = 4
+	DefaultHealthTimeout = 10 * time.Minute
+	// SecretsPassphrase selects the passphrase secrets provider.
+	SecretsPassphrase = "passphrase"
+)
+
+// Config configures a Provisioner. DataDir, Image and either SecretKey or a KMS SecretsProvider
+// are required, and hosts must come from PlatformStack or Hosts.
+type Config struct {
+	// DataDir holds the stacks' work directories (DataDir/pulumi/stacks/<slug>), PULUMI_HOME
+	// (DataDir/pulumi/home) and, by default, the state (DataDir/pulumi/state).
+	DataDir string
+	// PulumiCLI is the path of the pulumi binary; "" looks "pulumi" up in PATH.
+	PulumiCLI string
+	// BackendURL is any Pulumi backend URL; default file://<DataDir>/pulumi/state.
+	BackendURL string
+	// Project is the Pulumi project of tenant stacks (default DefaultProject).
+	Project string
+	// SecretsProvider is "passphrase" (the default) or a cloud KMS URL (awskms://…, gcpkms://…,
+	// azurekeyvault://…, hashivault://…).
+	SecretsProvider string
+	// SecretKey is the pool's secret key; the passphrase of the passphrase provider is derived
+	// from it (HMAC-SHA256), so nothing else needs to be kept safe. Unused with a KMS provider.
+	SecretKey []byte
+	// Env is extra environment for the CLI (cloud credentials for the backend or KMS, a
+	// PULUMI_ACCESS_TOKEN, …). Values are never logged.
+	Env map[string]string
+
+	// PlatformStack is the fully qualified name (org/project/stack) of the platform stack in the
+	// same backend; its "hosts" and "domain" outputs are read before each placement.
+	PlatformStack string
+	// Hosts are used when there is no platform stack.
+	Hosts []platform.Host
+	// Domain is the platform domain; when PlatformStack is set its "domain" output wins.
+	Domain string
+	// Placements reports where the store's live tenants run: slug → host name, for every account
+	// that holds a host (retired accounts excluded). Nil means none. Placements made by this
+	// process are added to it, so an account that is still provisioning counts too.
+	Placements func(ctx context.Context) (map[string]string, error)
+
+	// Image is the Langflow image, pinned by digest (repo[:tag]@sha256:<hex>).
+	Image string
+	// Cloudflare is the zone (nil for a local domain).
+	Cloudflare *platform.CloudflareConfig
+	// StarterFlowsPath and StarterFlows are passed to every tenant (see tenant.Spec).
+	StarterFlowsPath string
+	StarterFlows     map[string]string
+	// Revision identifies the program's code in Generation; default: the binary's VCS revision
+	// (or module version), else "dev".
+	Revision string
+
+	// Program builds the inline program from a spec; default tenant.Program. Tests inject a
+	// provider-free program here; everything else runs the same code.
+	Program func(tenant.Spec) pulumi.RunFunc
+
+	// Concurrency bounds concurrent engine operations (up, destroy); default 4.
+	Concurrency int
+	// Gate is the readiness gate; default langflow.NewGate with the logger.
+	Gate *langflow.Gate
+	// HealthTimeout fails the account when /health_check is not ok in time; default 10m.
+	HealthTimeout time.Duration
+	// NoPluginDownload forbids the engine to download plugins
+	// (PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION): a missing plugin fails at once with
+	// ErrMissingPlugin. For air-gapped hosts and tests.
+	NoPluginDownload bool
+	// Log receives engine events at debug level and placements at info. Default: discard.
+	Log *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.DataDir == "" {
+		return c, errors.New("pulumiprov: data dir is required")
+	}
+	dir, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return c, fmt.Errorf("pulumiprov: data dir: %w", err)
+	}
+	c.DataDir = dir
+	if c.BackendURL == "" {
+		c.BackendURL = "file://" + filepath.ToSlash(filepath.Join(dir, "pulumi", "state"))
+	}
+	if c.Project == "" {
+		c.Project = DefaultProject
+	}
+	if c.SecretsProvider == "" {
+		c.SecretsProvider = SecretsPassphrase
+	}
+	if c.SecretsProvider == SecretsPassphrase && len(c.SecretKey) < 16 {
+		return c, errors.New("pulumiprov: the passphrase secrets provider needs the pool's secret key (or give a KMS secrets provider URL)")
+	}
+	if c.SecretsProvider != SecretsPassphrase && !strings.Contains(c.SecretsProvider, "://") {
+		return c, fmt.Errorf("pulumiprov: secrets provider %q: want %q or a KMS URL", c.SecretsProvider, SecretsPassphrase)
+	}
+	if err := platform.ValidatePinnedImage(c.Image); err != nil {
+		return c, fmt.Errorf("pulumiprov: %w", err)
+	}
+	if c.PlatformStack == "" && len(c.Hosts) == 0 {
+		return c, errors.New("pulumiprov: no hosts: give the platform stack or hosts")
+	}
+	if c.PlatformStack == "" {
+		if err := platform.ValidateDomain(c.Domain); err != nil {
+			return c, fmt.Errorf("pulumiprov: %w", err)
+		}
+		if err := validateHosts(c.Hosts); err != nil {
+			return c, fmt.Errorf("pulumiprov: %w", err)
+		}
+	}
+	if c.Revision == "" {
+		c.Revision = buildRevision()
+	}
+	if c.Program == nil {
+		c.Program = tenant.Program
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Gate == nil {
+		c.Gate = langflow.NewGate(langflow.GateOptions{Logger: c.Log})
+	}
+	if c.HealthTimeout <= 0 {
+		c.HealthTimeout = DefaultHealthTimeout
+	}
+	return c, nil
+}
+
+// passphrase derives the passphrase provider's passphrase from the pool's secret key; a
+// separate label keeps it independent of every other use of the key.
+func passphrase(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("tenantpool/pulumiprov/passphrase/v1"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func buildRevision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return s.Value[:12]
+		}
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	return "dev"
+}
+
+// generation names what built a tenant: program revision and image digest.
+func generation(revision, image string) string {
+	digest := image
+	if i := strings.LastIndex(image, "@"); i >= 0 {
+		digest = image[i+1:]
+	}
+	return revision + "+" + digest
+}

@@ -1,0 +1,45 @@
+// Package pulumiprov is the pool's Provisioner on the Pulumi Automation API: one stack per tenant
+// (tenant-<slug>) in its own project, running the inline program infra/tenant.Program(spec), then
+// the readiness gate of pool/langflow. Nothing is "ready" until the tenant's real URL answers
+// /health_check and a real customer login has been created, activated and proven.
+//
+// # Engine
+//
+// Every stack has its own work directory under the data directory (the Automation API writes
+// Pulumi.yaml and Pulumi.<stack>.yaml there, and concurrent create/select in one workspace
+// corrupts those files), so provisioning different tenants in parallel is safe; at most
+// Config.Concurrency engine operations (up, destroy) run at once. The CLI is the one at
+// Config.PulumiCLI; PULUMI_HOME lives in the data directory, so plugins are installed there.
+//
+// State goes to Config.BackendURL (default file://<data dir>/state; Pulumi Cloud, S3, … work the
+// same). Secrets use the passphrase provider with a passphrase derived from the pool's secret key,
+// or a cloud KMS URL (Config.SecretsProvider).
+//
+// Stack config (SetAllConfig) bars default providers (pulumi:disable-default-providers = ["*"]:
+// every provider of the tenant program is explicit, and a default Docker provider would reach the
+// daemon's own Docker socket) and records the placement (tenantpool:host), so a retried job keeps
+// its tenant on the host it started on.
+//
+// # Placement
+//
+// Hosts come from the platform stack's "hosts" output (Config.PlatformStack, read with the
+// Automation API) or from Config.Hosts. A tenant goes to the host with the most free capacity;
+// the count is what Config.Placements reports plus the placements this process made, chosen and
+// reserved under one lock, so parallel provisioning never over-fills a host.
+//
+// # Errors
+//
+// Pulumi errors are classified before they are wrapped (auto.Is* match by type):
+//
+//   - another update holds the stack: ErrConcurrentUpdate, retryable (next tick);
+//   - the CLI or a provider plugin is missing: ErrMissingCLI / ErrMissingPlugin, permanent, with
+//     the command that installs it;
+//   - an invalid spec or a program error: permanent, the reason is the account's last error;
+//   - the context ends (shutdown, job timeout): the update is interrupted, stack.Cancel releases
+//     the lock and the context's error is returned, so a shutdown leaves the account provisioning
+//     for the restarted daemon to resume;
+//   - anything else: retryable.
+//
+// No error or log line carries a secret: operator, customer and passphrase values are scrubbed
+// from every engine message, and engine events are logged at debug level without outputs.
+package pulumiprov

@@ -1,0 +1,95 @@
+package pulumiprov
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/axiestudio/tenantpool/infra/platform"
+)
+
+func h(name string, capacity int) platform.Host {
+	return platform.Host{Name: name, DockerURL: "unix:///var/run/docker.sock", Capacity: capacity, Network: "n"}
+}
+
+// GIVEN hosts with some tenants in the store WHEN many placements race THEN no host goes over
+// its capacity, and the rest get ErrNoCapacity.
+func TestPlaceNeverOverfills(t *testing.T) {
+	hosts := []platform.Host{h("a", 3), h("b", 2), h("c", 0)}
+	stored := map[string]string{"old1": "a", "old2": "b"}
+	var pl placer
+	var mu sync.Mutex
+	got := map[string]int{}
+	full := 0
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			host, err := pl.place(fmt.Sprintf("new%d", i), "", hosts, stored)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, ErrNoCapacity):
+				full++
+			case err != nil:
+				t.Error(err)
+			default:
+				got[host.Name]++
+			}
+		})
+	}
+	wg.Wait()
+	if got["a"] != 2 || got["b"] != 1 || got["c"] != 0 || full != 7 {
+		t.Errorf("placed %v, %d refused; want a 2, b 1 (free places only), 7 refused", got, full)
+	}
+}
+
+func TestPlaceRules(t *testing.T) {
+	hosts := []platform.Host{h("a", 2), h("b", 3)}
+	for _, tc := range []struct {
+		name, slug, prefer string
+		stored             map[string]string
+		mine               map[string]string
+		want               string
+	}{
+		{name: "most free wins", slug: "x", want: "b"},
+		{name: "tie goes to the first host", slug: "x", stored: map[string]string{"s1": "b"}, want: "a"},
+		{name: "a retry keeps its host even when full", slug: "x", prefer: "a", stored: map[string]string{"s1": "a", "s2": "a"}, want: "a"},
+		{name: "a host that is gone is not kept", slug: "x", prefer: "gone", want: "b"},
+		{name: "the store and this process count once per slug", slug: "x",
+			stored: map[string]string{"s1": "b", "s2": "b"}, mine: map[string]string{"s1": "b", "s2": "b"}, want: "a"},
+		{name: "an earlier placement in this process is kept", slug: "x", mine: map[string]string{"x": "a"}, want: "a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pl := placer{placed: map[string]string{}}
+			for k, v := range tc.mine {
+				pl.placed[k] = v
+			}
+			got, err := pl.place(tc.slug, tc.prefer, hosts, tc.stored)
+			if err != nil || got.Name != tc.want {
+				t.Errorf("got %q, %v; want %q", got.Name, err, tc.want)
+			}
+		})
+	}
+	pl := placer{}
+	if _, err := pl.place("x", "", []platform.Host{h("a", 1)}, map[string]string{"y": "a"}); !errors.Is(err, ErrNoCapacity) {
+		t.Errorf("full host: %v", err)
+	}
+	pl.release("x")
+}
+
+func TestPassphraseIsDerivedAndStable(t *testing.T) {
+	k1, k2 := make([]byte, 32), make([]byte, 32)
+	k2[0] = 1
+	if passphrase(k1) != passphrase(k1) || passphrase(k1) == passphrase(k2) || len(passphrase(k1)) != 64 {
+		t.Error("passphrase must be a stable 64-hex-digit function of the key")
+	}
+}
+
+func TestPluginHint(t *testing.T) {
+	msg := "no resource plugin 'pulumi-resource-docker' found in the workspace at version v4.10.0 or on your $PATH"
+	want := "install it with: PULUMI_HOME=/h pulumi plugin install resource docker v4.10.0 (or allow plugin downloads)"
+	if got := pluginHint(msg, "/h"); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}

@@ -1,0 +1,367 @@
+package pulumiprov
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/axiestudio/tenantpool/infra/platform"
+	"github.com/axiestudio/tenantpool/infra/tenant"
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/langflow"
+)
+
+// Stack config keys the provisioner sets.
+const (
+	ConfigHost                    = "tenantpool:host"
+	ConfigTier                    = "tenantpool:tier"
+	ConfigGeneration              = "tenantpool:generation"
+	ConfigDisableDefaultProviders = "pulumi:disable-default-providers"
+)
+
+// cancelTimeout bounds stack.Cancel after an interrupted update.
+const cancelTimeout = 30 * time.Second
+
+// Provisioner implements pool.Provisioner with the Pulumi Automation API.
+type Provisioner struct {
+	cfg    Config
+	cli    *cli
+	home   string // PULUMI_HOME
+	stacks string // parent of the per-stack work directories
+	refDir string // work directory for reading the platform stack
+	env    map[string]string
+	scrub  scrubber
+	engine chan struct{} // semaphore: concurrent engine operations
+	placer placer
+
+	mu    sync.Mutex
+	slugs map[string]*sync.Mutex // one operation per tenant at a time in this process
+}
+
+var _ pool.Provisioner = (*Provisioner)(nil)
+
+// New checks the configuration and the CLI and prepares the data directory.
+func New(ctx context.Context, cfg Config) (*Provisioner, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c, err := newCLI(ctx, cfg.PulumiCLI)
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(cfg.DataDir, "pulumi")
+	p := &Provisioner{
+		cfg:    cfg,
+		cli:    c,
+		home:   filepath.Join(root, "home"),
+		stacks: filepath.Join(root, "stacks"),
+		refDir: filepath.Join(root, "platform-ref"),
+		engine: make(chan struct{}, cfg.Concurrency),
+		slugs:  map[string]*sync.Mutex{},
+	}
+	dirs := []string{p.home, p.stacks, p.refDir}
+	if state, ok := strings.CutPrefix(cfg.BackendURL, "file://"); ok {
+		dirs = append(dirs, filepath.FromSlash(state))
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("pulumiprov: %w", err)
+		}
+	}
+	p.env = map[string]string{
+		"PULUMI_SKIP_UPDATE_CHECK": "true",
+		"PULUMI_BACKEND_URL":       cfg.BackendURL,
+		"PULUMI_HOME":              p.home,
+	}
+	if cfg.NoPluginDownload {
+		p.env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
+	}
+	if cfg.SecretsProvider == SecretsPassphrase {
+		pass := passphrase(cfg.SecretKey)
+		p.env["PULUMI_CONFIG_PASSPHRASE"] = pass
+		p.scrub = append(p.scrub, pass)
+	}
+	for k, v := range cfg.Env {
+		p.env[k] = v
+		p.scrub = append(p.scrub, v)
+	}
+	return p, nil
+}
+
+func (p *Provisioner) envList() []string {
+	out := make([]string, 0, len(p.env))
+	for k, v := range p.env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// StackName is the tenant's stack: tenant-<slug>.
+func StackName(slug string) string { return "tenant-" + slug }
+
+func (p *Provisioner) workDir(slug string) string { return filepath.Join(p.stacks, slug) }
+
+func (p *Provisioner) lockSlug(slug string) func() {
+	p.mu.Lock()
+	m, ok := p.slugs[slug]
+	if !ok {
+		m = &sync.Mutex{}
+		p.slugs[slug] = m
+	}
+	p.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+func (p *Provisioner) acquire(ctx context.Context) (func(), error) {
+	select {
+	case p.engine <- struct{}{}:
+		return func() { <-p.engine }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// workspaceOptions are the options of one tenant stack's workspace (its own directory).
+func (p *Provisioner) workspaceOptions(slug string) ([]auto.LocalWorkspaceOption, error) {
+	dir := p.workDir(slug)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return []auto.LocalWorkspaceOption{
+		auto.WorkDir(dir),
+		auto.Pulumi(p.cli),
+		auto.PulumiHome(p.home),
+		auto.Project(workspace.Project{
+			Name:    tokens.PackageName(p.cfg.Project),
+			Runtime: workspace.NewProjectRuntimeInfo("go", nil),
+			Backend: &workspace.ProjectBackend{URL: p.cfg.BackendURL},
+		}),
+		auto.SecretsProvider(p.cfg.SecretsProvider),
+		auto.EnvVars(p.env),
+	}, nil
+}
+
+// BuildSpec is the tenant spec of an account: the row's identity and secrets, its tier, the
+// chosen host and the provisioner's platform settings.
+func (p *Provisioner) BuildSpec(a pool.Account, t pool.Tier, domain string, host platform.Host) tenant.Spec {
+	return tenant.Spec{
+		Slug:             a.Slug,
+		Domain:           domain,
+		Tier:             t,
+		Host:             host,
+		Image:            p.cfg.Image,
+		OperatorUser:     a.OperatorUser,
+		OperatorPassword: a.OperatorPassword,
+		SecretKey:        a.SecretKey,
+		Cloudflare:       p.cfg.Cloudflare,
+		StarterFlowsPath: p.cfg.StarterFlowsPath,
+		StarterFlows:     p.cfg.StarterFlows,
+	}
+}
+
+// Generation is what the provisioner reports as an account's generation: program revision and
+// image digest.
+func (p *Provisioner) Generation() string { return generation(p.cfg.Revision, p.cfg.Image) }
+
+// Provision implements pool.Provisioner: place, up, then the readiness gate.
+func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier) (pool.Provisioned, error) {
+	defer p.lockSlug(a.Slug)()
+	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name)
+	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+
+	url, host, err := p.up(ctx, log, sec, a, t)
+	if err != nil {
+		return pool.Provisioned{}, err
+	}
+	userID, err := p.ready(ctx, a, url)
+	if err != nil {
+		return pool.Provisioned{}, err
+	}
+	return pool.Provisioned{Host: host, URL: url, CustomerUserID: userID, Generation: p.Generation()}, nil
+}
+
+// up runs the engine part: it holds an engine slot from stack selection to the end of the update.
+func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a pool.Account, t pool.Tier) (url, hostName string, err error) {
+	domain, hosts, err := p.platformOutputs(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	var stored map[string]string
+	if p.cfg.Placements != nil {
+		if stored, err = p.cfg.Placements(ctx); err != nil {
+			return "", "", fmt.Errorf("placements: %w", err)
+		}
+	}
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer release()
+
+	name := StackName(a.Slug)
+	var program pulumi.RunFunc // set once the host is known, before Up runs it
+	opts, err := p.workspaceOptions(a.Slug)
+	if err != nil {
+		return "", "", err
+	}
+	st, err := auto.UpsertStackInlineSource(ctx, name, p.cfg.Project,
+		func(c *pulumi.Context) error { return program(c) }, opts...)
+	if err != nil {
+		return "", "", classify(ctx, op{name: "select stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
+	}
+	have, err := st.GetAllConfig(ctx)
+	if err != nil {
+		return "", "", classify(ctx, op{name: "read config", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
+	}
+	prefer := a.Host
+	if v, ok := have[ConfigHost]; ok && v.Value != "" {
+		prefer = v.Value
+	}
+	host, err := p.placer.place(a.Slug, prefer, hosts, stored)
+	if err != nil {
+		return "", "", err
+	}
+	spec := p.BuildSpec(a, t, domain, host)
+	if err := spec.Validate(); err != nil {
+		return "", "", pool.Permanent(fmt.Errorf("%s: %w", name, err))
+	}
+	program = p.cfg.Program(spec)
+	if err := st.SetAllConfig(ctx, auto.ConfigMap{
+		ConfigDisableDefaultProviders: {Value: `["*"]`},
+		ConfigHost:                    {Value: host.Name},
+		ConfigTier:                    {Value: t.Name},
+		ConfigGeneration:              {Value: p.Generation()},
+	}); err != nil {
+		return "", "", classify(ctx, op{name: "set config", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
+	}
+	log.Info("stack update", "stack", name, "host", host.Name)
+
+	ev := watchEvents(ctx, log, sec)
+	var stderr bytes.Buffer
+	res, err := st.Up(ctx, optup.EventStreams(ev.ch), optup.ErrorProgressStreams(&stderr), optup.SuppressProgress())
+	diag := ev.stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			p.cancel(ctx, log, st)
+		}
+		return "", "", classify(ctx, op{name: "up", stack: name, err: err, diagnostics: diag, stderr: sec.scrub(stderr.String()), home: p.home})
+	}
+	out, ok := res.Outputs[tenant.OutputURL]
+	url, _ = out.Value.(string)
+	if !ok || url == "" {
+		return "", "", pool.Permanent(fmt.Errorf("%s: %w: no %q output", name, ErrProgram, tenant.OutputURL))
+	}
+	return url, host.Name, nil
+}
+
+// cancel releases the stack's lock after an interrupted update, so the next attempt (after a
+// restart) is not refused as a concurrent update.
+func (p *Provisioner) cancel(ctx context.Context, log *slog.Logger, st auto.Stack) {
+	cctx, done := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
+	defer done()
+	if err := st.Cancel(cctx); err != nil {
+		log.Warn("stack cancel after interrupted update failed", "stack", st.Name(), "err", firstErrorLines(p.scrub.scrub(err.Error())))
+	}
+}
+
+// ready is the readiness gate: /health_check ok through the real URL, then the customer login
+// created, activated and proven.
+func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (string, error) {
+	if err := p.cfg.Gate.WaitHealthy(ctx, url, p.cfg.HealthTimeout); err != nil {
+		if ctx.Err() == nil && errors.Is(err, langflow.ErrNotReady) {
+			return "", pool.Permanent(fmt.Errorf("readiness: %w", err))
+		}
+		return "", fmt.Errorf("readiness: %w", err)
+	}
+	id, err := p.cfg.Gate.EnsureCustomer(ctx, url,
+		langflow.Credentials{Username: a.OperatorUser, Password: a.OperatorPassword},
+		langflow.Credentials{Username: a.CustomerUser, Password: a.CustomerPassword})
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, langflow.ErrUnavailable) {
+			return "", fmt.Errorf("readiness: %w", err)
+		}
+		return "", pool.Permanent(fmt.Errorf("readiness: %w", err))
+	}
+	return id, nil
+}
+
+// Destroy implements pool.Provisioner: destroy the stack's resources, remove the stack and its
+// work directory. A stack that does not exist is already destroyed.
+func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
+	defer p.lockSlug(a.Slug)()
+	log := p.cfg.Log.With("account", a.Slug, "tier", a.Tier)
+	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	name := StackName(a.Slug)
+	opts, err := p.workspaceOptions(a.Slug)
+	if err != nil {
+		return err
+	}
+	st, err := auto.SelectStackInlineSource(ctx, name, p.cfg.Project, func(*pulumi.Context) error { return nil }, opts...)
+	switch {
+	case auto.IsSelectStack404Error(err):
+		p.placer.release(a.Slug)
+		return os.RemoveAll(p.workDir(a.Slug))
+	case err != nil:
+		return classify(ctx, op{name: "select stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
+	}
+	ev := watchEvents(ctx, log, sec)
+	var stderr bytes.Buffer
+	_, err = st.Destroy(ctx, optdestroy.EventStreams(ev.ch), optdestroy.ErrorProgressStreams(&stderr), optdestroy.SuppressProgress())
+	diag := ev.stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			p.cancel(ctx, log, st)
+		}
+		return classify(ctx, op{name: "destroy", stack: name, err: err, diagnostics: diag, stderr: sec.scrub(stderr.String()), home: p.home})
+	}
+	if err := st.Workspace().RemoveStack(ctx, name); err != nil {
+		return classify(ctx, op{name: "remove stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
+	}
+	p.placer.release(a.Slug)
+	log.Info("stack destroyed and removed", "stack", name)
+	return os.RemoveAll(p.workDir(a.Slug))
+}
+
+// Outputs returns the outputs of an account's stack (secret values included, marked Secret).
+func (p *Provisioner) Outputs(ctx context.Context, slug string) (auto.OutputMap, error) {
+	defer p.lockSlug(slug)()
+	name := StackName(slug)
+	opts, err := p.workspaceOptions(slug)
+	if err != nil {
+		return nil, err
+	}
+	st, err := auto.SelectStackInlineSource(ctx, name, p.cfg.Project, func(*pulumi.Context) error { return nil }, opts...)
+	if err != nil {
+		if auto.IsSelectStack404Error(err) {
+			return nil, fmt.Errorf("stack %s: %w", name, pool.ErrNotFound)
+		}
+		return nil, classify(ctx, op{name: "select stack", stack: name, err: err, stderr: p.scrub.scrub(err.Error()), home: p.home})
+	}
+	outs, err := st.Outputs(ctx)
+	if err != nil {
+		return nil, classify(ctx, op{name: "outputs", stack: name, err: err, stderr: p.scrub.scrub(err.Error()), home: p.home})
+	}
+	return outs, nil
+}
