@@ -36,8 +36,11 @@ type ReconcilerConfig struct {
 	// Leader reports whether this process may reconcile (PostgreSQL advisory lock); nil means
 	// always (SQLite: one process holds the data dir).
 	Leader func(ctx context.Context) (bool, error)
-	Clock  quartz.Clock
-	Log    *slog.Logger
+	// Maintain, if set, runs on the leader before every pass (e.g. rescuing jobs of dead
+	// replicas); its error is logged, never fatal.
+	Maintain func(ctx context.Context) error
+	Clock    quartz.Clock
+	Log      *slog.Logger
 }
 
 // Reconciler keeps every tier's pool at its targets: snapshot → pure Plan → execute.
@@ -149,6 +152,11 @@ func (r *Reconciler) Run(ctx context.Context, schedule string) error {
 			}
 			if !ok {
 				continue
+			}
+		}
+		if r.cfg.Maintain != nil {
+			if err := r.cfg.Maintain(ctx); err != nil && ctx.Err() == nil {
+				r.cfg.Log.Error("maintenance", "err", err)
 			}
 		}
 		if _, err := r.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {

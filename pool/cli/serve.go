@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/orders"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -89,6 +90,11 @@ func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration
 		return err
 	} else if !ok {
 		return fmt.Errorf("another poold is already serving data dir %s (SQLite allows one daemon); stop it or use PostgreSQL for replicas", e.DataDir)
+	} else if n, err := s.RescueJobs(ctx, nil, time.Now().Add(time.Hour)); err != nil {
+		return err
+	} else if n > 0 {
+		// We hold the data dir: whatever is still "running" belonged to a process that died.
+		e.Log.Warn("resumed jobs the previous process left running", "count", n)
 	}
 	prov, err := e.Provisioner(ctx)
 	if err != nil {
@@ -98,11 +104,31 @@ func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration
 	plan.HardFailureLimit = f.hardFailureLimit
 	rec, err := pool.NewReconciler(pool.ReconcilerConfig{
 		Store: s, Tiers: e.Tiers, Plan: plan, Prefix: e.Prefix, StuckTimeout: stuck, Leader: leader, Log: e.Log,
+		Maintain: func(ctx context.Context) error {
+			// Short jobs of a replica that died are retried after a few minutes, not after the
+			// provisioning jobs' long rescue threshold.
+			n, err := s.RescueJobs(ctx, orders.QuickKinds, time.Now().Add(-orders.QuickTimeout-time.Minute))
+			if n > 0 {
+				e.Log.Warn("rescued jobs of a process that died", "count", n)
+			}
+			return err
+		},
 	})
 	if err != nil {
 		return err
 	}
 	wcfg := pool.WorkerConfig{Store: s, Provisioner: prov, Tiers: e.Tiers, Log: e.Log, ProvisionConcurrency: f.concurrency}
+	mux := routes(s)
+	if e.ordersEnabled() {
+		svc, err := e.ordersService(s, prov, rec.Trigger)
+		if err != nil {
+			return err
+		}
+		wcfg.Configure = svc.Register
+		mux.Handle(orders.Path, svc.Handler())
+	} else {
+		e.Log.Warn("Stripe orders disabled: POOL_STRIPE_WEBHOOK_SECRET is not set (manual sales only)")
+	}
 	if e.opts.jobs != nil {
 		e.opts.jobs(&wcfg)
 	}
@@ -114,7 +140,7 @@ func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	srv := &http.Server{Handler: routes(s), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	e.Log.Info("poold serving", "listen", ln.Addr().String(), "store", storeKind(s), "tiers", e.Tiers.Names(), "schedule", f.schedule)
 
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))

@@ -105,6 +105,14 @@ func (s *Service) retryAt(attempt int) time.Time {
 	return time.Now().Add(d)
 }
 
+// QuickTimeout bounds one attempt of the QuickKinds jobs.
+const QuickTimeout = 2 * time.Minute
+
+// QuickKinds are the job kinds whose attempts are bounded by QuickTimeout: one of them still
+// "running" well past it belongs to a dead process and can be rescued early (store.RescueJobs),
+// instead of after the long threshold that provisioning jobs need.
+var QuickKinds = []string{DeliverArgs{}.Kind(), NoticeArgs{}.Kind(), ClaimPendingArgs{}.Kind()}
+
 type deliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
 	s *Service
@@ -113,7 +121,7 @@ type deliverWorker struct {
 func (w *deliverWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
 	return w.s.retryAt(job.Attempt)
 }
-func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 2 * time.Minute }
+func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return QuickTimeout }
 
 // Work sends the credentials e-mail once: an e-mail whose dedupe key is recorded as sent is
 // not sent again; after a successful send the key, the order and the account move to
@@ -197,7 +205,7 @@ type noticeWorker struct {
 func (w *noticeWorker) NextRetry(job *river.Job[NoticeArgs]) time.Time {
 	return w.s.retryAt(job.Attempt)
 }
-func (w *noticeWorker) Timeout(*river.Job[NoticeArgs]) time.Duration { return 2 * time.Minute }
+func (w *noticeWorker) Timeout(*river.Job[NoticeArgs]) time.Duration { return QuickTimeout }
 
 // Work sends one payment-failed notice, once per invoice.
 func (w *noticeWorker) Work(ctx context.Context, job *river.Job[NoticeArgs]) error {
@@ -231,6 +239,9 @@ type claimPendingWorker struct {
 
 // Work claims a ready account for a pending order, or snoozes until one is ready. A held
 // order (no tier matched) is looked at again with the current price map.
+// Timeout bounds one attempt.
+func (w *claimPendingWorker) Timeout(*river.Job[ClaimPendingArgs]) time.Duration { return QuickTimeout }
+
 func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[ClaimPendingArgs]) error {
 	s := w.s
 	o, err := s.cfg.Store.GetOrder(ctx, job.Args.OrderID)

@@ -25,6 +25,8 @@ type Provisioner struct {
 	attempts    map[string]int
 	provisioned map[string]int
 	destroyed   map[string]int
+	suspended   map[string]int
+	resumed     map[string]int
 }
 
 var _ pool.Provisioner = (*Provisioner)(nil)
@@ -32,9 +34,7 @@ var _ pool.Provisioner = (*Provisioner)(nil)
 // Provision implements pool.Provisioner.
 func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier) (pool.Provisioned, error) {
 	p.mu.Lock()
-	if p.attempts == nil {
-		p.attempts, p.provisioned, p.destroyed = map[string]int{}, map[string]int{}, map[string]int{}
-	}
+	p.init()
 	p.attempts[a.Slug]++
 	attempt := p.attempts[a.Slug]
 	fail, block, started := p.Fail, p.Block, p.Started
@@ -75,11 +75,41 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.destroyed == nil {
-		p.attempts, p.provisioned, p.destroyed = map[string]int{}, map[string]int{}, map[string]int{}
-	}
+	p.init()
 	p.destroyed[a.Slug]++
 	return nil
+}
+
+// Suspend records a suspension (the daemon's orders need a provisioner that can stop tenants).
+func (p *Provisioner) Suspend(ctx context.Context, a pool.Account) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.init()
+	p.suspended[a.Slug]++
+	return nil
+}
+
+// Resume records a resumption.
+func (p *Provisioner) Resume(ctx context.Context, a pool.Account) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.init()
+	p.resumed[a.Slug]++
+	return nil
+}
+
+// Suspended returns how many times a slug was suspended.
+func (p *Provisioner) Suspended(slug string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.suspended[slug]
+}
+
+func (p *Provisioner) init() {
+	if p.attempts == nil {
+		p.attempts, p.provisioned, p.destroyed = map[string]int{}, map[string]int{}, map[string]int{}
+		p.suspended, p.resumed = map[string]int{}, map[string]int{}
+	}
 }
 
 // Attempts returns how many times Provision was called for a slug.

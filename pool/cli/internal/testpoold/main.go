@@ -1,0 +1,30 @@
+// Command testpoold is poold with the pooltest provisioner double in place of Pulumi: the tests
+// that need real daemon processes (SIGKILL mid-stream, several replicas) build and run it. It
+// is never shipped.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/cli"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	prov := &pooltest.Provisioner{}
+	err := cli.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr,
+		cli.WithProvisioner(func(context.Context, *cli.Env) (pool.Provisioner, error) { return prov, nil }),
+		cli.WithJobConfig(func(c *pool.WorkerConfig) { c.PollInterval = 50 * time.Millisecond }))
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testpoold:", err)
+		os.Exit(1)
+	}
+}
