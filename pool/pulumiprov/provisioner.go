@@ -355,6 +355,7 @@ func (p *Provisioner) Outputs(ctx context.Context, slug string) (auto.OutputMap,
 	st, err := auto.SelectStackInlineSource(ctx, name, p.cfg.Project, func(*pulumi.Context) error { return nil }, opts...)
 	if err != nil {
 		if auto.IsSelectStack404Error(err) {
+			_ = os.RemoveAll(p.workDir(slug)) // made by workspaceOptions for nothing
 			return nil, fmt.Errorf("stack %s: %w", name, pool.ErrNotFound)
 		}
 		return nil, classify(ctx, op{name: "select stack", stack: name, err: err, stderr: p.scrub.scrub(err.Error()), home: p.home})
