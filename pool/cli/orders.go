@@ -91,6 +91,12 @@ func (e *Env) ordersService(s *store.Store, prov pool.Provisioner, trigger func(
 	if err != nil {
 		bad(fmt.Errorf("POOL_EMAIL_TEMPLATES: %w", err))
 	}
+	// The tenants' Langflow rotates passwords, unless the provisioner knows better (the test
+	// double's tenants have no Langflow).
+	var rotator orders.Rotator = orders.LangflowRotator{Gate: langflow.NewGate(langflow.GateOptions{Logger: e.Log})}
+	if r, ok := prov.(orders.Rotator); ok {
+		rotator = r
+	}
 	suspender, ok := prov.(orders.Suspender)
 	if !ok {
 		bad(errors.New("the provisioner cannot suspend tenants, which Stripe subscriptions need"))
@@ -104,7 +110,7 @@ func (e *Env) ordersService(s *store.Store, prov pool.Provisioner, trigger func(
 	}
 	return orders.New(orders.Config{
 		Store: s, Tiers: e.Tiers, Mailer: sender, Prefix: e.Prefix, Secrets: secretList, Prices: prices,
-		Suspender: suspender, Rotator: orders.LangflowRotator{Gate: langflow.NewGate(langflow.GateOptions{Logger: e.Log})},
+		Suspender: suspender, Rotator: rotator,
 		Trigger: trigger, Grace: grace, From: smtp.From,
 		SupportContact: e.Getenv("POOL_SUPPORT_CONTACT"), UpsellURL: e.Getenv("POOL_UPSELL_URL"), BillingURL: e.Getenv("POOL_BILLING_URL"),
 		Log: e.Log,

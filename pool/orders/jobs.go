@@ -147,14 +147,21 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		log.Warn("credentials not sent: account is gone", "state", a.State)
 		return river.JobCancel(fmt.Errorf("account %d is %s", a.ID, a.State))
 	}
-	msg := s.credentials(o, a, job.Args.Resend)
-	key := msg.DedupeKey()
+	key := s.credentials(o, a, job.Args.Resend).DedupeKey()
 	sent, err := s.cfg.Store.EmailSent(ctx, key)
 	if err != nil {
 		return err
 	}
 	if !sent {
-		if err := s.cfg.Mailer.Send(ctx, msg); err != nil {
+		if job.Args.Resend == 0 {
+			// No credential that sat in the pool stays valid for a sold account: the first
+			// e-mail carries a password made now (a resend rotates in Resend).
+			if a, err = s.rotate(ctx, a); err != nil {
+				log.Warn("password rotation failed; will retry", "err", err)
+				return err
+			}
+		}
+		if err := s.cfg.Mailer.Send(ctx, s.credentials(o, a, job.Args.Resend)); err != nil {
 			if delivery.IsPermanent(err) {
 				log.Error("credentials e-mail refused for good; fix and resend", "err", err)
 				_ = s.cfg.Store.SetOrderError(ctx, o.ID, err.Error())

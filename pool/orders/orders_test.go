@@ -315,16 +315,24 @@ func TestResendRotatesThePassword(t *testing.T) {
 		if _, err := e.svc.Resend(ctx, "cs_missing"); err == nil {
 			t.Fatal("resend of an unknown order succeeded")
 		}
+		pooled, _ := s.List(ctx, store.Filter{State: pool.StateReady})
 		e.send(paid("evt_r0", "cs_r1"))
 		waitFor(t, "delivered", func() bool { return order(t, s, "cs_r1").State == store.OrderDelivered })
 		before, _ := s.Get(ctx, order(t, s, "cs_r1").AccountID)
+		// The first e-mail already carries a password made at delivery, not the pool's.
+		if before.CustomerPassword == pooled[0].CustomerPassword || rot.calls != 1 {
+			t.Fatalf("first delivery did not rotate the pool password (rotations %d)", rot.calls)
+		}
+		if first := e.mail.Messages(t); !strings.Contains(first[0].Text, before.CustomerPassword) || strings.Contains(first[0].Text, pooled[0].CustomerPassword) {
+			t.Fatal("the first e-mail does not carry the rotated password only")
+		}
 		n, err := e.svc.Resend(ctx, "cs_r1")
 		if err != nil || n != 1 {
 			t.Fatalf("resend = %d, %v", n, err)
 		}
 		waitFor(t, "second e-mail", func() bool { return len(e.mail.Messages(t)) == 2 })
 		after, _ := s.Get(ctx, before.ID)
-		if after.CustomerPassword == before.CustomerPassword || rot.calls != 1 {
+		if after.CustomerPassword == before.CustomerPassword || rot.calls != 2 {
 			t.Fatalf("password not rotated (rotations %d)", rot.calls)
 		}
 		msgs := e.mail.Messages(t) // newest first

@@ -32,14 +32,8 @@ func (s *Service) Resend(ctx context.Context, orderID string) (int, error) {
 	default:
 		return 0, fmt.Errorf("order %s: %s: no credentials to resend", o.ID, a)
 	}
-	if s.cfg.Rotator != nil {
-		pw := secret.Password(24)
-		if err := s.cfg.Rotator.RotateCustomer(ctx, a, pw); err != nil {
-			return 0, fmt.Errorf("rotate password of %s: %w", a.Slug, err)
-		}
-		if err := s.cfg.Store.SetCustomerPassword(ctx, a.ID, pw); err != nil {
-			return 0, fmt.Errorf("store rotated password of %s (the tenant has it; resend again to rotate anew): %w", a.Slug, err)
-		}
+	if _, err := s.rotate(ctx, a); err != nil {
+		return 0, err
 	}
 	n, err := s.cfg.Store.BumpResends(ctx, o.ID, func(ctx context.Context, tx *sql.Tx, o store.Order) error {
 		_, err := s.cfg.Store.EnqueueTx(ctx, tx, DeliverArgs{OrderID: o.ID, Resend: o.Resends}, s.deliverOpts())
@@ -50,6 +44,23 @@ func (s *Service) Resend(ctx context.Context, orderID string) (int, error) {
 	}
 	s.cfg.Log.Info("credentials resend queued", "order", o.ID, "account", a.Slug, "resend", n, "rotated", s.cfg.Rotator != nil)
 	return n, nil
+}
+
+// rotate gives the account's customer a fresh password at the tenant and in the store (when a
+// Rotator is configured) and returns the account with it.
+func (s *Service) rotate(ctx context.Context, a pool.Account) (pool.Account, error) {
+	if s.cfg.Rotator == nil {
+		return a, nil
+	}
+	pw := secret.Password(24)
+	if err := s.cfg.Rotator.RotateCustomer(ctx, a, pw); err != nil {
+		return a, fmt.Errorf("rotate password of %s: %w", a.Slug, err)
+	}
+	if err := s.cfg.Store.SetCustomerPassword(ctx, a.ID, pw); err != nil {
+		return a, fmt.Errorf("store rotated password of %s (the tenant has it; the next attempt rotates anew): %w", a.Slug, err)
+	}
+	a.CustomerPassword = pw
+	return a, nil
 }
 
 // LangflowRotator rotates a customer's password through the tenant's Langflow API.

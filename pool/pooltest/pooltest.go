@@ -27,6 +27,7 @@ type Provisioner struct {
 	destroyed   map[string]int
 	suspended   map[string]int
 	resumed     map[string]int
+	rotated     map[string]int
 }
 
 var _ pool.Provisioner = (*Provisioner)(nil)
@@ -98,6 +99,22 @@ func (p *Provisioner) Resume(ctx context.Context, a pool.Account) error {
 	return nil
 }
 
+// RotateCustomer records a password rotation (the fake tenants have no Langflow to rotate at).
+func (p *Provisioner) RotateCustomer(ctx context.Context, a pool.Account, password string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.init()
+	p.rotated[a.Slug]++
+	return nil
+}
+
+// Rotated returns how many times a slug's customer password was rotated.
+func (p *Provisioner) Rotated(slug string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rotated[slug]
+}
+
 // Suspended returns how many times a slug was suspended.
 func (p *Provisioner) Suspended(slug string) int {
 	p.mu.Lock()
@@ -108,7 +125,7 @@ func (p *Provisioner) Suspended(slug string) int {
 func (p *Provisioner) init() {
 	if p.attempts == nil {
 		p.attempts, p.provisioned, p.destroyed = map[string]int{}, map[string]int{}, map[string]int{}
-		p.suspended, p.resumed = map[string]int{}, map[string]int{}
+		p.suspended, p.resumed, p.rotated = map[string]int{}, map[string]int{}, map[string]int{}
 	}
 }
 
