@@ -101,16 +101,16 @@ type CloudflareConfig struct {
 // Host is a Docker host as tenants and the daemon see it: one element of the platform's "hosts"
 // output, and the Host of a tenant spec (tenant.Host is this type).
 type Host struct {
-	Name      string   `json:"name"`
-	DockerURL string   `json:"dockerUrl"`
-	SSHOpts   []string `json:"sshOpts,omitempty"`
-	Address   string   `json:"address"`
-	Capacity  int      `json:"capacity"`
+	Name      string   `json:"name" yaml:"name"`
+	DockerURL string   `json:"dockerUrl" yaml:"dockerUrl"`
+	SSHOpts   []string `json:"sshOpts,omitempty" yaml:"sshOpts,omitempty"`
+	Address   string   `json:"address" yaml:"address"`
+	Capacity  int      `json:"capacity" yaml:"capacity"`
 	// Network is the tenants' bridge network on this host.
-	Network string `json:"network"`
+	Network string `json:"network" yaml:"network"`
 	// WildcardTarget is true for the primary host, which *.<domain> points at: its tenants need
 	// no DNS record of their own.
-	WildcardTarget bool `json:"wildcardTarget"`
+	WildcardTarget bool `json:"wildcardTarget" yaml:"wildcardTarget"`
 }
 
 // Validate reports every problem with the host; nothing secret is quoted.

@@ -103,50 +103,55 @@ func deploy(ctx *pulumi.Context, s Spec) (*outputs, error) {
 		return nil, fmt.Errorf("volume: %w", err)
 	}
 
-	env := pulumi.ToSecret(pulumi.ToStringArray(s.env())).(pulumi.StringArrayOutput)
-	var uploads docker.ContainerUploadArray
-	for _, name := range slices.Sorted(maps.Keys(s.StarterFlows)) {
-		uploads = append(uploads, docker.ContainerUploadArgs{
-			File:    pulumi.String(s.flowsPath() + "/" + name),
-			Content: pulumi.String(s.StarterFlows[name]),
-		})
-	}
+	// A suspended tenant has no container: its data volume (and everything at Cloudflare) stays,
+	// so resuming brings the same tenant back with its data.
+	out := &outputs{containerName: pulumi.String("").ToStringOutput(), validation: pulumi.MapArray{}}
+	if !s.Suspended {
+		env := pulumi.ToSecret(pulumi.ToStringArray(s.env())).(pulumi.StringArrayOutput)
+		var uploads docker.ContainerUploadArray
+		for _, name := range slices.Sorted(maps.Keys(s.StarterFlows)) {
+			uploads = append(uploads, docker.ContainerUploadArgs{
+				File:    pulumi.String(s.flowsPath() + "/" + name),
+				Content: pulumi.String(s.StarterFlows[name]),
+			})
+		}
 
-	c, err := docker.NewContainer(ctx, "langflow", &docker.ContainerArgs{
-		Name:     pulumi.String(s.ContainerName()),
-		Hostname: pulumi.String(s.Slug),
-		Image:    img.ImageId,
-		Envs:     env,
-		Uploads:  uploads,
-		Volumes: docker.ContainerVolumeArray{
-			docker.ContainerVolumeArgs{VolumeName: vol.Name, ContainerPath: pulumi.String(DataDir)},
-		},
-		// The tenants network is the container's only network (see the package doc).
-		NetworkMode: pulumi.String(s.Host.Network),
-		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
-			docker.ContainerNetworksAdvancedArgs{Name: pulumi.String(s.Host.Network)},
-		},
-		Memory:     pulumi.Int(s.Tier.MemoryMB),
-		MemorySwap: pulumi.Int(s.Tier.MemoryMB), // no swap beyond the limit
-		Cpus:       pulumi.String(strconv.FormatFloat(s.Tier.CPUs, 'f', -1, 64)),
-		Restart:    pulumi.String("unless-stopped"),
-		Healthcheck: &docker.ContainerHealthcheckArgs{
-			Tests:         pulumi.ToStringArray([]string{"CMD", "python", "-c", healthCheck}),
-			Interval:      pulumi.String("30s"),
-			Timeout:       pulumi.String("10s"),
-			Retries:       pulumi.Int(5),
-			StartPeriod:   pulumi.String("180s"),
-			StartInterval: pulumi.String("5s"),
-		},
-		SecurityOpts: pulumi.ToStringArray([]string{"no-new-privileges:true"}),
-		LogDriver:    pulumi.String("json-file"),
-		LogOpts:      pulumi.StringMap{"max-size": pulumi.String("10m"), "max-file": pulumi.String("3")},
-		Labels:       containerLabels(labels(s.routingLabels()...)),
-	}, onHost, pulumi.DeleteBeforeReplace(true)) // the name is fixed: the old one must go first
-	if err != nil {
-		return nil, fmt.Errorf("container: %w", err)
+		c, err := docker.NewContainer(ctx, "langflow", &docker.ContainerArgs{
+			Name:     pulumi.String(s.ContainerName()),
+			Hostname: pulumi.String(s.Slug),
+			Image:    img.ImageId,
+			Envs:     env,
+			Uploads:  uploads,
+			Volumes: docker.ContainerVolumeArray{
+				docker.ContainerVolumeArgs{VolumeName: vol.Name, ContainerPath: pulumi.String(DataDir)},
+			},
+			// The tenants network is the container's only network (see the package doc).
+			NetworkMode: pulumi.String(s.Host.Network),
+			NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
+				docker.ContainerNetworksAdvancedArgs{Name: pulumi.String(s.Host.Network)},
+			},
+			Memory:     pulumi.Int(s.Tier.MemoryMB),
+			MemorySwap: pulumi.Int(s.Tier.MemoryMB), // no swap beyond the limit
+			Cpus:       pulumi.String(strconv.FormatFloat(s.Tier.CPUs, 'f', -1, 64)),
+			Restart:    pulumi.String("unless-stopped"),
+			Healthcheck: &docker.ContainerHealthcheckArgs{
+				Tests:         pulumi.ToStringArray([]string{"CMD", "python", "-c", healthCheck}),
+				Interval:      pulumi.String("30s"),
+				Timeout:       pulumi.String("10s"),
+				Retries:       pulumi.Int(5),
+				StartPeriod:   pulumi.String("180s"),
+				StartInterval: pulumi.String("5s"),
+			},
+			SecurityOpts: pulumi.ToStringArray([]string{"no-new-privileges:true"}),
+			LogDriver:    pulumi.String("json-file"),
+			LogOpts:      pulumi.StringMap{"max-size": pulumi.String("10m"), "max-file": pulumi.String("3")},
+			Labels:       containerLabels(labels(s.routingLabels()...)),
+		}, onHost, pulumi.DeleteBeforeReplace(true)) // the name is fixed: the old one must go first
+		if err != nil {
+			return nil, fmt.Errorf("container: %w", err)
+		}
+		out.containerName, out.env = c.Name, c.Envs
 	}
-	out := &outputs{containerName: c.Name, env: c.Envs, validation: pulumi.MapArray{}}
 
 	if s.Cloudflare == nil || (s.Host.WildcardTarget && len(s.CustomDomains) == 0) {
 		return out, nil // nothing to do at Cloudflare

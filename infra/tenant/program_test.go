@@ -468,3 +468,22 @@ func TestValidSpecsAccepted(t *testing.T) {
 		t.Errorf("missing tier: err = %v, want pool.ErrUnknownTier", err)
 	}
 }
+
+func TestSuspendedKeepsDataAndDropsTheContainer(t *testing.T) {
+	spec := prodSpec(t, "premium", "flows.example.org")
+	spec.Suspended = true
+	m := run(t, spec)
+	if got := m.OfType(tContainer); len(got) != 0 {
+		t.Fatalf("a suspended tenant registered %d containers", len(got))
+	}
+	if len(m.OfType(tVolume)) != 1 || len(m.OfType(tImage)) != 1 {
+		t.Fatal("a suspended tenant must keep its data volume and image")
+	}
+	if len(m.OfType(tCustomHostname)) != 1 {
+		t.Fatal("a suspended tenant must keep its custom hostname (resuming needs no new validation)")
+	}
+	spec.Suspended = false
+	if got := run(t, spec).OfType(tContainer); len(got) != 1 {
+		t.Fatalf("resumed tenant: %d containers, want 1", len(got))
+	}
+}

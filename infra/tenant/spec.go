@@ -63,6 +63,9 @@ type Spec struct {
 	// StarterFlowsPath is the directory in the container that LANGFLOW_LOAD_FLOWS_PATH names
 	// (DefaultStarterFlowsPath when empty). The flows are either baked into the image there, or
 	// given in StarterFlows.
+	// Suspended stops the tenant: the container is removed, the data volume is kept (a
+	// subscription ended; resuming within the grace period brings it back).
+	Suspended bool
 	StarterFlowsPath string
 	// StarterFlows are flow files uploaded into StarterFlowsPath: file name (*.json) → content.
 	StarterFlows map[string]string

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/secret"
 	"github.com/axiestudio/tenantpool/pool/store"
@@ -43,29 +44,38 @@ type Env struct {
 	DatabaseURL string
 	Prefix      string
 	Tiers       pool.Tiers
+	Hosts       []platform.Host // from the config file; empty = platform stack or the local socket
 	Log         *slog.Logger
 	Getenv      func(string) string
 	Stdout      io.Writer
 	Stderr      io.Writer
 
-	opts options
+	opts        options
+	provision   provisionFlags
+	concurrency int
+}
+
+// Key returns the pool's sealing key (POOL_SECRET_KEY, else the data dir's key file).
+func (e *Env) Key() ([]byte, error) {
+	return secret.LoadKey(e.Getenv("POOL_SECRET_KEY"), filepath.Join(e.DataDir, "secret.key"))
 }
 
 // OpenStore opens (and migrates) the configured store with the sealing key.
 func (e *Env) OpenStore(ctx context.Context) (*store.Store, error) {
-	key, err := secret.LoadKey(e.Getenv("POOL_SECRET_KEY"), filepath.Join(e.DataDir, "secret.key"))
+	key, err := e.Key()
 	if err != nil {
 		return nil, err
 	}
 	return store.Open(ctx, store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Key: key, Logger: e.Log})
 }
 
-// Provisioner builds the configured provisioner.
-func (e *Env) Provisioner(ctx context.Context) (pool.Provisioner, error) {
-	if e.opts.provisioner == nil {
-		return nil, errors.New("no provisioner configured")
+// Provisioner builds the configured provisioner (Pulumi unless a test injects a double). An
+// error wrapping errNotConfigured means this daemon cannot provision.
+func (e *Env) Provisioner(ctx context.Context, s *store.Store) (pool.Provisioner, error) {
+	if e.opts.provisioner != nil {
+		return e.opts.provisioner(ctx, e)
 	}
-	return e.opts.provisioner(ctx, e)
+	return e.pulumiProvisioner(ctx, s, max(e.concurrency, 1))
 }
 
 // Run executes poold with args (without the program name). getenv supplies environment
@@ -113,7 +123,7 @@ func newRoot(e *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e.Prefix, e.Tiers = fc.SlugPrefix, tiers
+			e.Prefix, e.Tiers, e.Hosts = fc.SlugPrefix, tiers, fc.Hosts
 			return nil
 		},
 	}
@@ -123,6 +133,7 @@ func newRoot(e *Env) *cobra.Command {
 	pf.StringVar(&configPath, "config", e.Getenv("POOL_CONFIG"), "YAML config file with tiers and slug_prefix (env POOL_CONFIG)")
 	pf.StringVar(&logLevel, "log-level", envOr(e.Getenv, "POOL_LOG_LEVEL", "info"), "debug, info, warn or error (env POOL_LOG_LEVEL)")
 	pf.StringVar(&logFormat, "log-format", envOr(e.Getenv, "POOL_LOG_FORMAT", "auto"), "auto (JSON unless a terminal), json or text (env POOL_LOG_FORMAT)")
+	e.provision.register(pf, e.Getenv)
 
 	batch := &cobra.Command{Use: "batch", Short: "Bulk operations"}
 	batch.AddCommand(newBatchCreate(e))

@@ -48,6 +48,7 @@ func (s *syncBuffer) String() string {
 
 type harness struct {
 	t    *testing.T
+	real bool // the production provisioner (Pulumi), not the double
 	dir  string
 	env  map[string]string
 	prov *pooltest.Provisioner
@@ -60,12 +61,13 @@ func newHarness(t *testing.T) *harness {
 }
 
 func (h *harness) options() []cli.Option {
-	return []cli.Option{
-		cli.WithProvisioner(func(context.Context, *cli.Env) (pool.Provisioner, error) { return h.prov, nil }),
-		cli.WithJobConfig(func(c *pool.WorkerConfig) {
-			c.RetryPolicy, c.PollInterval, c.MaxAttempts = fastRetry{}, 50*time.Millisecond, 2
-		}),
+	opts := []cli.Option{cli.WithJobConfig(func(c *pool.WorkerConfig) {
+		c.RetryPolicy, c.PollInterval, c.MaxAttempts = fastRetry{}, 50*time.Millisecond, 2
+	})}
+	if !h.real {
+		opts = append(opts, cli.WithProvisioner(func(context.Context, *cli.Env) (pool.Provisioner, error) { return h.prov, nil }))
 	}
+	return opts
 }
 
 // run executes poold with args and returns stdout and the error.

@@ -84,9 +84,9 @@ func waitBatch(ctx context.Context, e *Env, s *store.Store, as []pool.Account) e
 		return err
 	}
 	if lead {
-		prov, err := e.Provisioner(ctx)
+		prov, err := e.Provisioner(ctx, s)
 		if err != nil {
-			return fmt.Errorf("no daemon is running and %w: start `poold serve` or pass --no-wait", err)
+			return fmt.Errorf("no daemon is running to provision the batch, and this process cannot: %w", err)
 		}
 		cfg := pool.WorkerConfig{Store: s, Provisioner: prov, Tiers: e.Tiers, Log: e.Log}
 		if e.opts.jobs != nil {

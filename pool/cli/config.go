@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 	"gopkg.in/yaml.v3"
 
+	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
 )
 
@@ -23,6 +24,9 @@ type FileConfig struct {
 	SlugPrefix string `yaml:"slug_prefix"`
 	// Tiers replaces the default tiers when set.
 	Tiers []pool.Tier `yaml:"tiers"`
+	// Hosts are the Docker hosts tenants are placed on when there is no platform stack
+	// (default: the local Docker socket).
+	Hosts []platform.Host `yaml:"hosts"`
 }
 
 // loadFileConfig reads path ("" = defaults) and validates it, reporting every problem at once.
@@ -52,6 +56,11 @@ func loadFileConfig(path string) (FileConfig, pool.Tiers, error) {
 	tiers, err := pool.NewTiers(fc.Tiers)
 	if err != nil {
 		errs = append(errs, err)
+	}
+	for _, h := range fc.Hosts {
+		if err := h.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fc, nil, fmt.Errorf("config: %w", err)

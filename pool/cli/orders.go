@@ -128,8 +128,10 @@ func newOrders(e *Env) *cobra.Command {
 				return errors.New("Stripe orders are not configured (POOL_STRIPE_WEBHOOK_SECRET)")
 			}
 			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
-				prov, err := e.Provisioner(ctx)
-				if err != nil {
+				prov, err := e.Provisioner(ctx, s)
+				if errors.Is(err, errNotConfigured) {
+					prov = unprovisioned{err} // a resend needs no provisioning
+				} else if err != nil {
 					return err
 				}
 				svc, err := e.ordersService(s, prov, nil)

@@ -96,8 +96,14 @@ func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration
 		// We hold the data dir: whatever is still "running" belonged to a process that died.
 		e.Log.Warn("resumed jobs the previous process left running", "count", n)
 	}
-	prov, err := e.Provisioner(ctx)
-	if err != nil {
+	e.concurrency = f.concurrency
+	prov, err := e.Provisioner(ctx, s)
+	topUp := true
+	if errors.Is(err, errNotConfigured) {
+		// Still worth running: it sells what is ready, delivers, and answers the operator.
+		e.Log.Error("the pool will not be topped up", "err", err)
+		prov, topUp = unprovisioned{err}, false
+	} else if err != nil {
 		return err
 	}
 	plan := pool.DefaultPlanConfig()
@@ -149,7 +155,9 @@ func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration
 		return fmt.Errorf("start jobs: %w", err)
 	}
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return rec.Run(gctx, f.schedule) })
+	if topUp {
+		g.Go(func() error { return rec.Run(gctx, f.schedule) })
+	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

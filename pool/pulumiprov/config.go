@@ -17,6 +17,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/infra/tenant"
+	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/langflow"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	// that holds a host (retired accounts excluded). Nil means none. Placements made by this
 	// process are added to it, so an account that is still provisioning counts too.
 	Placements func(ctx context.Context) (map[string]string, error)
+
+	// Tiers resolve an account's tier for Suspend and Resume (Provision is handed its tier).
+	Tiers pool.Tiers
 
 	// Image is the Langflow image, pinned by digest (repo[:tag]@sha256:<hex>).
 	Image string

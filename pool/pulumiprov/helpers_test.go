@@ -198,6 +198,7 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		Hosts:            o.hosts,
 		Domain:           "localhost",
 		Placements:       o.placements,
+		Tiers:            pool.Tiers{"basic": testTier()},
 		Image:            testImage,
 		Revision:         "test",
 		Program:          prog,

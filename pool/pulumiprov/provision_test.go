@@ -310,3 +310,47 @@ func makePlatformStack(t *testing.T, dir, backend, domain string, hosts []platfo
 		t.Fatal(err)
 	}
 }
+
+// Suspend updates the stack with the spec marked suspended (the real program then drops the
+// container and keeps the volume); Resume brings it back and waits for health.
+func TestSuspendAndResume(t *testing.T) {
+	ts := newTenants(t)
+	p, logs := newProvisioner(t, ts, options{})
+	a := account(1, "client01")
+	srv := ts.server(a)
+	first := mustProvision(t, p, a)
+	a.Host, a.URL = first.Host, first.URL
+
+	if err := p.Suspend(t.Context(), a); err != nil {
+		t.Fatalf("Suspend: %v", err)
+	}
+	ts.mu.Lock()
+	spec, runs := ts.specs[a.Slug], ts.runs[a.Slug]
+	ts.mu.Unlock()
+	if !spec.Suspended || runs != 2 {
+		t.Fatalf("after Suspend the program saw suspended=%t in run %d, want true in run 2", spec.Suspended, runs)
+	}
+	if err := p.Suspend(t.Context(), a); err != nil {
+		t.Fatalf("second Suspend: %v (idempotent)", err)
+	}
+
+	health := srv.Requests(langflowtest.RouteHealthCheck)
+	if err := p.Resume(t.Context(), a); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	ts.mu.Lock()
+	spec = ts.specs[a.Slug]
+	ts.mu.Unlock()
+	if spec.Suspended || spec.Host.Name != first.Host {
+		t.Fatalf("after Resume: suspended=%t on %s, want false on %s", spec.Suspended, spec.Host.Name, first.Host)
+	}
+	if srv.Requests(langflowtest.RouteHealthCheck) == health {
+		t.Fatal("Resume did not wait for the tenant to be healthy")
+	}
+	b := a
+	b.Tier = "gold"
+	if err := p.Suspend(t.Context(), b); !pool.IsPermanent(err) {
+		t.Fatalf("unknown tier: %v, want a permanent error", err)
+	}
+	noSecrets(t, logs.String(), a)
+}

@@ -185,7 +185,7 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name)
 	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
 
-	url, host, err := p.up(ctx, log, sec, a, t)
+	url, host, err := p.up(ctx, log, sec, a, t, false)
 	if err != nil {
 		return pool.Provisioned{}, err
 	}
@@ -197,7 +197,7 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 }
 
 // up runs the engine part: it holds an engine slot from stack selection to the end of the update.
-func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a pool.Account, t pool.Tier) (url, hostName string, err error) {
+func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a pool.Account, t pool.Tier, suspended bool) (url, hostName string, err error) {
 	domain, hosts, err := p.platformOutputs(ctx)
 	if err != nil {
 		return "", "", err
@@ -238,6 +238,7 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 		return "", "", err
 	}
 	spec := p.BuildSpec(a, t, domain, host)
+	spec.Suspended = suspended
 	if err := spec.Validate(); err != nil {
 		return "", "", pool.Permanent(fmt.Errorf("%s: %w", name, err))
 	}
@@ -268,6 +269,33 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 		return "", "", pool.Permanent(fmt.Errorf("%s: %w: no %q output", name, ErrProgram, tenant.OutputURL))
 	}
 	return url, host.Name, nil
+}
+
+// Suspend stops an account's tenant and keeps its data: the stack is updated with the spec
+// marked suspended (no container; the data volume stays). Idempotent.
+func (p *Provisioner) Suspend(ctx context.Context, a pool.Account) error {
+	return p.setSuspended(ctx, a, true)
+}
+
+// Resume brings a suspended tenant back on its data volume and waits until it is healthy again.
+// Idempotent.
+func (p *Provisioner) Resume(ctx context.Context, a pool.Account) error {
+	return p.setSuspended(ctx, a, false)
+}
+
+func (p *Provisioner) setSuspended(ctx context.Context, a pool.Account, suspended bool) error {
+	t, err := p.cfg.Tiers.Get(a.Tier)
+	if err != nil {
+		return pool.Permanent(err)
+	}
+	defer p.lockSlug(a.Slug)()
+	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name, "suspended", suspended)
+	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	url, _, err := p.up(ctx, log, sec, a, t, suspended)
+	if err != nil || suspended {
+		return err
+	}
+	return p.cfg.Gate.WaitHealthy(ctx, url, p.cfg.HealthTimeout)
 }
 
 // cancel releases the stack's lock after an interrupted update, so the next attempt (after a

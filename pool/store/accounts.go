@@ -649,3 +649,22 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[pool.State]int, map[
 	}
 	return counts, status, rows.Err()
 }
+
+// Placements returns where live tenants run: slug → host, for every account that holds a host
+// and is neither failed nor retired (the provisioner's host placement counts them).
+func (s *Store) Placements(ctx context.Context) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT slug, host FROM accounts WHERE host <> '' AND state NOT IN ('failed', 'retired')`)
+	if err != nil {
+		return nil, fmt.Errorf("placements: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var slug, host string
+		if err := rows.Scan(&slug, &host); err != nil {
+			return nil, err
+		}
+		out[slug] = host
+	}
+	return out, rows.Err()
+}

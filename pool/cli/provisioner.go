@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/axiestudio/tenantpool/infra/platform"
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/pulumiprov"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// errNotConfigured marks a daemon that cannot provision: it still serves, sells what is ready
+// and delivers, but does not top the pool up.
+var errNotConfigured = errors.New("provisioning is not configured")
+
+type provisionFlags struct {
+	cli, backend, secrets, platformStack, domain, image, healthTimeout string
+	noPluginDownload                                                   bool
+}
+
+func (f *provisionFlags) register(fs *pflag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&f.cli, "pulumi-cli", getenv("TENANTPOOL_PULUMI"), "path of the pulumi binary (default: pulumi in PATH, else the one `make pulumi` caches) (env TENANTPOOL_PULUMI)")
+	fs.StringVar(&f.backend, "pulumi-backend", getenv("POOL_PULUMI_BACKEND"), "Pulumi backend URL of tenant stacks (default file://<data-dir>/pulumi/state) (env POOL_PULUMI_BACKEND)")
+	fs.StringVar(&f.secrets, "pulumi-secrets-provider", envOr(getenv, "POOL_PULUMI_SECRETS_PROVIDER", pulumiprov.SecretsPassphrase), "passphrase (derived from the pool key) or a KMS URL (env POOL_PULUMI_SECRETS_PROVIDER)")
+	fs.StringVar(&f.platformStack, "platform-stack", getenv("POOL_PLATFORM_STACK"), "org/project/stack of the platform stack whose hosts and domain outputs place tenants (env POOL_PLATFORM_STACK)")
+	fs.StringVar(&f.domain, "domain", envOr(getenv, "POOL_DOMAIN", "localhost"), "tenants answer at <slug>.<domain> when there is no platform stack (env POOL_DOMAIN)")
+	fs.StringVar(&f.image, "langflow-image", getenv("POOL_LANGFLOW_IMAGE"), "Langflow image pinned by digest, repo:tag@sha256:… (env POOL_LANGFLOW_IMAGE)")
+	fs.StringVar(&f.healthTimeout, "health-timeout", envOr(getenv, "POOL_HEALTH_TIMEOUT", "10m"), "a new tenant must answer /health_check within this (env POOL_HEALTH_TIMEOUT)")
+	fs.BoolVar(&f.noPluginDownload, "no-plugin-download", getenv("POOL_NO_PLUGIN_DOWNLOAD") != "", "never let Pulumi download plugins (env POOL_NO_PLUGIN_DOWNLOAD)")
+}
+
+// localHost is the default host without a platform stack or hosts: the local Docker socket,
+// as the dev platform stack sets it up.
+var localHost = platform.Host{Name: "local", DockerURL: "unix:///var/run/docker.sock", Address: "127.0.0.1",
+	Capacity: 20, Network: platform.DefaultNetwork, WildcardTarget: true}
+
+// pulumiProvisioner builds the Pulumi provisioner from flags, environment and config.
+func (e *Env) pulumiProvisioner(ctx context.Context, s *store.Store, concurrency int) (pool.Provisioner, error) {
+	f := e.provision
+	if f.image == "" {
+		return nil, fmt.Errorf("%w: set POOL_LANGFLOW_IMAGE (or --langflow-image) to a Langflow image pinned by digest", errNotConfigured)
+	}
+	health, err := parseTimeout(f.healthTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("--health-timeout: %w", err)
+	}
+	cliPath := f.cli
+	if cliPath == "" {
+		if p, err := exec.LookPath("pulumi"); err == nil {
+			cliPath = p
+		} else if home, err := os.UserHomeDir(); err == nil {
+			cliPath = filepath.Join(home, ".cache", "tenantpool", "pulumi-v3.274.1", "pulumi")
+		}
+	}
+	key, err := e.Key()
+	if err != nil {
+		return nil, err
+	}
+	hosts := e.Hosts
+	if len(hosts) == 0 && f.platformStack == "" {
+		hosts = []platform.Host{localHost}
+	}
+	return pulumiprov.New(ctx, pulumiprov.Config{
+		DataDir: e.DataDir, PulumiCLI: cliPath, BackendURL: f.backend, SecretsProvider: f.secrets, SecretKey: key,
+		PlatformStack: f.platformStack, Hosts: hosts, Domain: f.domain, Placements: s.Placements, Tiers: e.Tiers,
+		Image: f.image, Concurrency: concurrency, HealthTimeout: health, NoPluginDownload: f.noPluginDownload, Log: e.Log,
+	})
+}
+
+// unprovisioned stands in for the provisioner of a daemon that cannot provision: every call
+// fails permanently with the reason, so nothing is retried in vain.
+type unprovisioned struct{ err error }
+
+func (u unprovisioned) Provision(context.Context, pool.Account, pool.Tier) (pool.Provisioned, error) {
+	return pool.Provisioned{}, pool.Permanent(u.err)
+}
+func (u unprovisioned) Destroy(context.Context, pool.Account) error { return u.err }
+func (u unprovisioned) Suspend(context.Context, pool.Account) error { return u.err }
+func (u unprovisioned) Resume(context.Context, pool.Account) error  { return u.err }
