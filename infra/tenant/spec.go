@@ -65,7 +65,7 @@ type Spec struct {
 	// given in StarterFlows.
 	// Suspended stops the tenant: the container is removed, the data volume is kept (a
 	// subscription ended; resuming within the grace period brings it back).
-	Suspended bool
+	Suspended        bool
 	StarterFlowsPath string
 	// StarterFlows are flow files uploaded into StarterFlowsPath: file name (*.json) → content.
 	StarterFlows map[string]string
