@@ -115,59 +115,66 @@ func (s *Store) CreateAccounts(ctx context.Context, tier, prefix string, n int) 
 	if err := pool.ValidatePrefix(prefix); err != nil {
 		return nil, err
 	}
-	now := s.nowMS()
-	accounts := make([]pool.Account, n)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		lastID, err := s.bump(ctx, tx, "account", n)
-		if err != nil {
-			return err
-		}
-		lastSlug, err := s.bump(ctx, tx, "slug:"+prefix, n)
-		if err != nil {
-			return err
-		}
-		jobs := make([]river.InsertManyParams, n)
-		for i := range n {
-			a := pool.Account{
-				ID:               lastID - int64(n-1-i),
-				Slug:             pool.Slug(prefix, lastSlug-int64(n-1-i)),
-				Tier:             tier,
-				State:            pool.StateProvisioning,
-				OperatorUser:     OperatorUser,
-				OperatorPassword: secret.Password(32),
-				SecretKey:        secret.Token(),
-				CreatedAt:        msTime(now),
-				UpdatedAt:        msTime(now),
-			}
-			a.CustomerUser = a.Slug
-			a.CustomerPassword = secret.Password(24)
-			if !pool.ValidLabel(a.Slug) {
-				return fmt.Errorf("slug %q is not a valid DNS label (prefix too long?)", a.Slug)
-			}
-			sealed, err := s.seal(a)
-			if err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, s.rebind(`INSERT INTO accounts
-				(id, slug, tier, state, operator_user, customer_user, secrets, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				a.ID, a.Slug, a.Tier, string(a.State), a.OperatorUser, a.CustomerUser, sealed, now, now)
-			if err != nil {
-				if isUniqueViolation(err) {
-					return fmt.Errorf("slug %s already taken: %w", a.Slug, err)
-				}
-				return fmt.Errorf("insert account: %w", err)
-			}
-			accounts[i] = a
-			jobs[i] = river.InsertManyParams{Args: pool.ProvisionArgs{AccountID: a.ID}, InsertOpts: provisionOpts}
-		}
-		if _, err := s.jobs.InsertManyTx(ctx, tx, jobs); err != nil {
-			return fmt.Errorf("enqueue provisioning: %w", err)
-		}
-		return nil
+	var accounts []pool.Account
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		accounts, err = s.createAccountsTx(ctx, tx, tier, prefix, n, s.nowMS())
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return accounts, nil
+}
+
+// createAccountsTx is CreateAccounts inside the caller's transaction (an on-demand account for
+// a pending order commits with the order).
+func (s *Store) createAccountsTx(ctx context.Context, tx *sql.Tx, tier, prefix string, n int, now int64) ([]pool.Account, error) {
+	lastID, err := s.bump(ctx, tx, "account", n)
+	if err != nil {
+		return nil, err
+	}
+	lastSlug, err := s.bump(ctx, tx, "slug:"+prefix, n)
+	if err != nil {
+		return nil, err
+	}
+	accounts := make([]pool.Account, n)
+	jobs := make([]river.InsertManyParams, n)
+	for i := range n {
+		a := pool.Account{
+			ID:               lastID - int64(n-1-i),
+			Slug:             pool.Slug(prefix, lastSlug-int64(n-1-i)),
+			Tier:             tier,
+			State:            pool.StateProvisioning,
+			OperatorUser:     OperatorUser,
+			OperatorPassword: secret.Password(32),
+			SecretKey:        secret.Token(),
+			CustomerPassword: secret.Password(24),
+			CreatedAt:        msTime(now),
+			UpdatedAt:        msTime(now),
+		}
+		a.CustomerUser = a.Slug
+		if !pool.ValidLabel(a.Slug) {
+			return nil, fmt.Errorf("slug %q is not a valid DNS label (prefix too long?)", a.Slug)
+		}
+		sealed, err := s.seal(a)
+		if err != nil {
+			return nil, err
+		}
+		_, err = tx.ExecContext(ctx, s.rebind(`INSERT INTO accounts
+			(id, slug, tier, state, operator_user, customer_user, secrets, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			a.ID, a.Slug, a.Tier, string(a.State), a.OperatorUser, a.CustomerUser, sealed, now, now)
+		if err != nil {
+			if isUniqueViolation(err) {
+				return nil, fmt.Errorf("slug %s already taken: %w", a.Slug, err)
+			}
+			return nil, fmt.Errorf("insert account: %w", err)
+		}
+		accounts[i] = a
+		jobs[i] = river.InsertManyParams{Args: pool.ProvisionArgs{AccountID: a.ID}, InsertOpts: provisionOpts}
+	}
+	if _, err := s.jobs.InsertManyTx(ctx, tx, jobs); err != nil {
+		return nil, fmt.Errorf("enqueue provisioning: %w", err)
 	}
 	return accounts, nil
 }

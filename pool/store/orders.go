@@ -11,7 +11,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/axiestudio/tenantpool/pool"
-	"github.com/axiestudio/tenantpool/pool/secret"
 )
 
 // OrderState is where a paid order is: pending (no account yet), claimed (account claimed,
@@ -282,7 +281,7 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 		created = true
 		o.CreatedAt, o.UpdatedAt = msTime(now), msTime(now)
 		if o.Tier != "" {
-			if _, err := s.createAccountTx(ctx, tx, o.Tier, prefix, now); err != nil {
+			if _, err := s.createAccountsTx(ctx, tx, o.Tier, prefix, 1, now); err != nil {
 				return fmt.Errorf("on-demand account: %w", err)
 			}
 		}
@@ -310,7 +309,7 @@ func (s *Store) RequestAccount(ctx context.Context, orderID, tier, prefix string
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		_, err = s.createAccountTx(ctx, tx, tier, prefix, now)
+		_, err = s.createAccountsTx(ctx, tx, tier, prefix, 1, now)
 		return err
 	})
 }
@@ -337,43 +336,6 @@ func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o Order, now int64)
 		return fmt.Errorf("insert order: %w", err)
 	}
 	return nil
-}
-
-// createAccountTx is CreateAccounts for one account inside the caller's transaction.
-// TODO(lead): CreateAccounts could share this by taking a tx; it lives here because this file
-// may not edit accounts.go.
-func (s *Store) createAccountTx(ctx context.Context, tx *sql.Tx, tier, prefix string, now int64) (pool.Account, error) {
-	id, err := s.bump(ctx, tx, "account", 1)
-	if err != nil {
-		return pool.Account{}, err
-	}
-	n, err := s.bump(ctx, tx, "slug:"+prefix, 1)
-	if err != nil {
-		return pool.Account{}, err
-	}
-	a := pool.Account{
-		ID: id, Slug: pool.Slug(prefix, n), Tier: tier, State: pool.StateProvisioning,
-		OperatorUser: OperatorUser, OperatorPassword: secret.Password(32), SecretKey: secret.Token(),
-		CustomerPassword: secret.Password(24), CreatedAt: msTime(now), UpdatedAt: msTime(now),
-	}
-	a.CustomerUser = a.Slug
-	if !pool.ValidLabel(a.Slug) {
-		return a, fmt.Errorf("slug %q is not a valid DNS label (prefix too long?)", a.Slug)
-	}
-	sealed, err := s.seal(a)
-	if err != nil {
-		return a, err
-	}
-	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO accounts
-		(id, slug, tier, state, operator_user, customer_user, secrets, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		a.ID, a.Slug, a.Tier, string(a.State), a.OperatorUser, a.CustomerUser, sealed, now, now); err != nil {
-		return a, fmt.Errorf("insert account: %w", err)
-	}
-	if err := s.InsertJobTx(ctx, tx, pool.ProvisionArgs{AccountID: a.ID}, provisionOpts); err != nil {
-		return a, fmt.Errorf("enqueue provisioning: %w", err)
-	}
-	return a, nil
 }
 
 // EmailSent reports whether the e-mail with this dedupe key was accepted by the SMTP server.
