@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/quartz"
@@ -45,9 +46,21 @@ type ReconcilerConfig struct {
 
 // Reconciler keeps every tier's pool at its targets: snapshot → pure Plan → execute.
 type Reconciler struct {
-	cfg     ReconcilerConfig
-	trigger chan struct{}
-	leading bool
+	cfg      ReconcilerConfig
+	trigger  chan struct{}
+	leading  atomic.Bool
+	lastPass atomic.Int64 // unix ms of the last successful pass
+}
+
+// Leading reports whether this process led the last reconcile tick.
+func (r *Reconciler) Leading() bool { return r.leading.Load() }
+
+// LastPass is when the last pass succeeded (zero before the first).
+func (r *Reconciler) LastPass() time.Time {
+	if ms := r.lastPass.Load(); ms != 0 {
+		return time.UnixMilli(ms)
+	}
+	return time.Time{}
 }
 
 // stuckPage bounds how many stuck accounts one pass cleans.
@@ -146,9 +159,8 @@ func (r *Reconciler) Run(ctx context.Context, schedule string) error {
 				r.cfg.Log.Error("leader election", "err", err)
 				continue
 			}
-			if ok != r.leading {
+			if r.leading.Swap(ok) != ok {
 				r.cfg.Log.Info("reconcile leadership changed", "leader", ok)
-				r.leading = ok
 			}
 			if !ok {
 				continue
@@ -159,8 +171,13 @@ func (r *Reconciler) Run(ctx context.Context, schedule string) error {
 				r.cfg.Log.Error("maintenance", "err", err)
 			}
 		}
-		if _, err := r.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
-			r.cfg.Log.Error("reconcile", "err", err)
+		r.leading.Store(true)
+		if _, err := r.ReconcileOnce(ctx); err != nil {
+			if ctx.Err() == nil {
+				r.cfg.Log.Error("reconcile", "err", err)
+			}
+		} else {
+			r.lastPass.Store(r.cfg.Clock.Now().UnixMilli())
 		}
 	}
 }

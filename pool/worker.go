@@ -31,6 +31,8 @@ type WorkerConfig struct {
 	RetryPolicy river.ClientRetryPolicy
 	// PollInterval is how often idle workers look for new jobs (default 200ms).
 	PollInterval time.Duration
+	// ObserveProvision, if set, is told about every provisioning attempt (metrics).
+	ObserveProvision func(tier string, d time.Duration, err error)
 	// Configure, if set, may add workers and queues (e.g. e-mail delivery) before the client
 	// is built.
 	Configure func(*river.Workers, map[string]river.QueueConfig)
@@ -111,6 +113,9 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	}
 	start := time.Now()
 	p, err := w.cfg.Provisioner.Provision(ctx, a, tier)
+	if w.cfg.ObserveProvision != nil && ctx.Err() == nil {
+		w.cfg.ObserveProvision(a.Tier, time.Since(start), err)
+	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			// Shutdown: the account stays provisioning and the job is retried after restart.

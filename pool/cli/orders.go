@@ -41,7 +41,7 @@ func (e *Env) readSecretEnv(name string) (string, error) {
 
 // ordersService builds the Stripe orders service from the environment. Every problem is
 // reported at once.
-func (e *Env) ordersService(s *store.Store, prov pool.Provisioner, trigger func()) (*orders.Service, error) {
+func (e *Env) ordersService(s *store.Store, prov pool.Provisioner, trigger func(), observe func(string, time.Duration, error)) (*orders.Service, error) {
 	var errs []error
 	bad := func(err error) { errs = append(errs, err) }
 
@@ -111,7 +111,7 @@ func (e *Env) ordersService(s *store.Store, prov pool.Provisioner, trigger func(
 	return orders.New(orders.Config{
 		Store: s, Tiers: e.Tiers, Mailer: sender, Prefix: e.Prefix, Secrets: secretList, Prices: prices,
 		Suspender: suspender, Rotator: rotator,
-		Trigger: trigger, Grace: grace, From: smtp.From,
+		Trigger: trigger, ObserveEmail: observe, Grace: grace, From: smtp.From,
 		SupportContact: e.Getenv("POOL_SUPPORT_CONTACT"), UpsellURL: e.Getenv("POOL_UPSELL_URL"), BillingURL: e.Getenv("POOL_BILLING_URL"),
 		Log: e.Log,
 	})
@@ -134,7 +134,7 @@ func newOrders(e *Env) *cobra.Command {
 				} else if err != nil {
 					return err
 				}
-				svc, err := e.ordersService(s, prov, nil)
+				svc, err := e.ordersService(s, prov, nil, nil)
 				if err != nil {
 					return err
 				}

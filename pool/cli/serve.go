@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/metrics"
 	"github.com/axiestudio/tenantpool/pool/orders"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
@@ -106,8 +109,20 @@ func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration
 	} else if err != nil {
 		return err
 	}
+	m := metrics.New(s, e.Tiers, f.hardFailureLimit, e.Log)
+	s.ObserveClaims(m.ObserveClaim)
 	plan := pool.DefaultPlanConfig()
 	plan.HardFailureLimit = f.hardFailureLimit
+	if leader != nil {
+		tryLead := leader
+		leader = func(ctx context.Context) (bool, error) {
+			ok, err := tryLead(ctx)
+			m.SetLeader(ok)
+			return ok, err
+		}
+	} else if topUp {
+		m.SetLeader(true)
+	}
 	rec, err := pool.NewReconciler(pool.ReconcilerConfig{
 		Store: s, Tiers: e.Tiers, Plan: plan, Prefix: e.Prefix, StuckTimeout: stuck, Leader: leader, Log: e.Log,
 		Maintain: func(ctx context.Context) error {
@@ -123,10 +138,12 @@ func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration
 	if err != nil {
 		return err
 	}
-	wcfg := pool.WorkerConfig{Store: s, Provisioner: prov, Tiers: e.Tiers, Log: e.Log, ProvisionConcurrency: f.concurrency}
-	mux := routes(s)
+	wcfg := pool.WorkerConfig{Store: s, Provisioner: prov, Tiers: e.Tiers, Log: e.Log, ProvisionConcurrency: f.concurrency,
+		ObserveProvision: m.ObserveProvision}
+	mux := routes(s, rec, topUp)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(e.Log.Handler(), slog.LevelError)}))
 	if e.ordersEnabled() {
-		svc, err := e.ordersService(s, prov, rec.Trigger)
+		svc, err := e.ordersService(s, prov, rec.Trigger, m.ObserveEmail)
 		if err != nil {
 			return err
 		}
@@ -194,7 +211,7 @@ func storeKind(s *store.Store) string {
 	return "sqlite"
 }
 
-func routes(s *store.Store) *http.ServeMux {
+func routes(s *store.Store, rec *pool.Reconciler, topUp bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -203,7 +220,16 @@ func routes(s *store.Store) *http.ServeMux {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		status, code := map[string]string{"database": "ok", "migrations": "ok"}, http.StatusOK
+		status, code := map[string]string{"database": "ok", "migrations": "ok", "reconciler": "standby"}, http.StatusOK
+		switch {
+		case !topUp:
+			status["reconciler"] = "disabled (provisioning not configured)"
+		case rec.Leading():
+			status["reconciler"] = "leading"
+			if last := rec.LastPass(); !last.IsZero() {
+				status["last_reconcile"] = last.UTC().Format(time.RFC3339)
+			}
+		}
 		if err := s.DB().PingContext(ctx); err != nil {
 			status["database"], code = "unreachable", http.StatusServiceUnavailable
 		} else if ok, err := s.MigrationsCurrent(ctx); err != nil || !ok {

@@ -161,7 +161,11 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 				return err
 			}
 		}
-		if err := s.cfg.Mailer.Send(ctx, s.credentials(o, a, job.Args.Resend)); err != nil {
+		err := s.cfg.Mailer.Send(ctx, s.credentials(o, a, job.Args.Resend))
+		if s.cfg.ObserveEmail != nil && (err != nil || job.Args.Resend == 0) {
+			s.cfg.ObserveEmail(string(delivery.KindCredentials), s.cfg.Clock.Since(o.CreatedAt), err)
+		}
+		if err != nil {
 			if delivery.IsPermanent(err) {
 				log.Error("credentials e-mail refused for good; fix and resend", "err", err)
 				_ = s.cfg.Store.SetOrderError(ctx, o.ID, err.Error())

@@ -120,6 +120,10 @@ type Config struct {
 	UpsellURL      string // shown in credentials e-mails of tiers without custom domains
 	BillingURL     string // payment-failed notices; the invoice's own page wins
 
+	// ObserveEmail, if set, is told about every credentials e-mail attempt: its kind, the time
+	// since the order arrived, and its error (metrics).
+	ObserveEmail func(kind string, sincePaid time.Duration, err error)
+
 	Log   *slog.Logger
 	Clock quartz.Clock
 }

@@ -637,10 +637,17 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[pool.State]int, map[
 		counts[tier][pool.State(state)] = n
 	}
 	rows.Close()
+	status, err := tierStatuses(ctx, s.db)
+	return counts, status, err
+}
+
+func tierStatuses(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) (map[string]TierStatus, error) {
 	status := map[string]TierStatus{}
-	rows, err = s.db.QueryContext(ctx, `SELECT tier, paused, consecutive_failures, last_failure_at, last_error FROM tier_status`)
+	rows, err := q.QueryContext(ctx, `SELECT tier, paused, consecutive_failures, last_failure_at, last_error FROM tier_status`)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tier status: %w", err)
+		return nil, fmt.Errorf("tier status: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -649,12 +656,12 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[pool.State]int, map[
 		var paused int
 		var last int64
 		if err := rows.Scan(&tier, &paused, &st.ConsecutiveFailures, &last, &st.LastError); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		st.Paused, st.LastFailureAt = paused != 0, msTime(last)
 		status[tier] = st
 	}
-	return counts, status, rows.Err()
+	return status, rows.Err()
 }
 
 // Placements returns where live tenants run: slug → host, for every account that holds a host

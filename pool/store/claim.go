@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/axiestudio/tenantpool/pool"
 )
@@ -26,6 +27,10 @@ type ClaimHook func(ctx context.Context, tx *sql.Tx, a pool.Account) error
 func (s *Store) Claim(ctx context.Context, tier, orderID string, hook ClaimHook) (a pool.Account, created bool, err error) {
 	if orderID == "" {
 		return a, false, errors.New("claim: order id is required")
+	}
+	if obs := s.claimObserver.Load(); obs != nil {
+		start := time.Now()
+		defer func() { (*obs)(tier, time.Since(start), err) }()
 	}
 	if !s.pg {
 		return s.claimBatched(ctx, tier, orderID, hook)
@@ -85,6 +90,11 @@ func (s *Store) claimPG(ctx context.Context, tier, orderID string, hook ClaimHoo
 		return hook(ctx, tx, a)
 	})
 	return a, created, err
+}
+
+// ObserveClaims makes every claim report its tier, duration and error to fn (metrics).
+func (s *Store) ObserveClaims(fn func(tier string, d time.Duration, err error)) {
+	s.claimObserver.Store(&fn)
 }
 
 // prefixed scans a leading column into pre, then the account columns.

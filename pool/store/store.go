@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,6 +71,8 @@ type Store struct {
 	closed     chan struct{}
 	claimsDone chan struct{}
 	closeOnce  sync.Once
+
+	claimObserver atomic.Pointer[func(tier string, d time.Duration, err error)]
 }
 
 // Open connects, migrates and returns the store.

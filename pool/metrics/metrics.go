@@ -1,0 +1,191 @@
+// Package metrics exposes tenantpool's Prometheus metrics. Gauges and lifetime counters are read
+// from the database at scrape time (so every replica reports the same figures and nothing resets
+// on restart); latencies are histograms observed in this process.
+//
+// Metric names (all prefixed tenantpool_):
+//
+//	accounts{tier,state}                    gauge   accounts per tier and lifecycle state
+//	tier_desired_ready{tier}                gauge   min_ready target
+//	tier_max_total{tier}                    gauge   max_total target
+//	tier_paused{tier}                       gauge   1 when the operator paused the tier
+//	tier_hard_limited{tier}                 gauge   1 when consecutive failures reached the hard limit
+//	tier_consecutive_failures{tier}         gauge   current provisioning failure streak
+//	provisioned_total{tier}                 counter accounts that ever became ready
+//	provision_failures_total{tier}          counter accounts that never became ready and are gone
+//	provision_attempt_failures_total{tier}  counter failed provisioning attempts in this process (retried or final)
+//	claims_total{tier}                      counter accounts ever claimed
+//	orders{state}                           gauge   orders per state (pending, claimed, delivered)
+//	orders_total                            counter orders ever received
+//	emails_sent_total                       counter e-mails the SMTP server accepted
+//	emails_failed_total{kind}               counter failed e-mail attempts in this process
+//	claim_duration_seconds{tier}            histogram one claim, as the caller saw it
+//	provision_duration_seconds{tier}        histogram one successful provisioning attempt
+//	paid_to_email_seconds{kind}             histogram order received → e-mail accepted by SMTP
+//	reconcile_leader                        gauge   1 while this process leads the reconcile
+//	scrape_errors_total                     counter database reads that failed during a scrape
+package metrics
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// Source is what the collector reads at scrape time.
+type Source interface {
+	Stats(ctx context.Context) (store.Stats, error)
+}
+
+// Metrics holds the registry and the in-process instruments.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	claim, provision, paidToEmail *prometheus.HistogramVec
+	attemptFailures, emailsFailed *prometheus.CounterVec
+	leader                        prometheus.Gauge
+}
+
+// New registers every tenantpool metric (and the Go/process collectors) on a new registry.
+// hardLimit is the reconciler's consecutive-failure limit (for tier_hard_limited).
+func New(src Source, tiers pool.Tiers, hardLimit int, log *slog.Logger) *Metrics {
+	reg := prometheus.NewRegistry()
+	buckets := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+	m := &Metrics{
+		Registry: reg,
+		claim: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tenantpool_claim_duration_seconds",
+			Help: "Duration of one claim as the caller saw it.", Buckets: buckets}, []string{"tier"}),
+		provision: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tenantpool_provision_duration_seconds",
+			Help: "Duration of one successful provisioning attempt.", Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1200}}, []string{"tier"}),
+		paidToEmail: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tenantpool_paid_to_email_seconds",
+			Help: "Order received to e-mail accepted by the SMTP server.", Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 3600}}, []string{"kind"}),
+		attemptFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantpool_provision_attempt_failures_total",
+			Help: "Failed provisioning attempts in this process (retried or final)."}, []string{"tier"}),
+		emailsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantpool_emails_failed_total",
+			Help: "Failed e-mail attempts in this process."}, []string{"kind"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tenantpool_reconcile_leader",
+			Help: "1 while this process leads the reconcile."}),
+	}
+	reg.MustRegister(m.claim, m.provision, m.paidToEmail, m.attemptFailures, m.emailsFailed, m.leader,
+		&collector{src: src, tiers: tiers, hardLimit: hardLimit, log: log, errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tenantpool_scrape_errors_total", Help: "Database reads that failed during a scrape."})},
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveClaim records one claim.
+func (m *Metrics) ObserveClaim(tier string, d time.Duration, err error) {
+	if err == nil || errors.Is(err, pool.ErrPoolEmpty) {
+		m.claim.WithLabelValues(tier).Observe(d.Seconds())
+	}
+}
+
+// ObserveProvision records one provisioning attempt.
+func (m *Metrics) ObserveProvision(tier string, d time.Duration, err error) {
+	if err != nil {
+		m.attemptFailures.WithLabelValues(tier).Inc()
+		return
+	}
+	m.provision.WithLabelValues(tier).Observe(d.Seconds())
+}
+
+// ObserveEmail records one e-mail attempt; sincePaid is the time since the order arrived.
+func (m *Metrics) ObserveEmail(kind string, sincePaid time.Duration, err error) {
+	if err != nil {
+		m.emailsFailed.WithLabelValues(kind).Inc()
+		return
+	}
+	m.paidToEmail.WithLabelValues(kind).Observe(sincePaid.Seconds())
+}
+
+// SetLeader records whether this process leads the reconcile.
+func (m *Metrics) SetLeader(leading bool) {
+	if leading {
+		m.leader.Set(1)
+	} else {
+		m.leader.Set(0)
+	}
+}
+
+var (
+	dAccounts        = prometheus.NewDesc("tenantpool_accounts", "Accounts per tier and lifecycle state.", []string{"tier", "state"}, nil)
+	dDesired         = prometheus.NewDesc("tenantpool_tier_desired_ready", "The tier's min_ready target.", []string{"tier"}, nil)
+	dMaxTotal        = prometheus.NewDesc("tenantpool_tier_max_total", "The tier's max_total target.", []string{"tier"}, nil)
+	dPaused          = prometheus.NewDesc("tenantpool_tier_paused", "1 when the tier is paused.", []string{"tier"}, nil)
+	dHardLimited     = prometheus.NewDesc("tenantpool_tier_hard_limited", "1 when the tier stopped creating after too many consecutive failures.", []string{"tier"}, nil)
+	dFailures        = prometheus.NewDesc("tenantpool_tier_consecutive_failures", "Current provisioning failure streak.", []string{"tier"}, nil)
+	dProvisioned     = prometheus.NewDesc("tenantpool_provisioned_total", "Accounts that ever became ready.", []string{"tier"}, nil)
+	dProvisionFailed = prometheus.NewDesc("tenantpool_provision_failures_total", "Accounts that failed for good.", []string{"tier"}, nil)
+	dClaims          = prometheus.NewDesc("tenantpool_claims_total", "Accounts ever claimed.", []string{"tier"}, nil)
+	dOrders          = prometheus.NewDesc("tenantpool_orders", "Orders per state.", []string{"state"}, nil)
+	dOrdersTotal     = prometheus.NewDesc("tenantpool_orders_total", "Orders ever received.", nil, nil)
+	dEmailsSent      = prometheus.NewDesc("tenantpool_emails_sent_total", "E-mails the SMTP server accepted.", nil, nil)
+)
+
+type collector struct {
+	src       Source
+	tiers     pool.Tiers
+	hardLimit int
+	log       *slog.Logger
+	errors    prometheus.Counter
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dAccounts, dDesired, dMaxTotal, dPaused, dHardLimited, dFailures,
+		dProvisioned, dProvisionFailed, dClaims, dOrders, dOrdersTotal, dEmailsSent} {
+		ch <- d
+	}
+	c.errors.Describe(ch)
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	defer c.errors.Collect(ch)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := c.src.Stats(ctx)
+	if err != nil {
+		c.errors.Inc()
+		c.log.Error("metrics scrape", "err", err)
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	for _, name := range c.tiers.Names() {
+		t, ts := c.tiers[name], st.Tiers[name]
+		for _, state := range pool.States {
+			gauge(dAccounts, float64(st.Accounts[name][string(state)]), name, string(state))
+		}
+		gauge(dDesired, float64(t.MinReady), name)
+		gauge(dMaxTotal, float64(t.MaxTotal), name)
+		gauge(dPaused, b2f(ts.Paused), name)
+		gauge(dHardLimited, b2f(c.hardLimit > 0 && ts.ConsecutiveFailures >= c.hardLimit), name)
+		gauge(dFailures, float64(ts.ConsecutiveFailures), name)
+		counter(dProvisioned, float64(st.Totals[name].Provisioned), name)
+		counter(dProvisionFailed, float64(st.Totals[name].Failed), name)
+		counter(dClaims, float64(st.Totals[name].Claimed), name)
+	}
+	total := 0
+	for _, state := range []string{"pending", "claimed", "delivered"} {
+		gauge(dOrders, float64(st.Orders[state]), state)
+	}
+	for _, n := range st.Orders {
+		total += n
+	}
+	counter(dOrdersTotal, float64(total))
+	counter(dEmailsSent, float64(st.EmailsSent))
+}
