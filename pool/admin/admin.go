@@ -1,0 +1,205 @@
+// Package admin is poold's operator HTTP API under /admin/v1/: list accounts and orders, batch
+// create, export (which reserves), manual claim, retire, pause/resume a tier, resend an order's
+// e-mail, status. Every request needs a bearer token; without a valid one the answer is a fixed
+// 401 whatever the path, so an unauthenticated caller learns nothing about the routes.
+//
+// The validators (ValidateBatch, ValidateExport, ValidateClaim, …) and the CSV writer are the
+// rules the CLI applies too, so the API and `poold` accept and produce the same things.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// Prefix is the path every route of the API lives under; mount Handler there.
+const Prefix = "/admin/"
+
+// MinTokenLen is the shortest token New accepts.
+const MinTokenLen = 16
+
+// Store is what the API needs of the store.
+type Store interface {
+	CreateAccounts(ctx context.Context, tier, prefix string, n int) ([]pool.Account, error)
+	List(ctx context.Context, f store.Filter) ([]pool.Account, error)
+	Get(ctx context.Context, id int64) (pool.Account, error)
+	GetBySlug(ctx context.Context, slug string) (pool.Account, error)
+	Reserve(ctx context.Context, tier string, n int, write func([]pool.Account) error) ([]pool.Account, error)
+	Claim(ctx context.Context, tier, orderID string, hook store.ClaimHook) (pool.Account, bool, error)
+	Retire(ctx context.Context, id int64) (pool.Account, error)
+	SetPaused(ctx context.Context, tier string, paused bool) error
+	Counts(ctx context.Context) (map[string]map[pool.State]int, map[string]store.TierStatus, error)
+	ListOrders(ctx context.Context, f store.OrderFilter) ([]store.Order, error)
+	GetOrder(ctx context.Context, id string) (store.Order, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Config configures the API.
+type Config struct {
+	Store Store
+	Tiers pool.Tiers
+	// Prefix is the slug prefix of a batch that names none.
+	Prefix string
+	// Tokens are the accepted bearer tokens (several while one rolls). At least one is
+	// required, each at least MinTokenLen characters without spaces. They are kept only as
+	// SHA-256 digests and never logged.
+	Tokens []string
+	// Resend queues an order's credentials e-mail again and returns the resend's number
+	// (orders.Service.Resend). nil: orders are not configured and resend answers 503.
+	Resend func(ctx context.Context, orderID string) (int, error)
+	// Trigger asks the reconciler for a pass after the pool changed (claim, export, batch,
+	// retire, resume). Optional.
+	Trigger func()
+	Log     *slog.Logger
+}
+
+// API serves the admin routes.
+type API struct {
+	store   Store
+	tiers   pool.Tiers
+	prefix  string
+	tokens  [][sha256.Size]byte
+	resend  func(ctx context.Context, orderID string) (int, error)
+	trigger func()
+	log     *slog.Logger
+	mux     *http.ServeMux
+}
+
+// ParseTokens splits a POOL_ADMIN_TOKEN value (or a token file) into tokens: separated by
+// commas or newlines, surrounding space trimmed, empty entries dropped.
+func ParseTokens(s string) []string {
+	var out []string
+	for _, t := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// New checks cfg and returns the API. Without a token it fails: the daemon then does not mount
+// the API at all.
+func New(cfg Config) (*API, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("admin: a store is required")
+	}
+	if len(cfg.Tiers) == 0 {
+		return nil, errors.New("admin: no tiers configured")
+	}
+	if err := pool.ValidatePrefix(cfg.Prefix); err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	if len(cfg.Tokens) == 0 {
+		return nil, errors.New("admin: no token configured")
+	}
+	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, trigger: cfg.Trigger, log: cfg.Log}
+	for i, t := range cfg.Tokens {
+		// The messages name the token's position, never its content.
+		if len(t) < MinTokenLen {
+			return nil, fmt.Errorf("admin: token %d is shorter than %d characters", i+1, MinTokenLen)
+		}
+		if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return nil, fmt.Errorf("admin: token %d contains spaces or control characters", i+1)
+		}
+		a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
+	}
+	if a.trigger == nil {
+		a.trigger = func() {}
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.routes()
+	return a, nil
+}
+
+func (a *API) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /admin/v1/status", a.handle(a.status))
+	m.HandleFunc("GET /admin/v1/accounts", a.handle(a.listAccounts))
+	m.HandleFunc("POST /admin/v1/accounts/batch", a.handle(a.batch))
+	m.HandleFunc("POST /admin/v1/accounts/{account}/retire", a.handle(a.retire))
+	m.HandleFunc("POST /admin/v1/export", a.handle(a.export))
+	m.HandleFunc("POST /admin/v1/claim", a.handle(a.claim))
+	m.HandleFunc("POST /admin/v1/tiers/{tier}/pause", a.handle(a.setPaused(true)))
+	m.HandleFunc("POST /admin/v1/tiers/{tier}/resume", a.handle(a.setPaused(false)))
+	m.HandleFunc("GET /admin/v1/orders", a.handle(a.listOrders))
+	m.HandleFunc("POST /admin/v1/orders/{order}/resend", a.handle(a.resendOrder))
+	a.mux = m
+}
+
+// Handler returns the API's handler; mount it at Prefix ("/admin/").
+func (a *API) Handler() http.Handler { return http.HandlerFunc(a.serveHTTP) }
+
+func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if !a.authorized(r) {
+		a.log.Warn("admin request unauthorized", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		h.Set("WWW-Authenticate", `Bearer realm="poold-admin"`)
+		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "unauthorized"})
+		return
+	}
+	handler, pattern := a.mux.Handler(r)
+	if pattern == "" {
+		// The mux's own 404 or 405 (with Allow), answered in JSON.
+		rec := &statusRecorder{header: http.Header{}}
+		handler.ServeHTTP(rec, r)
+		if rec.code < 400 {
+			rec.code = http.StatusNotFound
+		}
+		if allow := rec.header.Get("Allow"); allow != "" {
+			h.Set("Allow", allow)
+		}
+		writeJSON(w, rec.code, errorBody{Error: strings.ToLower(http.StatusText(rec.code))})
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// authorized compares the bearer token with every configured one in constant time: both sides
+// are SHA-256 digests (equal lengths), and every token is compared whatever matched before.
+func (a *API) authorized(r *http.Request) bool {
+	var presented string
+	if vs := r.Header.Values("Authorization"); len(vs) == 1 {
+		if scheme, tok, ok := strings.Cut(vs[0], " "); ok && strings.EqualFold(scheme, "Bearer") {
+			presented = tok
+		}
+	}
+	sum := sha256.Sum256([]byte(presented))
+	match := 0
+	for _, want := range a.tokens {
+		match |= subtle.ConstantTimeCompare(sum[:], want[:])
+	}
+	return match == 1 && presented != ""
+}
+
+// statusRecorder captures the status and headers of the mux's fallback handlers.
+type statusRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (s *statusRecorder) Header() http.Header { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return len(b), nil
+}
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+}

@@ -1,0 +1,476 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// MaxBody caps a request body.
+const MaxBody = 64 << 10
+
+// Account is an account as the API lists it: never a password or key.
+type Account struct {
+	ID         int64     `json:"id"`
+	Slug       string    `json:"slug"`
+	Tier       string    `json:"tier"`
+	State      string    `json:"state"`
+	Host       string    `json:"host,omitempty"`
+	URL        string    `json:"url,omitempty"`
+	Username   string    `json:"username"`
+	OrderID    string    `json:"order_id,omitempty"`
+	Generation string    `json:"generation,omitempty"`
+	Attempts   int       `json:"attempts"`
+	LastError  string    `json:"last_error,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	ReadyAt    time.Time `json:"ready_at,omitzero"`
+	ClaimedAt  time.Time `json:"claimed_at,omitzero"`
+}
+
+func accountView(a pool.Account) Account {
+	return Account{ID: a.ID, Slug: a.Slug, Tier: a.Tier, State: string(a.State), Host: a.Host, URL: a.URL,
+		Username: a.CustomerUser, OrderID: a.OrderID, Generation: a.Generation, Attempts: a.Attempts,
+		LastError: a.LastError, CreatedAt: a.CreatedAt, ReadyAt: a.ReadyAt, ClaimedAt: a.ClaimedAt}
+}
+
+// Claimed is the answer to a manual claim: the account with the customer's password (the
+// operator hands it over). Created is false when the order already held the account.
+type Claimed struct {
+	Created  bool    `json:"created"`
+	Account  Account `json:"account"`
+	Password string  `json:"password"`
+}
+
+// Order is an order as the API lists it.
+type Order struct {
+	ID             string    `json:"id"`
+	State          string    `json:"state"`
+	Tier           string    `json:"tier,omitempty"`
+	TierKeys       []string  `json:"tier_keys,omitempty"`
+	CustomerEmail  string    `json:"customer_email,omitempty"`
+	CustomerName   string    `json:"customer_name,omitempty"`
+	CustomerID     string    `json:"customer_id,omitempty"`
+	SubscriptionID string    `json:"subscription_id,omitempty"`
+	AccountID      int64     `json:"account_id,omitempty"`
+	Resends        int       `json:"resends"`
+	LastError      string    `json:"last_error,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	ClaimedAt      time.Time `json:"claimed_at,omitzero"`
+	DeliveredAt    time.Time `json:"delivered_at,omitzero"`
+	SuspendedAt    time.Time `json:"suspended_at,omitzero"`
+}
+
+func orderView(o store.Order) Order {
+	return Order{ID: o.ID, State: string(o.State), Tier: o.Tier, TierKeys: o.TierKeys, CustomerEmail: o.CustomerEmail,
+		CustomerName: o.CustomerName, CustomerID: o.CustomerID, SubscriptionID: o.SubscriptionID, AccountID: o.AccountID,
+		Resends: o.Resends, LastError: o.LastError, CreatedAt: o.CreatedAt, ClaimedAt: o.ClaimedAt,
+		DeliveredAt: o.DeliveredAt, SuspendedAt: o.SuspendedAt}
+}
+
+// TierStatus is one tier of GET /admin/v1/status (the rows of `poold status --json`).
+type TierStatus struct {
+	Tier                string         `json:"tier"`
+	MinReady            int            `json:"min_ready"`
+	MaxTotal            int            `json:"max_total"`
+	MaxInFlight         int            `json:"max_in_flight"`
+	Counts              map[string]int `json:"counts"`
+	Paused              bool           `json:"paused"`
+	ConsecutiveFailures int            `json:"consecutive_failures"`
+	LastError           string         `json:"last_error,omitempty"`
+}
+
+// Batch is the answer to a batch create: the slugs queued for provisioning.
+type Batch struct {
+	Tier  string   `json:"tier"`
+	Count int      `json:"count"`
+	Slugs []string `json:"slugs"`
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+// httpError is an answer other than 2xx decided by the API itself (not a store error).
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+var (
+	errConflict    = errors.New("conflict")
+	errUnavailable = errors.New("unavailable")
+)
+
+func (a *API) handle(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			a.fail(w, r, err)
+		}
+	}
+}
+
+// fail answers err: what the caller got wrong (4xx) with its message, anything else with 500
+// and a generic message, the detail going to the log only.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		he *httpError
+		fe *FieldError
+	)
+	body := errorBody{Error: err.Error()}
+	code := http.StatusInternalServerError
+	switch {
+	case errors.As(err, &he):
+		code = he.code
+	case errors.As(err, &fe):
+		code, body.Field = http.StatusBadRequest, fe.Field
+	case errors.Is(err, pool.ErrUnknownTier):
+		code = http.StatusBadRequest
+	case errors.Is(err, pool.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, pool.ErrIllegalTransition), errors.Is(err, pool.ErrPoolEmpty), errors.Is(err, errConflict):
+		code = http.StatusConflict
+	case errors.Is(err, errUnavailable):
+		code = http.StatusServiceUnavailable
+	}
+	if code == http.StatusInternalServerError {
+		body.Error = "internal error"
+		if r.Context().Err() != nil {
+			a.log.Info("admin request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+		} else {
+			a.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+	}
+	writeJSON(w, code, body)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON body into v: application/json, at most MaxBody bytes, one object with
+// only known fields. Any problem is a 4xx before anything changes.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return &httpError{http.StatusUnsupportedMediaType, "body: Content-Type must be application/json"}
+	}
+	tooBig := &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes", MaxBody)}
+	if r.ContentLength > MaxBody {
+		return tooBig
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	bad := func(err error) error {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return tooBig
+		}
+		if errors.Is(err, io.EOF) {
+			return &httpError{http.StatusBadRequest, "body: empty; want a JSON object"}
+		}
+		return &httpError{http.StatusBadRequest, "body: " + err.Error()}
+	}
+	if err := dec.Decode(v); err != nil {
+		return bad(err)
+	}
+	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return tooBig
+		}
+		return &httpError{http.StatusBadRequest, "body: unexpected data after the JSON object"}
+	}
+	return nil
+}
+
+// query reads the query parameters of a listing: only the named ones, each at most once.
+func query(r *http.Request, names ...string) (map[string]string, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, &httpError{http.StatusBadRequest, "query: " + err.Error()}
+	}
+	out := map[string]string{}
+	for k, vs := range q {
+		known := false
+		for _, n := range names {
+			known = known || k == n
+		}
+		if !known {
+			return nil, &FieldError{Field: k, Err: fmt.Errorf("unknown parameter (want %v)", names)}
+		}
+		if len(vs) != 1 {
+			return nil, &FieldError{Field: k, Err: errors.New("given more than once")}
+		}
+		out[k] = vs[0]
+	}
+	return out, nil
+}
+
+func limitParam(q map[string]string) (int, error) {
+	v, ok := q["limit"]
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, &FieldError{Field: "limit", Err: fmt.Errorf("%q is not an integer", v)}
+	}
+	return n, nil
+}
+
+func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r, "tier", "state", "limit")
+	if err != nil {
+		return err
+	}
+	limit, err := limitParam(q)
+	if err != nil {
+		return err
+	}
+	f, err := ValidateList(a.tiers, q["tier"], q["state"], limit)
+	if err != nil {
+		return err
+	}
+	as, err := a.store.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]Account, len(as))
+	for i, acc := range as {
+		out[i] = accountView(acc)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accounts": out})
+	return nil
+}
+
+func (a *API) listOrders(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r, "state", "limit")
+	if err != nil {
+		return err
+	}
+	limit, err := limitParam(q)
+	if err != nil {
+		return err
+	}
+	f, err := ValidateOrderList(q["state"], limit)
+	if err != nil {
+		return err
+	}
+	os, err := a.store.ListOrders(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]Order, len(os))
+	for i, o := range os {
+		out[i] = orderView(o)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"orders": out})
+	return nil
+}
+
+func (a *API) batch(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Count  int    `json:"count"`
+		Tier   string `json:"tier"`
+		Prefix string `json:"prefix"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Prefix == "" {
+		req.Prefix = a.prefix
+	}
+	if err := ValidateBatch(a.tiers, req.Count, req.Prefix, req.Tier); err != nil {
+		return err
+	}
+	as, err := a.store.CreateAccounts(r.Context(), req.Tier, req.Prefix, req.Count)
+	if err != nil {
+		return err
+	}
+	out := Batch{Tier: req.Tier, Count: len(as), Slugs: make([]string, len(as))}
+	for i, acc := range as {
+		out.Slugs[i] = acc.Slug
+	}
+	a.log.Info("batch created", "tier", req.Tier, "count", len(as), "first", out.Slugs[0], "last", out.Slugs[len(as)-1])
+	a.trigger()
+	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
+// export reserves ready accounts and answers their credentials as CSV. The CSV is built inside
+// the reserving transaction and sent only after it committed: if building fails (or the client
+// is gone) nothing is reserved, and no credentials leave for accounts that are not reserved.
+func (a *API) export(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Tier  string `json:"tier"`
+		Count int    `json:"count"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := ValidateExport(a.tiers, req.Tier, req.Count); err != nil {
+		return err
+	}
+	var body bytes.Buffer
+	as, err := a.store.Reserve(r.Context(), req.Tier, req.Count, func(as []pool.Account) error {
+		if len(as) == 0 {
+			return fmt.Errorf("export: %w", pool.ErrPoolEmpty)
+		}
+		if err := WriteCSV(&body, as); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		return r.Context().Err()
+	})
+	if err != nil {
+		return err
+	}
+	slugs := make([]string, len(as))
+	for i, acc := range as {
+		slugs[i] = acc.Slug
+	}
+	// Logged so that the operator can tell which accounts left, should the response be lost.
+	a.log.Info("accounts exported and reserved", "tier", req.Tier, "count", len(as), "accounts", slugs)
+	a.trigger()
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="poold-export.csv"`)
+	h.Set("X-Exported-Count", strconv.Itoa(len(as)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body.Bytes())
+	return nil
+}
+
+func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Order string `json:"order"`
+		Tier  string `json:"tier"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := ValidateClaim(a.tiers, req.Order, req.Tier); err != nil {
+		return err
+	}
+	acc, created, err := a.store.Claim(r.Context(), req.Tier, req.Order, nil)
+	if err != nil {
+		return err
+	}
+	if acc.Tier != req.Tier {
+		return fmt.Errorf("%w: order %s already holds account %s of tier %s", errConflict, req.Order, acc.Slug, acc.Tier)
+	}
+	a.log.Info("account claimed", "account", acc.Slug, "tier", acc.Tier, "order", req.Order, "new", created)
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+		a.trigger()
+	}
+	writeJSON(w, code, Claimed{Created: created, Account: accountView(acc), Password: acc.CustomerPassword})
+	return nil
+}
+
+func (a *API) retire(w http.ResponseWriter, r *http.Request) error {
+	ref := r.PathValue("account")
+	id, err := strconv.ParseInt(ref, 10, 64)
+	if err != nil {
+		acc, err := a.store.GetBySlug(r.Context(), ref)
+		if err != nil {
+			return err
+		}
+		id = acc.ID
+	}
+	acc, err := a.store.Retire(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	a.log.Info("account retired", "account", acc.Slug, "tier", acc.Tier)
+	a.trigger()
+	writeJSON(w, http.StatusOK, accountView(acc))
+	return nil
+}
+
+func (a *API) setPaused(paused bool) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		tier := r.PathValue("tier")
+		if err := validTier(a.tiers, tier); err != nil {
+			return err
+		}
+		if err := a.store.SetPaused(r.Context(), tier, paused); err != nil {
+			return err
+		}
+		if paused {
+			a.log.Info("tier paused", "tier", tier)
+		} else {
+			a.log.Info("tier resumed", "tier", tier)
+			a.trigger()
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"tier": tier, "paused": paused})
+		return nil
+	}
+}
+
+func (a *API) resendOrder(w http.ResponseWriter, r *http.Request) error {
+	if a.resend == nil {
+		return fmt.Errorf("%w: Stripe orders are not configured on this daemon", errUnavailable)
+	}
+	id := r.PathValue("order")
+	// Answer what the caller can fix with a 4xx before asking the orders service, whose
+	// errors for these cases carry no sentinel.
+	o, err := a.store.GetOrder(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if o.AccountID == 0 {
+		return fmt.Errorf("%w: order %s is %s: it has no account yet (its e-mail goes out once it has)", errConflict, o.ID, o.State)
+	}
+	acc, err := a.store.Get(r.Context(), o.AccountID)
+	if err != nil {
+		return err
+	}
+	switch acc.State {
+	case pool.StateClaimed, pool.StateDelivered, pool.StateSuspended:
+	default:
+		return fmt.Errorf("%w: order %s: account %s is %s: no credentials to resend", errConflict, o.ID, acc.Slug, acc.State)
+	}
+	n, err := a.resend(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	a.log.Info("order resend queued", "order", id, "resend", n)
+	writeJSON(w, http.StatusAccepted, map[string]any{"order": id, "resend": n})
+	return nil
+}
+
+func (a *API) status(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	counts, status, err := a.store.Counts(r.Context())
+	if err != nil {
+		return err
+	}
+	rows := make([]TierStatus, 0, len(a.tiers))
+	for _, name := range a.tiers.Names() {
+		t, st := a.tiers[name], status[name]
+		row := TierStatus{Tier: name, MinReady: t.MinReady, MaxTotal: t.MaxTotal, MaxInFlight: t.MaxInFlight,
+			Counts: map[string]int{}, Paused: st.Paused, ConsecutiveFailures: st.ConsecutiveFailures, LastError: st.LastError}
+		for _, s := range pool.States {
+			row.Counts[string(s)] = counts[name][s]
+		}
+		rows = append(rows, row)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tiers": rows, "orders_enabled": a.resend != nil})
+	return nil
+}

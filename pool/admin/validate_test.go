@@ -1,0 +1,61 @@
+package admin_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/admin"
+)
+
+func TestCSVSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"=1+1": "'=1+1", "+1": "'+1", "-1": "'-1", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "\rx": "'\rx",
+		"": "", "client01": "client01", "https://x.example": "https://x.example", "a=b": "a=b",
+	} {
+		if got := admin.CSVSafe(in); got != want {
+			t.Errorf("CSVSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var b bytes.Buffer
+	if err := admin.WriteCSV(&b, []pool.Account{{CustomerUser: "u", CustomerPassword: "=p", URL: "+u", Tier: "basic"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.String(), "username,password,url,tier,state\nu,'=p,'+u,basic,reserved\n"; got != want {
+		t.Errorf("csv %q, want %q", got, want)
+	}
+}
+
+func TestValidatorsShareTheCLIRules(t *testing.T) {
+	ts := tiers(t)
+	err := admin.ValidateBatch(ts, 0, "client", "basic")
+	var fe *admin.FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("ValidateBatch: %v", err)
+	}
+	if got := fe.Error(); got != "count 0: must be between 1 and 500" {
+		t.Errorf("JSON form %q", got)
+	}
+	if got := fe.Flag().Error(); got != "--count 0: must be between 1 and 500" {
+		t.Errorf("flag form %q", got)
+	}
+	if err := admin.ValidateBatch(ts, 500, "client", "gold"); !errors.Is(err, pool.ErrUnknownTier) {
+		t.Errorf("unknown tier: %v", err)
+	}
+	if err := admin.ValidateBatch(ts, 500, "client", "basic"); err != nil {
+		t.Error(err)
+	}
+	if err := admin.ValidateExport(ts, "", 0); err != nil {
+		t.Errorf("export of everything: %v", err)
+	}
+	if err := admin.ValidateClaim(ts, string(make([]byte, admin.MaxOrderID)), "basic"); err != nil {
+		t.Errorf("255-byte order: %v", err)
+	}
+	if f, err := admin.ValidateList(ts, "basic", "ready", 3); err != nil || f.Tier != "basic" || f.State != pool.StateReady || f.Limit != 3 {
+		t.Errorf("ValidateList = %+v, %v", f, err)
+	}
+	if f, err := admin.ValidateOrderList("delivered", 0); err != nil || f.State != "delivered" {
+		t.Errorf("ValidateOrderList = %+v, %v", f, err)
+	}
+}
