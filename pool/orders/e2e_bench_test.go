@@ -225,7 +225,8 @@ func benchPaidToEmail(b *testing.B, poll time.Duration, workers int) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	b.Cleanup(hook.Close)
-	mp := mailpittest.Start(b, "--webhook-url", hook.URL+"/", "--webhook-limit", "0")
+	// --max 0: Mailpit keeps only 500 messages by default (pruned every minute).
+	mp := mailpittest.Start(b, "--webhook-url", hook.URL+"/", "--webhook-limit", "0", "--max", "0")
 
 	prov := newSuspender()
 	svc, err := orders.New(orders.Config{
