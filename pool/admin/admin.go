@@ -75,6 +75,24 @@ type API struct {
 	mux     *http.ServeMux
 }
 
+// CheckTokens validates admin tokens: at least one, each MinTokenLen long or more, without
+// spaces or control characters. The messages name a token's position, never its content.
+func CheckTokens(tokens []string) error {
+	if len(tokens) == 0 {
+		return errors.New("admin: no token configured")
+	}
+	var errs []error
+	for i, t := range tokens {
+		if len(t) < MinTokenLen {
+			errs = append(errs, fmt.Errorf("admin: token %d is shorter than %d characters", i+1, MinTokenLen))
+		}
+		if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			errs = append(errs, fmt.Errorf("admin: token %d contains spaces or control characters", i+1))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // ParseTokens splits a POOL_ADMIN_TOKEN value (or a token file) into tokens: separated by
 // commas or newlines, surrounding space trimmed, empty entries dropped.
 func ParseTokens(s string) []string {
@@ -99,18 +117,11 @@ func New(cfg Config) (*API, error) {
 	if err := pool.ValidatePrefix(cfg.Prefix); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
-	if len(cfg.Tokens) == 0 {
-		return nil, errors.New("admin: no token configured")
+	if err := CheckTokens(cfg.Tokens); err != nil {
+		return nil, err
 	}
 	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, trigger: cfg.Trigger, log: cfg.Log}
-	for i, t := range cfg.Tokens {
-		// The messages name the token's position, never its content.
-		if len(t) < MinTokenLen {
-			return nil, fmt.Errorf("admin: token %d is shorter than %d characters", i+1, MinTokenLen)
-		}
-		if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-			return nil, fmt.Errorf("admin: token %d contains spaces or control characters", i+1)
-		}
+	for _, t := range cfg.Tokens {
 		a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
 	}
 	if a.trigger == nil {

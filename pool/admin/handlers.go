@@ -37,7 +37,8 @@ type Account struct {
 	ClaimedAt  time.Time `json:"claimed_at,omitzero"`
 }
 
-func accountView(a pool.Account) Account {
+// AccountView is how the API and `poold list --json` show an account: never a password.
+func AccountView(a pool.Account) Account {
 	return Account{ID: a.ID, Slug: a.Slug, Tier: a.Tier, State: string(a.State), Host: a.Host, URL: a.URL,
 		Username: a.CustomerUser, OrderID: a.OrderID, Generation: a.Generation, Attempts: a.Attempts,
 		LastError: a.LastError, CreatedAt: a.CreatedAt, ReadyAt: a.ReadyAt, ClaimedAt: a.ClaimedAt}
@@ -75,6 +76,22 @@ func orderView(o store.Order) Order {
 		CustomerName: o.CustomerName, CustomerID: o.CustomerID, SubscriptionID: o.SubscriptionID, AccountID: o.AccountID,
 		Resends: o.Resends, LastError: o.LastError, CreatedAt: o.CreatedAt, ClaimedAt: o.ClaimedAt,
 		DeliveredAt: o.DeliveredAt, SuspendedAt: o.SuspendedAt}
+}
+
+// StatusRows is the per-tier picture of GET /admin/v1/status and `poold status`: targets,
+// counts of every state, pause and failure status, in tier order.
+func StatusRows(tiers pool.Tiers, counts map[string]map[pool.State]int, status map[string]store.TierStatus) []TierStatus {
+	rows := make([]TierStatus, 0, len(tiers))
+	for _, name := range tiers.Names() {
+		t, st := tiers[name], status[name]
+		row := TierStatus{Tier: name, MinReady: t.MinReady, MaxTotal: t.MaxTotal, MaxInFlight: t.MaxInFlight,
+			Counts: map[string]int{}, Paused: st.Paused, ConsecutiveFailures: st.ConsecutiveFailures, LastError: st.LastError}
+		for _, s := range pool.States {
+			row.Counts[string(s)] = counts[name][s]
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 // TierStatus is one tier of GET /admin/v1/status (the rows of `poold status --json`).
@@ -250,7 +267,7 @@ func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]Account, len(as))
 	for i, acc := range as {
-		out[i] = accountView(acc)
+		out[i] = AccountView(acc)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"accounts": out})
 	return nil
@@ -377,7 +394,7 @@ func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
 		code = http.StatusCreated
 		a.trigger()
 	}
-	writeJSON(w, code, Claimed{Created: created, Account: accountView(acc), Password: acc.CustomerPassword})
+	writeJSON(w, code, Claimed{Created: created, Account: AccountView(acc), Password: acc.CustomerPassword})
 	return nil
 }
 
@@ -397,7 +414,7 @@ func (a *API) retire(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.log.Info("account retired", "account", acc.Slug, "tier", acc.Tier)
 	a.trigger()
-	writeJSON(w, http.StatusOK, accountView(acc))
+	writeJSON(w, http.StatusOK, AccountView(acc))
 	return nil
 }
 
@@ -461,16 +478,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rows := make([]TierStatus, 0, len(a.tiers))
-	for _, name := range a.tiers.Names() {
-		t, st := a.tiers[name], status[name]
-		row := TierStatus{Tier: name, MinReady: t.MinReady, MaxTotal: t.MaxTotal, MaxInFlight: t.MaxInFlight,
-			Counts: map[string]int{}, Paused: st.Paused, ConsecutiveFailures: st.ConsecutiveFailures, LastError: st.LastError}
-		for _, s := range pool.States {
-			row.Counts[string(s)] = counts[name][s]
-		}
-		rows = append(rows, row)
-	}
+	rows := StatusRows(a.tiers, counts, status)
 	writeJSON(w, http.StatusOK, map[string]any{"tiers": rows, "orders_enabled": a.resend != nil})
 	return nil
 }

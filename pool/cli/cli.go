@@ -139,7 +139,7 @@ func newRoot(e *Env) *cobra.Command {
 	batch.AddCommand(newBatchCreate(e))
 	pause := newPause(e, true)
 	resume := newPause(e, false)
-	root.AddCommand(newServe(e), batch, newList(e), newExport(e), newClaim(e), newRetire(e), pause, resume, newStatus(e), newOrders(e))
+	root.AddCommand(newServe(e), batch, newList(e), newExport(e), newClaim(e), newRetire(e), pause, resume, newStatus(e), newOrders(e), newConfig(e), newHealth(e))
 	return root
 }
 

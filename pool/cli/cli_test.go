@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/cli"
 	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"github.com/axiestudio/tenantpool/pool/secret"
@@ -222,7 +223,7 @@ func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 		{[]string{"export"}, "--csv FILE is required"},
 		{[]string{"export", "--csv", existing}, "exists"},
 		{[]string{"export", "--csv", "x.csv", "--tier", "gold"}, "unknown tier"},
-		{[]string{"claim", "--tier", "basic"}, "--order is required"},
+		{[]string{"claim", "--tier", "basic"}, "--order: required"},
 		{[]string{"claim", "--order", "o", "--tier", "gold"}, "unknown tier"},
 		{[]string{"retire", "client99"}, "not found"},
 		{[]string{"retire"}, "accepts 1 arg"},
@@ -255,7 +256,7 @@ func TestStatusPauseResumeRetire(t *testing.T) {
 	h := newHarness(t)
 	h.mustRun("batch", "create", "--count", "2", "--tier", "enterprise")
 	h.mustRun("pause", "enterprise")
-	var rows []cli.TierStatus
+	var rows []admin.TierStatus
 	if err := json.Unmarshal([]byte(h.mustRun("status", "--json")), &rows); err != nil {
 		t.Fatal(err)
 	}

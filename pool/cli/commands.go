@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,11 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
-
-// MaxBatch is the most accounts one batch create makes.
-const MaxBatch = 500
 
 func newBatchCreate(e *Env) *cobra.Command {
 	var (
@@ -34,17 +31,11 @@ func newBatchCreate(e *Env) *cobra.Command {
 		Short: "Create and provision N accounts of a tier (the operator's mass-user action)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if count < 1 || count > MaxBatch {
-				return fmt.Errorf("--count %d: must be between 1 and %d", count, MaxBatch)
-			}
 			if prefix == "" {
 				prefix = e.Prefix
 			}
-			if err := pool.ValidatePrefix(prefix); err != nil {
-				return fmt.Errorf("--prefix: %w", err)
-			}
-			if _, err := e.Tiers.Get(tier); err != nil {
-				return fmt.Errorf("--tier: %w", err)
+			if err := flagErr(admin.ValidateBatch(e.Tiers, count, prefix, tier)); err != nil {
+				return err
 			}
 			wait, err := parseTimeout(timeout)
 			if err != nil {
@@ -151,24 +142,6 @@ func waitBatch(ctx context.Context, e *Env, s *store.Store, as []pool.Account) e
 	return nil
 }
 
-type accountView struct {
-	ID        int64     `json:"id"`
-	Slug      string    `json:"slug"`
-	Tier      string    `json:"tier"`
-	State     string    `json:"state"`
-	Host      string    `json:"host,omitempty"`
-	URL       string    `json:"url,omitempty"`
-	Username  string    `json:"username"`
-	OrderID   string    `json:"order_id,omitempty"`
-	Attempts  int       `json:"attempts"`
-	LastError string    `json:"last_error,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-func view(a pool.Account) accountView {
-	return accountView{a.ID, a.Slug, a.Tier, string(a.State), a.Host, a.URL, a.CustomerUser, a.OrderID, a.Attempts, a.LastError, a.CreatedAt}
-}
-
 func newList(e *Env) *cobra.Command {
 	var tier, state string
 	var asJSON bool
@@ -178,21 +151,9 @@ func newList(e *Env) *cobra.Command {
 		Short: "List accounts (no passwords)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := store.Filter{Tier: tier, Limit: limit}
-			if tier != "" {
-				if _, err := e.Tiers.Get(tier); err != nil {
-					return fmt.Errorf("--tier: %w", err)
-				}
-			}
-			if state != "" {
-				st, err := pool.ParseState(state)
-				if err != nil {
-					return fmt.Errorf("--state: %w", err)
-				}
-				f.State = st
-			}
-			if limit < 0 {
-				return fmt.Errorf("--limit %d must be ≥ 0", limit)
+			f, err := admin.ValidateList(e.Tiers, tier, state, limit)
+			if err := flagErr(err); err != nil {
+				return err
 			}
 			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
 				as, err := s.List(ctx, f)
@@ -200,9 +161,9 @@ func newList(e *Env) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					out := make([]accountView, len(as))
+					out := make([]admin.Account, len(as))
 					for i, a := range as {
-						out[i] = view(a)
+						out[i] = admin.AccountView(a)
 					}
 					enc := json.NewEncoder(e.Stdout)
 					enc.SetIndent("", "  ")
@@ -239,13 +200,8 @@ func newExport(e *Env) *cobra.Command {
 			if _, err := os.Lstat(path); err == nil {
 				return fmt.Errorf("--csv %s: file exists; refusing to overwrite credentials", path)
 			}
-			if tier != "" {
-				if _, err := e.Tiers.Get(tier); err != nil {
-					return fmt.Errorf("--tier: %w", err)
-				}
-			}
-			if count < 0 {
-				return fmt.Errorf("--count %d must be ≥ 0", count)
+			if err := flagErr(admin.ValidateExport(e.Tiers, tier, count)); err != nil {
+				return err
 			}
 			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
 				var tmp string
@@ -254,13 +210,7 @@ func newExport(e *Env) *cobra.Command {
 						return errors.New("no ready account to export")
 					}
 					var buf bytes.Buffer
-					w := csv.NewWriter(&buf)
-					w.Write([]string{"username", "password", "url", "tier", "state"})
-					for _, a := range as {
-						w.Write([]string{csvSafe(a.CustomerUser), csvSafe(a.CustomerPassword), csvSafe(a.URL), csvSafe(a.Tier), string(pool.StateReserved)})
-					}
-					w.Flush()
-					if err := w.Error(); err != nil {
+					if err := admin.WriteCSV(&buf, as); err != nil {
 						return err
 					}
 					var err error
@@ -296,14 +246,8 @@ func newClaim(e *Env) *cobra.Command {
 		Short: "Claim one ready account for an order (manual sale); prints its credentials",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if order == "" {
-				return errors.New("--order is required")
-			}
-			if len(order) > 255 {
-				return errors.New("--order: at most 255 characters")
-			}
-			if _, err := e.Tiers.Get(tier); err != nil {
-				return fmt.Errorf("--tier: %w", err)
+			if err := flagErr(admin.ValidateClaim(e.Tiers, order, tier)); err != nil {
+				return err
 			}
 			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
 				a, created, err := s.Claim(ctx, tier, order, nil)
@@ -381,18 +325,6 @@ func newPause(e *Env, paused bool) *cobra.Command {
 	}
 }
 
-// TierStatus is one row of `poold status --json`.
-type TierStatus struct {
-	Tier                string         `json:"tier"`
-	MinReady            int            `json:"min_ready"`
-	MaxTotal            int            `json:"max_total"`
-	MaxInFlight         int            `json:"max_in_flight"`
-	Counts              map[string]int `json:"counts"`
-	Paused              bool           `json:"paused"`
-	ConsecutiveFailures int            `json:"consecutive_failures"`
-	LastError           string         `json:"last_error,omitempty"`
-}
-
 func newStatus(e *Env) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -405,17 +337,7 @@ func newStatus(e *Env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var rows []TierStatus
-				for _, name := range e.Tiers.Names() {
-					t := e.Tiers[name]
-					st := status[name]
-					r := TierStatus{Tier: name, MinReady: t.MinReady, MaxTotal: t.MaxTotal, MaxInFlight: t.MaxInFlight,
-						Counts: map[string]int{}, Paused: st.Paused, ConsecutiveFailures: st.ConsecutiveFailures, LastError: st.LastError}
-					for _, state := range pool.States {
-						r.Counts[string(state)] = counts[name][state]
-					}
-					rows = append(rows, r)
-				}
+				rows := admin.StatusRows(e.Tiers, counts, status)
 				if asJSON {
 					enc := json.NewEncoder(e.Stdout)
 					enc.SetIndent("", "  ")
@@ -441,4 +363,13 @@ func newStatus(e *Env) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "JSON instead of a table")
 	return cmd
+}
+
+// flagErr renders a shared validation error with the CLI's flag names.
+func flagErr(err error) error {
+	var fe *admin.FieldError
+	if errors.As(err, &fe) {
+		return fe.Flag()
+	}
+	return err
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/term"
 	"gopkg.in/yaml.v3"
@@ -109,13 +108,4 @@ func writeTemp0600(path string, data []byte) (string, error) {
 		return "", err
 	}
 	return name, nil
-}
-
-// csvSafe neutralises spreadsheet formula injection: a cell that a spreadsheet would evaluate
-// (leading = + - @ tab or CR) is prefixed with a single quote.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/delivery"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/langflow"
 	"github.com/axiestudio/tenantpool/pool/orders"
 	"github.com/axiestudio/tenantpool/pool/store"
@@ -39,58 +40,75 @@ func (e *Env) readSecretEnv(name string) (string, error) {
 	return strings.TrimSpace(string(data)), nil
 }
 
-// ordersService builds the Stripe orders service from the environment. Every problem is
-// reported at once.
-func (e *Env) ordersService(s *store.Store, prov pool.Provisioner, trigger func(), observe func(string, time.Duration, error)) (*orders.Service, error) {
-	var errs []error
-	bad := func(err error) { errs = append(errs, err) }
+// ordersSettings are the Stripe orders settings read from the environment.
+type ordersSettings struct {
+	secrets []string
+	prices  map[string]string
+	grace   time.Duration
+	smtp    delivery.Config
+	tmpl    *delivery.Templates
+}
 
+// ordersSettings reads and validates the orders environment, reporting every problem at once.
+func (e *Env) ordersSettings() (ordersSettings, error) {
+	var (
+		o    = ordersSettings{grace: 30 * 24 * time.Hour}
+		errs []error
+	)
+	bad := func(err error) { errs = append(errs, err) }
 	secrets, err := e.readSecretEnv("POOL_STRIPE_WEBHOOK_SECRET")
 	if err != nil {
 		bad(err)
 	}
-	var secretList []string
 	for _, line := range strings.FieldsFunc(secrets, func(r rune) bool { return r == ',' || r == '\n' }) {
 		if line = strings.TrimSpace(line); line != "" {
 			if !strings.HasPrefix(line, "whsec_") {
 				bad(errors.New("POOL_STRIPE_WEBHOOK_SECRET: every secret must start with whsec_"))
 				break
 			}
-			secretList = append(secretList, line)
+			o.secrets = append(o.secrets, line)
 		}
 	}
-	prices, err := orders.ParsePrices(e.Getenv("POOL_STRIPE_PRICES"))
-	if err != nil {
+	if o.prices, err = orders.ParsePrices(e.Getenv("POOL_STRIPE_PRICES")); err != nil {
 		bad(fmt.Errorf("POOL_STRIPE_PRICES: %w", err))
 	}
-	grace := 30 * 24 * time.Hour
+	for id, tier := range o.prices {
+		if _, err := e.Tiers.Get(tier); err != nil {
+			bad(fmt.Errorf("POOL_STRIPE_PRICES: %s: %w", id, err))
+		}
+	}
 	if v := e.Getenv("POOL_SUSPEND_GRACE"); v != "" {
-		if grace, err = parseTimeout(v); err != nil {
+		if o.grace, err = parseTimeout(v); err != nil {
 			bad(fmt.Errorf("POOL_SUSPEND_GRACE: %w", err))
 		}
 	}
-	smtp := delivery.Config{Host: e.Getenv("POOL_SMTP_HOST"), Username: e.Getenv("POOL_SMTP_USERNAME"), From: e.Getenv("POOL_SMTP_FROM")}
-	if smtp.Host == "" {
+	o.smtp = delivery.Config{Host: e.Getenv("POOL_SMTP_HOST"), Username: e.Getenv("POOL_SMTP_USERNAME"), From: e.Getenv("POOL_SMTP_FROM")}
+	if o.smtp.Host == "" {
 		bad(errors.New("POOL_SMTP_HOST is required when Stripe orders are enabled"))
 	}
-	if smtp.From == "" {
+	if o.smtp.From == "" {
 		bad(errors.New("POOL_SMTP_FROM is required when Stripe orders are enabled"))
 	}
-	if smtp.TLS, err = delivery.ParseTLSMode(envOr(e.Getenv, "POOL_SMTP_TLS", "starttls")); err != nil {
+	if o.smtp.TLS, err = delivery.ParseTLSMode(envOr(e.Getenv, "POOL_SMTP_TLS", "starttls")); err != nil {
 		bad(fmt.Errorf("POOL_SMTP_TLS: %w", err))
 	}
 	if v := e.Getenv("POOL_SMTP_PORT"); v != "" {
-		if smtp.Port, err = strconv.Atoi(v); err != nil || smtp.Port < 1 || smtp.Port > 65535 {
+		if o.smtp.Port, err = strconv.Atoi(v); err != nil || o.smtp.Port < 1 || o.smtp.Port > 65535 {
 			bad(fmt.Errorf("POOL_SMTP_PORT %q: want a port number", v))
 		}
 	}
-	if smtp.Password, err = e.readSecretEnv("POOL_SMTP_PASSWORD"); err != nil {
+	if o.smtp.Password, err = e.readSecretEnv("POOL_SMTP_PASSWORD"); err != nil {
 		bad(err)
 	}
-	tmpl, err := delivery.LoadTemplates(e.Getenv("POOL_EMAIL_TEMPLATES"))
-	if err != nil {
+	if o.tmpl, err = delivery.LoadTemplates(e.Getenv("POOL_EMAIL_TEMPLATES")); err != nil {
 		bad(fmt.Errorf("POOL_EMAIL_TEMPLATES: %w", err))
 	}
+	return o, errors.Join(errs...)
+}
+
+// ordersService builds the Stripe orders service from the environment.
+func (e *Env) ordersService(s *store.Store, prov pool.Provisioner, trigger func(), observe func(string, time.Duration, error)) (*orders.Service, error) {
+	o, err := e.ordersSettings()
 	// The tenants' Langflow rotates passwords, unless the provisioner knows better (the test
 	// double's tenants have no Langflow).
 	var rotator orders.Rotator = orders.LangflowRotator{Gate: langflow.NewGate(langflow.GateOptions{Logger: e.Log})}
@@ -99,19 +117,18 @@ func (e *Env) ordersService(s *store.Store, prov pool.Provisioner, trigger func(
 	}
 	suspender, ok := prov.(orders.Suspender)
 	if !ok {
-		bad(errors.New("the provisioner cannot suspend tenants, which Stripe subscriptions need"))
+		err = errors.Join(err, errors.New("the provisioner cannot suspend tenants, which Stripe subscriptions need"))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	sender, err := delivery.NewSender(smtp, tmpl)
+	sender, err := delivery.NewSender(o.smtp, o.tmpl)
 	if err != nil {
 		return nil, err
 	}
 	return orders.New(orders.Config{
-		Store: s, Tiers: e.Tiers, Mailer: sender, Prefix: e.Prefix, Secrets: secretList, Prices: prices,
-		Suspender: suspender, Rotator: rotator,
-		Trigger: trigger, ObserveEmail: observe, Grace: grace, From: smtp.From,
+		Store: s, Tiers: e.Tiers, Mailer: sender, Prefix: e.Prefix, Secrets: o.secrets, Prices: o.prices,
+		Suspender: suspender, Rotator: rotator, Trigger: trigger, ObserveEmail: observe, Grace: o.grace, From: o.smtp.From,
 		SupportContact: e.Getenv("POOL_SUPPORT_CONTACT"), UpsellURL: e.Getenv("POOL_UPSELL_URL"), BillingURL: e.Getenv("POOL_BILLING_URL"),
 		Log: e.Log,
 	})
@@ -148,4 +165,17 @@ func newOrders(e *Env) *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// adminAPI builds the admin API when POOL_ADMIN_TOKEN (or _FILE) is set; nil when it is not.
+func (e *Env) adminAPI(s *store.Store, trigger func(), resend func(context.Context, string) (int, error)) (*admin.API, error) {
+	raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN")
+	if err != nil {
+		return nil, err
+	}
+	tokens := admin.ParseTokens(raw)
+	if len(tokens) == 0 {
+		return nil, nil
+	}
+	return admin.New(admin.Config{Store: s, Tiers: e.Tiers, Prefix: e.Prefix, Tokens: tokens, Resend: resend, Trigger: trigger, Log: e.Log})
 }

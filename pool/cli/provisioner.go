@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -41,23 +43,48 @@ func (f *provisionFlags) register(fs *pflag.FlagSet, getenv func(string) string)
 var localHost = platform.Host{Name: "local", DockerURL: "unix:///var/run/docker.sock", Address: "127.0.0.1",
 	Capacity: 20, Network: platform.DefaultNetwork, WildcardTarget: true}
 
-// pulumiProvisioner builds the Pulumi provisioner from flags, environment and config.
-func (e *Env) pulumiProvisioner(ctx context.Context, s *store.Store, concurrency int) (pool.Provisioner, error) {
-	f := e.provision
+// validate checks the provisioning settings without building anything, reporting every
+// problem at once. It returns the Pulumi CLI path and the health timeout. A missing image is
+// errNotConfigured: the daemon can run without provisioning.
+func (f provisionFlags) validate(e *Env) (cliPath string, health time.Duration, err error) {
 	if f.image == "" {
-		return nil, fmt.Errorf("%w: set POOL_LANGFLOW_IMAGE (or --langflow-image) to a Langflow image pinned by digest", errNotConfigured)
+		return "", 0, fmt.Errorf("%w: set POOL_LANGFLOW_IMAGE (or --langflow-image) to a Langflow image pinned by digest", errNotConfigured)
 	}
-	health, err := parseTimeout(f.healthTimeout)
-	if err != nil {
-		return nil, fmt.Errorf("--health-timeout: %w", err)
+	var errs []error
+	if err := platform.ValidatePinnedImage(f.image); err != nil {
+		errs = append(errs, fmt.Errorf("--langflow-image: %w", err))
 	}
-	cliPath := f.cli
+	if health, err = parseTimeout(f.healthTimeout); err != nil {
+		errs = append(errs, fmt.Errorf("--health-timeout: %w", err))
+	}
+	if f.secrets != pulumiprov.SecretsPassphrase && !strings.Contains(f.secrets, "://") {
+		errs = append(errs, fmt.Errorf("--pulumi-secrets-provider %q: want %q or a KMS URL", f.secrets, pulumiprov.SecretsPassphrase))
+	}
+	if f.platformStack == "" {
+		if err := platform.ValidateDomain(f.domain); err != nil {
+			errs = append(errs, fmt.Errorf("--domain: %w", err))
+		}
+	}
+	cliPath = f.cli
 	if cliPath == "" {
 		if p, err := exec.LookPath("pulumi"); err == nil {
 			cliPath = p
 		} else if home, err := os.UserHomeDir(); err == nil {
 			cliPath = filepath.Join(home, ".cache", "tenantpool", "pulumi-v3.274.1", "pulumi")
 		}
+	}
+	if _, err := os.Stat(cliPath); err != nil {
+		errs = append(errs, fmt.Errorf("Pulumi CLI not found at %q: install it or run `make pulumi` (--pulumi-cli)", cliPath))
+	}
+	return cliPath, health, errors.Join(errs...)
+}
+
+// pulumiProvisioner builds the Pulumi provisioner from flags, environment and config.
+func (e *Env) pulumiProvisioner(ctx context.Context, s *store.Store, concurrency int) (pool.Provisioner, error) {
+	f := e.provision
+	cliPath, health, err := f.validate(e)
+	if err != nil {
+		return nil, err
 	}
 	key, err := e.Key()
 	if err != nil {

@@ -13,9 +13,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/metrics"
 	"github.com/axiestudio/tenantpool/pool/orders"
 	"github.com/axiestudio/tenantpool/pool/store"
@@ -28,6 +30,42 @@ type serveFlags struct {
 	stuckTimeout     string
 	shutdownTimeout  string
 	hardFailureLimit int
+
+	stuck, grace time.Duration // parsed by validate
+}
+
+func (f *serveFlags) register(fl *pflag.FlagSet, getenv func(string) string) {
+	fl.StringVar(&f.listen, "listen", envOr(getenv, "POOL_LISTEN", "127.0.0.1:8080"), "HTTP listen address (env POOL_LISTEN)")
+	fl.StringVar(&f.schedule, "reconcile-schedule", envOr(getenv, "POOL_RECONCILE_SCHEDULE", "@every 30s"), "cron schedule of the reconcile pass (env POOL_RECONCILE_SCHEDULE)")
+	fl.IntVar(&f.concurrency, "provision-concurrency", intEnv(getenv, "POOL_PROVISION_CONCURRENCY", 4), "concurrent provisioning jobs in this process (env POOL_PROVISION_CONCURRENCY)")
+	fl.StringVar(&f.stuckTimeout, "stuck-timeout", envOr(getenv, "POOL_STUCK_TIMEOUT", "90m"), "fail accounts still provisioning after this long (env POOL_STUCK_TIMEOUT)")
+	fl.StringVar(&f.shutdownTimeout, "shutdown-timeout", envOr(getenv, "POOL_SHUTDOWN_TIMEOUT", "30s"), "on SIGTERM, wait this long for in-flight work (env POOL_SHUTDOWN_TIMEOUT)")
+	fl.IntVar(&f.hardFailureLimit, "hard-failure-limit", intEnv(getenv, "POOL_HARD_FAILURE_LIMIT", 10), "stop creating in a tier after this many consecutive failures (env POOL_HARD_FAILURE_LIMIT)")
+}
+
+// validate checks every serve flag and reports every problem at once.
+func (f *serveFlags) validate() error {
+	var errs []error
+	if err := pool.ValidateSchedule(f.schedule); err != nil {
+		errs = append(errs, fmt.Errorf("--reconcile-schedule: %w", err))
+	}
+	if f.concurrency < 1 || f.concurrency > 64 {
+		errs = append(errs, fmt.Errorf("--provision-concurrency %d: must be between 1 and 64", f.concurrency))
+	}
+	var err error
+	if f.stuck, err = parseTimeout(f.stuckTimeout); err != nil {
+		errs = append(errs, fmt.Errorf("--stuck-timeout: %w", err))
+	}
+	if f.grace, err = parseTimeout(f.shutdownTimeout); err != nil {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout: %w", err))
+	}
+	if f.hardFailureLimit < 1 {
+		errs = append(errs, fmt.Errorf("--hard-failure-limit %d: must be ≥ 1", f.hardFailureLimit))
+	}
+	if _, _, err := net.SplitHostPort(f.listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %w", f.listen, err))
+	}
+	return errors.Join(errs...)
 }
 
 func newServe(e *Env) *cobra.Command {
@@ -37,36 +75,13 @@ func newServe(e *Env) *cobra.Command {
 		Short: "Run the daemon: reconcile the pool, work provisioning jobs, serve HTTP",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := pool.ValidateSchedule(f.schedule); err != nil {
-				return fmt.Errorf("--reconcile-schedule: %w", err)
+			if err := f.validate(); err != nil {
+				return err
 			}
-			if f.concurrency < 1 || f.concurrency > 64 {
-				return fmt.Errorf("--provision-concurrency %d: must be between 1 and 64", f.concurrency)
-			}
-			stuck, err := parseTimeout(f.stuckTimeout)
-			if err != nil {
-				return fmt.Errorf("--stuck-timeout: %w", err)
-			}
-			grace, err := parseTimeout(f.shutdownTimeout)
-			if err != nil {
-				return fmt.Errorf("--shutdown-timeout: %w", err)
-			}
-			if f.hardFailureLimit < 1 {
-				return fmt.Errorf("--hard-failure-limit %d: must be ≥ 1", f.hardFailureLimit)
-			}
-			if _, _, err := net.SplitHostPort(f.listen); err != nil {
-				return fmt.Errorf("--listen %q: %w", f.listen, err)
-			}
-			return serve(cmd.Context(), e, f, stuck, grace)
+			return serve(cmd.Context(), e, f)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.listen, "listen", envOr(e.Getenv, "POOL_LISTEN", "127.0.0.1:8080"), "HTTP listen address (env POOL_LISTEN)")
-	fl.StringVar(&f.schedule, "reconcile-schedule", envOr(e.Getenv, "POOL_RECONCILE_SCHEDULE", "@every 30s"), "cron schedule of the reconcile pass (env POOL_RECONCILE_SCHEDULE)")
-	fl.IntVar(&f.concurrency, "provision-concurrency", intEnv(e.Getenv, "POOL_PROVISION_CONCURRENCY", 4), "concurrent provisioning jobs in this process (env POOL_PROVISION_CONCURRENCY)")
-	fl.StringVar(&f.stuckTimeout, "stuck-timeout", envOr(e.Getenv, "POOL_STUCK_TIMEOUT", "90m"), "fail accounts still provisioning after this long (env POOL_STUCK_TIMEOUT)")
-	fl.StringVar(&f.shutdownTimeout, "shutdown-timeout", envOr(e.Getenv, "POOL_SHUTDOWN_TIMEOUT", "30s"), "on SIGTERM, wait this long for in-flight work (env POOL_SHUTDOWN_TIMEOUT)")
-	fl.IntVar(&f.hardFailureLimit, "hard-failure-limit", intEnv(e.Getenv, "POOL_HARD_FAILURE_LIMIT", 10), "stop creating in a tier after this many consecutive failures (env POOL_HARD_FAILURE_LIMIT)")
+	f.register(cmd.Flags(), e.Getenv)
 	return cmd
 }
 
@@ -80,7 +95,8 @@ func intEnv(getenv func(string) string, key string, def int) int {
 	return def
 }
 
-func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration) error {
+func serve(ctx context.Context, e *Env, f serveFlags) error {
+	stuck, grace := f.stuck, f.grace
 	s, err := e.OpenStore(ctx)
 	if err != nil {
 		return err
@@ -142,6 +158,7 @@ func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration
 		ObserveProvision: m.ObserveProvision}
 	mux := routes(s, rec, topUp)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(e.Log.Handler(), slog.LevelError)}))
+	var resend func(context.Context, string) (int, error)
 	if e.ordersEnabled() {
 		svc, err := e.ordersService(s, prov, rec.Trigger, m.ObserveEmail)
 		if err != nil {
@@ -149,8 +166,16 @@ func serve(ctx context.Context, e *Env, f serveFlags, stuck, grace time.Duration
 		}
 		wcfg.Configure = svc.Register
 		mux.Handle(orders.Path, svc.Handler())
+		resend = svc.Resend
 	} else {
 		e.Log.Warn("Stripe orders disabled: POOL_STRIPE_WEBHOOK_SECRET is not set (manual sales only)")
+	}
+	if api, err := e.adminAPI(s, rec.Trigger, resend); err != nil {
+		return err
+	} else if api != nil {
+		mux.Handle(admin.Prefix, api.Handler())
+	} else {
+		e.Log.Warn("admin API disabled: POOL_ADMIN_TOKEN is not set")
 	}
 	if e.opts.jobs != nil {
 		e.opts.jobs(&wcfg)

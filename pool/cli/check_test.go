@@ -1,0 +1,102 @@
+package cli_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigCheckReportsEveryProblemAtOnce(t *testing.T) {
+	h := newHarness(t)
+	h.real = true
+	h.env["POOL_DATA_DIR"] = filepath.Join(t.TempDir(), "never-created")
+	h.env["POOL_LANGFLOW_IMAGE"] = "langflowai/langflow:latest" // not pinned
+	h.env["POOL_STRIPE_WEBHOOK_SECRET"] = "whsec_ok"            // orders on, but no SMTP
+	h.env["POOL_SMTP_PORT"] = "99999"
+	h.env["POOL_ADMIN_TOKEN"] = "short"
+	h.env["POOL_SECRET_KEY"] = "not-base64!"
+	_, err := h.run(context.Background(), "config", "check", "--reconcile-schedule", "sometimes", "--provision-concurrency", "0")
+	if err == nil {
+		t.Fatal("a broken configuration passed")
+	}
+	for _, want := range []string{"--reconcile-schedule", "--provision-concurrency", "--langflow-image", "POOL_SMTP_HOST", "POOL_SMTP_FROM",
+		"POOL_SMTP_PORT", "token 1 is shorter", "POOL_SECRET_KEY"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the report misses %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "short") && strings.Contains(err.Error(), "\"short\"") {
+		t.Error("the report quotes the admin token")
+	}
+	if _, err := os.Stat(h.env["POOL_DATA_DIR"]); !os.IsNotExist(err) {
+		t.Fatal("config check wrote the data dir")
+	}
+}
+
+func TestConfigCheckPassesAGoodConfiguration(t *testing.T) {
+	h := newHarness(t)
+	h.real = true
+	h.env["POOL_LANGFLOW_IMAGE"] = "langflowai/langflow:1.5.0@sha256:" + strings.Repeat("ab", 32)
+	h.env["TENANTPOOL_PULUMI"] = os.Args[0] // any existing file stands in for the CLI here
+	h.env["POOL_ADMIN_TOKEN"] = "a-long-enough-admin-token"
+	out, err := h.run(context.Background(), "config", "check")
+	if err != nil || !strings.Contains(out, "configuration ok") || !strings.Contains(out, "Stripe orders disabled") {
+		t.Fatalf("config check = %q, %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "secret.key")); !os.IsNotExist(err) {
+		t.Fatal("config check created the key file")
+	}
+}
+
+func TestServeMountsAdminAPIAndHealthCommandAnswers(t *testing.T) {
+	h := newHarness(t)
+	h.env["POOL_ADMIN_TOKEN"] = "a-long-enough-admin-token"
+	addr := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.run(ctx, "serve", "--listen", addr)
+		done <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := h.run(context.Background(), "health", "--url", "http://"+addr+"/readyz"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health never ok:\n%s", h.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	get := func(token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/admin/v1/status", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get("a-long-enough-admin-token"); code != 200 || !strings.Contains(body, `"tier":"basic"`) {
+		t.Fatalf("admin status = %d %s", code, body)
+	}
+	if code, _ := get("wrong-token-wrong-token"); code != 401 {
+		t.Fatalf("wrong token: %d, want 401", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.run(context.Background(), "health", "--url", "http://"+addr+"/readyz"); err == nil {
+		t.Fatal("health ok with no daemon")
+	}
+}
