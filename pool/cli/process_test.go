@@ -240,3 +240,51 @@ func TestCrashMidStreamLosesNoEmail(t *testing.T) {
 	}
 	t.Logf("%d of %d orders acknowledged before and during the kill; %d message(s) re-sent with the same Message-ID", len(acked), orders, resent)
 }
+
+// TestSIGTERMHandsBackInFlightWork stops a daemon whose provisioning hangs: it must exit within
+// its shutdown timeout (plus a margin), leave the account provisioning (not failed), and a
+// restarted daemon must finish it.
+func TestSIGTERMHandsBackInFlightWork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real daemon processes")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "poold.yaml")
+	os.WriteFile(cfg, []byte("tiers:\n  - {name: basic, min_ready: 2, max_total: 2, max_in_flight: 2, memory_mb: 512, cpus: 1}\n"), 0o600)
+	data := filepath.Join(dir, "data")
+	env := []string{"POOL_DATA_DIR=" + data, "POOL_CONFIG=" + cfg, "POOL_LOG_FORMAT=json"}
+	d := startDaemon(t, append(env, "TESTPOOLD_BLOCK=1"), "--reconcile-schedule", "@every 1s", "--shutdown-timeout", "1s")
+	h := &harness{t: t, dir: data, env: map[string]string{"POOL_DATA_DIR": data, "POOL_CONFIG": cfg, "POOL_LOG_FORMAT": "json"}}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(h.list("--state", "provisioning")) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("provisioning never started:\n%s", d.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // the jobs are running (blocked in the provisioner)
+	start := time.Now()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("daemon still running 20s after SIGTERM with a 1s shutdown timeout:\n%s", d.logs.String())
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM:\n%s", code, d.logs.String())
+	}
+	t.Logf("stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	if n := len(h.list("--state", "provisioning")); n != 2 {
+		t.Fatalf("%d accounts provisioning after shutdown, want 2 (handed back, not failed)\n%v", n, h.list())
+	}
+	startDaemon(t, env, "--reconcile-schedule", "@every 1s")
+	for len(h.list("--state", "ready")) < 2 {
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatalf("the restarted daemon did not finish the handed-back accounts: %v", h.list())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(h.list()); n != 2 {
+		t.Fatalf("%d accounts, want 2: the handed-back ones were finished, not replaced", n)
+	}
+}

@@ -19,6 +19,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	prov := &pooltest.Provisioner{}
+	if os.Getenv("TESTPOOLD_BLOCK") != "" {
+		prov.Block = make(chan struct{}) // provisioning hangs until shutdown cancels it
+	}
 	err := cli.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr,
 		cli.WithProvisioner(func(context.Context, *cli.Env) (pool.Provisioner, error) { return prov, nil }),
 		cli.WithJobConfig(func(c *pool.WorkerConfig) { c.PollInterval = 50 * time.Millisecond }))
