@@ -21,6 +21,8 @@ type Provisioner struct {
 	Block chan struct{}
 	// Started receives the slug of every Provision call as it starts (if set; never blocks).
 	Started chan string
+	// ReapplyFail, when set, decides the error of a Reapply call (attempt counts from 1 per slug).
+	ReapplyFail func(a pool.Account, attempt int) error
 
 	attempts    map[string]int
 	provisioned map[string]int
@@ -28,6 +30,7 @@ type Provisioner struct {
 	suspended   map[string]int
 	resumed     map[string]int
 	rotated     map[string]int
+	reapplied   map[string]int
 }
 
 var _ pool.Provisioner = (*Provisioner)(nil)
@@ -99,6 +102,27 @@ func (p *Provisioner) Resume(ctx context.Context, a pool.Account) error {
 	return nil
 }
 
+// Reapply records a re-apply of the tenant's stack (the health prober's repair); ReapplyFail
+// decides its error.
+func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
+	p.mu.Lock()
+	p.init()
+	p.reapplied[a.Slug]++
+	attempt, fail := p.reapplied[a.Slug], p.ReapplyFail
+	p.mu.Unlock()
+	if fail != nil {
+		return fail(a, attempt)
+	}
+	return nil
+}
+
+// Reapplied returns how many times a slug's stack was re-applied (failed calls included).
+func (p *Provisioner) Reapplied(slug string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reapplied[slug]
+}
+
 // RotateCustomer records a password rotation (the fake tenants have no Langflow to rotate at).
 func (p *Provisioner) RotateCustomer(ctx context.Context, a pool.Account, password string) error {
 	p.mu.Lock()
@@ -126,6 +150,7 @@ func (p *Provisioner) init() {
 	if p.attempts == nil {
 		p.attempts, p.provisioned, p.destroyed = map[string]int{}, map[string]int{}, map[string]int{}
 		p.suspended, p.resumed, p.rotated = map[string]int{}, map[string]int{}, map[string]int{}
+		p.reapplied = map[string]int{}
 	}
 }
 

@@ -1,0 +1,103 @@
+package pulumiprov_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/langflow"
+	"github.com/axiestudio/tenantpool/pool/langflow/langflowtest"
+)
+
+// Reapply on a provisioned tenant refreshes and updates its stack: the program runs again with
+// the same spec (same host, not suspended), the gate waits for health, the customer login is
+// left alone and no secret reaches the log.
+func TestReapplyRerunsTheStackWithTheSameSpec(t *testing.T) {
+	ts := newTenants(t)
+	p, logs := newProvisioner(t, ts, options{})
+	a := account(1, "client01")
+	srv := ts.server(a)
+	got := mustProvision(t, p, a)
+	a.State, a.Host, a.URL, a.CustomerUserID = pool.StateDelivered, got.Host, got.URL, got.CustomerUserID
+	ts.mu.Lock()
+	before := ts.specs[a.Slug]
+	ts.mu.Unlock()
+	health, creates := srv.Requests(langflowtest.RouteHealthCheck), srv.Requests(langflowtest.RouteCreateUser)
+
+	if err := p.Reapply(t.Context(), a); err != nil {
+		t.Fatalf("Reapply: %v", err)
+	}
+	ts.mu.Lock()
+	after, runs := ts.specs[a.Slug], ts.runs[a.Slug]
+	ts.mu.Unlock()
+	if runs != 2 {
+		t.Fatalf("program ran %d times, want 2 (provision + re-apply)", runs)
+	}
+	if !reflect.DeepEqual(after, before) {
+		t.Fatalf("re-applied spec differs:\n got %+v\nwant %+v", after, before)
+	}
+	if srv.Requests(langflowtest.RouteHealthCheck) == health {
+		t.Error("Reapply did not wait for the tenant to be healthy")
+	}
+	if srv.Requests(langflowtest.RouteCreateUser) != creates {
+		t.Error("Reapply touched the customer login")
+	}
+	if !strings.Contains(logs.String(), "stack re-applied") {
+		t.Error("no log line for the re-apply")
+	}
+	noSecrets(t, logs.String(), a)
+}
+
+// A tenant without a stack is a clear not-found error: Reapply creates nothing and leaves no
+// work directory behind.
+func TestReapplyWithoutStackIsNotFound(t *testing.T) {
+	ts := newTenants(t)
+	dir := t.TempDir()
+	p, _ := newProvisioner(t, ts, options{dataDir: dir})
+	a := account(1, "ghost01")
+	a.State = pool.StateDelivered
+	ts.server(a)
+	err := p.Reapply(t.Context(), a)
+	if !errors.Is(err, pool.ErrNotFound) || !strings.Contains(err.Error(), "tenant-ghost01 does not exist") {
+		t.Fatalf("got %v, want ErrNotFound naming the stack", err)
+	}
+	if ts.runs[a.Slug] != 0 {
+		t.Error("the program ran for a tenant without a stack")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pulumi", "stacks", a.Slug)); !os.IsNotExist(err) {
+		t.Errorf("work directory left behind: %v", err)
+	}
+}
+
+// A suspended account is refused before the engine runs: re-applying it would start it.
+func TestReapplyRefusesSuspended(t *testing.T) {
+	ts := newTenants(t)
+	p, _ := newProvisioner(t, ts, options{})
+	a := account(1, "client01")
+	a.State = pool.StateSuspended
+	if err := p.Reapply(t.Context(), a); !pool.IsPermanent(err) || !strings.Contains(err.Error(), "suspended") {
+		t.Fatalf("got %v, want a permanent error saying the account is suspended", err)
+	}
+}
+
+// A tenant that stays unhealthy after the re-apply fails it with the gate's reason.
+func TestReapplyStillUnhealthyFails(t *testing.T) {
+	ts := newTenants(t)
+	p, _ := newProvisioner(t, ts, options{health: 200 * time.Millisecond})
+	a := account(1, "client01")
+	ts.server(a)
+	got := mustProvision(t, p, a)
+	a.State, a.URL = pool.StateDelivered, got.URL
+	ts.mu.Lock()
+	ts.servers[a.Slug] = langflowtest.NewServer(t, langflowtest.Options{Superuser: a.OperatorUser, SuperuserPassword: a.OperatorPassword, NeverHealthy: true})
+	ts.mu.Unlock()
+	err := p.Reapply(t.Context(), a)
+	if !errors.Is(err, langflow.ErrNotReady) || !strings.Contains(err.Error(), "reapply client01") {
+		t.Fatalf("got %v, want the gate's not-ready error", err)
+	}
+}
