@@ -107,9 +107,11 @@ type ProberConfig struct {
 	Timeout time.Duration
 	// Limit bounds the tenants one pass probes, least recently probed first (default 10000).
 	Limit int
-	// Alert, if set, tells the operator about a newly flagged account (e.g. enqueues an e-mail).
-	// It is called once per flag; its error is logged. Nil: log and metric only.
-	Alert func(ctx context.Context, a Account, reason string) error
+	// Alert, if set, tells the operator about a newly flagged account (e.g. enqueues an
+	// operator_alert e-mail). It is called once per flag, after the flag is stored; its error
+	// is logged, not retried, so it should hand over to something durable. Nil: log and metric
+	// only.
+	Alert func(ctx context.Context, a Account, f FlagNotice) error
 	// Observe, if set, is told about every event this process records (metrics).
 	Observe func(a Account, kind EventKind)
 	// Leader reports whether this process may probe (Run only); nil means always. Share the
@@ -117,6 +119,13 @@ type ProberConfig struct {
 	Leader func(ctx context.Context) (bool, error)
 	Clock  quartz.Clock
 	Log    *slog.Logger
+}
+
+// FlagNotice is what the operator is told about a newly flagged account. It holds no secret.
+type FlagNotice struct {
+	Failures int       // consecutive failed probes
+	Reason   string    // why it was flagged, with the last probe's or the re-apply's error
+	At       time.Time // when (the prober's clock): one flag episode of the account
 }
 
 // ProbeReport counts what one pass did.
@@ -290,7 +299,7 @@ func (p *Prober) probe(ctx context.Context, ps *pass, a Account) error {
 	case ProbeReapply:
 		return p.reapply(ctx, ps, log, a, failures, detail)
 	case ProbeFlag:
-		return p.flag(ctx, ps, log, a, fmt.Sprintf("%d consecutive failed health probes, still failing after a re-apply: %s", failures, detail))
+		return p.flag(ctx, ps, log, a, failures, fmt.Sprintf("%d consecutive failed health probes, still failing after a re-apply: %s", failures, detail))
 	}
 	return nil
 }
@@ -326,10 +335,10 @@ func (p *Prober) reapply(ctx context.Context, ps *pass, log *slog.Logger, a Acco
 	if err := p.event(ctx, cur, EventReapplyFailed, rerr.Error()); err != nil {
 		return err
 	}
-	return p.flag(ctx, ps, log, cur, fmt.Sprintf("%d consecutive failed health probes and the re-apply failed: %s", failures, rerr))
+	return p.flag(ctx, ps, log, cur, failures, fmt.Sprintf("%d consecutive failed health probes and the re-apply failed: %s", failures, rerr))
 }
 
-func (p *Prober) flag(ctx context.Context, ps *pass, log *slog.Logger, a Account, reason string) error {
+func (p *Prober) flag(ctx context.Context, ps *pass, log *slog.Logger, a Account, failures int, reason string) error {
 	newly, err := p.cfg.Store.Flag(ctx, a.ID, reason)
 	if err != nil || !newly {
 		return err
@@ -338,7 +347,7 @@ func (p *Prober) flag(ctx context.Context, ps *pass, log *slog.Logger, a Account
 	ps.add(func(r *ProbeReport) { r.Flagged++ }, nil)
 	p.observe(a, EventFlagged)
 	if p.cfg.Alert != nil {
-		if err := p.cfg.Alert(ctx, a, reason); err != nil {
+		if err := p.cfg.Alert(ctx, a, FlagNotice{Failures: failures, Reason: reason, At: p.cfg.Clock.Now()}); err != nil {
 			log.Error("operator alert failed", "err", err)
 		}
 	}

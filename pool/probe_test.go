@@ -109,13 +109,13 @@ type alerts struct {
 	reasons map[string][]string
 }
 
-func (al *alerts) alert(_ context.Context, a pool.Account, reason string) error {
+func (al *alerts) alert(_ context.Context, a pool.Account, f pool.FlagNotice) error {
 	al.mu.Lock()
 	defer al.mu.Unlock()
 	if al.reasons == nil {
 		al.reasons = map[string][]string{}
 	}
-	al.reasons[a.Slug] = append(al.reasons[a.Slug], reason)
+	al.reasons[a.Slug] = append(al.reasons[a.Slug], fmt.Sprintf("%d: %s", f.Failures, f.Reason))
 	return nil
 }
 
@@ -195,7 +195,7 @@ func TestProberReappliesThenFlagsThenRecovers(t *testing.T) {
 		if n, _ := s.FlaggedCount(ctx); n != 1 {
 			t.Fatalf("flagged %d, want 1", n)
 		}
-		if got := al.of(as[0].Slug); len(got) != 1 || !strings.Contains(got[0], "4 consecutive failed health probes") || !strings.Contains(got[0], "nok") {
+		if got := al.of(as[0].Slug); len(got) != 1 || !strings.HasPrefix(got[0], "4: 4 consecutive failed health probes") || !strings.Contains(got[0], "nok") {
 			t.Fatalf("alerts %q, want one naming the streak and the last error", got)
 		}
 		if prov.Reapplied(as[0].Slug) != 1 {
@@ -255,7 +255,7 @@ func TestProberReapplyFailureFlagsAtOnce(t *testing.T) {
 		if got := events(t, s, as[0].ID); !reflect.DeepEqual(got, want) {
 			t.Fatalf("history %v, want %v", got, want)
 		}
-		if got := al.of(as[0].Slug); len(got) != 1 || !strings.Contains(got[0], "re-apply failed: engine: host unreachable") {
+		if got := al.of(as[0].Slug); len(got) != 1 || !strings.HasPrefix(got[0], "2: ") || !strings.Contains(got[0], "re-apply failed: engine: host unreachable") {
 			t.Fatalf("alerts %q", got)
 		}
 		for range 3 { // still down: no second flag, alert or re-apply
