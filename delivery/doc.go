@@ -1,5 +1,6 @@
-// Package delivery renders and sends the e-mails that tenantpool sends to customers: the
-// credentials of a freshly claimed account and the notice that a payment failed.
+// Package delivery renders and sends the e-mails that tenantpool sends: to customers, the
+// credentials of a freshly claimed account and the notice that a payment failed; to the
+// operator, the alert that a tenant is flagged as unhealthy.
 //
 // Rendering: each [Kind] has three templates (subject, plain text, HTML) embedded in the binary.
 // An operator can replace any of them by putting a file of the same name in a directory

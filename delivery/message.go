@@ -21,10 +21,14 @@ const (
 	// KindPaymentFailed tells a customer that a subscription payment failed
 	// (Stripe's invoice.payment_failed).
 	KindPaymentFailed Kind = "payment_failed"
+	// KindOperatorAlert tells the operator that a tenant is flagged: it keeps failing its health
+	// probe after the prober re-applied its stack. CustomerEmail is then the operator's address;
+	// OrderID is the tenant's order and Ref tells one flag of the tenant from the next.
+	KindOperatorAlert Kind = "operator_alert"
 )
 
 // Kinds lists every kind, in a stable order.
-var Kinds = []Kind{KindCredentials, KindPaymentFailed}
+var Kinds = []Kind{KindCredentials, KindPaymentFailed, KindOperatorAlert}
 
 // Message is everything one e-mail is rendered from. Templates see it as their data ("{{.LoginURL}}").
 //
@@ -51,6 +55,13 @@ type Message struct {
 	UpsellURL string
 	// BillingURL is where the customer updates the payment method (payment_failed); optional.
 	BillingURL string
+
+	// Operator alerts: the flagged tenant, how many health probes in a row failed, and the last
+	// failure's reason. Never a secret.
+	Slug      string
+	TenantURL string
+	Failures  int
+	Reason    string
 
 	// From is the operator's sender address ("Axie Studio <hello@example.com>"). When empty the
 	// Sender's configured From is used.
@@ -132,7 +143,15 @@ func (m Message) Validate() error {
 			problems = append(problems, "no password")
 		}
 	}
-	for _, opt := range []struct{ name, url string }{{"upsell URL", m.UpsellURL}, {"billing URL", m.BillingURL}} {
+	if m.Kind == KindOperatorAlert {
+		if m.Slug == "" {
+			problems = append(problems, "no tenant slug")
+		}
+		if m.Reason == "" {
+			problems = append(problems, "no reason")
+		}
+	}
+	for _, opt := range []struct{ name, url string }{{"upsell URL", m.UpsellURL}, {"billing URL", m.BillingURL}, {"tenant URL", m.TenantURL}} {
 		if opt.url != "" && !isWebURL(opt.url) {
 			problems = append(problems, fmt.Sprintf("%s %q is not an http(s) URL", opt.name, opt.url))
 		}

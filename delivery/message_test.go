@@ -76,6 +76,19 @@ func TestValidate(t *testing.T) {
 		"no username":           {func(m *delivery.Message) { m.Username = "" }, "no username"},
 		"bad upsell URL":        {func(m *delivery.Message) { m.UpsellURL = "ftp://x" }, "upsell URL"},
 		"payment_failed no pwd": {func(m *delivery.Message) { *m = goldenCases()["payment_failed_minimal"] }, ""},
+		"operator alert":        {func(m *delivery.Message) { *m = goldenCases()["operator_alert_minimal"] }, ""},
+		"alert without slug": {func(m *delivery.Message) {
+			*m = goldenCases()["operator_alert"]
+			m.Slug = ""
+		}, "no tenant slug"},
+		"alert without reason": {func(m *delivery.Message) {
+			*m = goldenCases()["operator_alert"]
+			m.Reason = ""
+		}, "no reason"},
+		"alert bad tenant URL": {func(m *delivery.Message) {
+			*m = goldenCases()["operator_alert"]
+			m.TenantURL = "javascript:alert(1)"
+		}, "tenant URL"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			msg := credentials()

@@ -198,9 +198,11 @@ func samples(k Kind) []Message {
 		LoginURL: sampleLoginURL, Username: sampleUsername, Password: samplePassword,
 		SupportContact: "support@example.test", UpsellURL: "https://example.test/upgrade",
 		BillingURL: "https://example.test/billing", From: "Operator <hello@example.test>",
+		Slug: "client00", TenantURL: "https://client00.example.test", Failures: 6, Reason: "sample reason",
 	}
 	bare := full
 	bare.CustomerName, bare.Tier, bare.SupportContact, bare.UpsellURL, bare.BillingURL, bare.Ref = "", "", "", "", "", ""
+	bare.TenantURL, bare.Failures = "", 0
 	return []Message{full, bare}
 }
 

@@ -53,7 +53,23 @@ func goldenCases() map[string]delivery.Message {
 	failedMinimal := failed
 	failedMinimal.CustomerName, failedMinimal.Tier, failedMinimal.SupportContact, failedMinimal.BillingURL = "", "", "", ""
 
+	alert := delivery.Message{
+		Kind:          delivery.KindOperatorAlert,
+		OrderID:       "cs_test_order_0001",
+		Ref:           "1764106200000",
+		CustomerEmail: "ops@example.test",
+		Tier:          "premium",
+		Slug:          "client07",
+		TenantURL:     "https://client07.example.test",
+		Failures:      6,
+		Reason:        `6 consecutive failed health probes, still failing after a re-apply: langflow health: 500 {"status":"nok"} <db down> & co`,
+	}
+	alertMinimal := alert
+	alertMinimal.Tier, alertMinimal.TenantURL, alertMinimal.Failures = "", "", 0
+
 	return map[string]delivery.Message{
+		"operator_alert":             alert,
+		"operator_alert_minimal":     alertMinimal,
 		"credentials":                credentials(),
 		"credentials_upsell_escaped": upsell,
 		"credentials_minimal":        minimal,
