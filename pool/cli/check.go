@@ -47,6 +47,10 @@ func newConfig(e *Env) *cobra.Command {
 				add(err)
 			} else {
 				fmt.Fprintln(e.Stdout, "note: Stripe orders disabled (POOL_STRIPE_WEBHOOK_SECRET not set)")
+				if e.Getenv("POOL_OPERATOR_EMAIL") != "" {
+					_, err := e.smtpSettings()
+					add(err)
+				}
 			}
 			if raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN"); err != nil {
 				add(err)

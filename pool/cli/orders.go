@@ -49,13 +49,45 @@ type ordersSettings struct {
 	tmpl    *delivery.Templates
 }
 
-// ordersSettings reads and validates the orders environment, reporting every problem at once.
-func (e *Env) ordersSettings() (ordersSettings, error) {
+// smtpSettings reads and validates the SMTP and template environment (e-mail to customers and
+// to the operator), reporting every problem at once.
+func (e *Env) smtpSettings() (ordersSettings, error) {
 	var (
-		o    = ordersSettings{grace: 30 * 24 * time.Hour}
+		o    ordersSettings
 		errs []error
+		err  error
 	)
 	bad := func(err error) { errs = append(errs, err) }
+	o.smtp = delivery.Config{Host: e.Getenv("POOL_SMTP_HOST"), Username: e.Getenv("POOL_SMTP_USERNAME"), From: e.Getenv("POOL_SMTP_FROM")}
+	if o.smtp.Host == "" {
+		bad(errors.New("POOL_SMTP_HOST is required to send e-mail (Stripe orders, operator alerts)"))
+	}
+	if o.smtp.From == "" {
+		bad(errors.New("POOL_SMTP_FROM is required to send e-mail (Stripe orders, operator alerts)"))
+	}
+	if o.smtp.TLS, err = delivery.ParseTLSMode(envOr(e.Getenv, "POOL_SMTP_TLS", "starttls")); err != nil {
+		bad(fmt.Errorf("POOL_SMTP_TLS: %w", err))
+	}
+	if v := e.Getenv("POOL_SMTP_PORT"); v != "" {
+		if o.smtp.Port, err = strconv.Atoi(v); err != nil || o.smtp.Port < 1 || o.smtp.Port > 65535 {
+			bad(fmt.Errorf("POOL_SMTP_PORT %q: want a port number", v))
+		}
+	}
+	if o.smtp.Password, err = e.readSecretEnv("POOL_SMTP_PASSWORD"); err != nil {
+		bad(err)
+	}
+	if o.tmpl, err = delivery.LoadTemplates(e.Getenv("POOL_EMAIL_TEMPLATES")); err != nil {
+		bad(fmt.Errorf("POOL_EMAIL_TEMPLATES: %w", err))
+	}
+	return o, errors.Join(errs...)
+}
+
+// ordersSettings reads and validates the orders environment, reporting every problem at once.
+func (e *Env) ordersSettings() (ordersSettings, error) {
+	o, err := e.smtpSettings()
+	errs := []error{err}
+	bad := func(err error) { errs = append(errs, err) }
+	o.grace = 30 * 24 * time.Hour
 	secrets, err := e.readSecretEnv("POOL_STRIPE_WEBHOOK_SECRET")
 	if err != nil {
 		bad(err)
@@ -81,27 +113,6 @@ func (e *Env) ordersSettings() (ordersSettings, error) {
 		if o.grace, err = parseTimeout(v); err != nil {
 			bad(fmt.Errorf("POOL_SUSPEND_GRACE: %w", err))
 		}
-	}
-	o.smtp = delivery.Config{Host: e.Getenv("POOL_SMTP_HOST"), Username: e.Getenv("POOL_SMTP_USERNAME"), From: e.Getenv("POOL_SMTP_FROM")}
-	if o.smtp.Host == "" {
-		bad(errors.New("POOL_SMTP_HOST is required when Stripe orders are enabled"))
-	}
-	if o.smtp.From == "" {
-		bad(errors.New("POOL_SMTP_FROM is required when Stripe orders are enabled"))
-	}
-	if o.smtp.TLS, err = delivery.ParseTLSMode(envOr(e.Getenv, "POOL_SMTP_TLS", "starttls")); err != nil {
-		bad(fmt.Errorf("POOL_SMTP_TLS: %w", err))
-	}
-	if v := e.Getenv("POOL_SMTP_PORT"); v != "" {
-		if o.smtp.Port, err = strconv.Atoi(v); err != nil || o.smtp.Port < 1 || o.smtp.Port > 65535 {
-			bad(fmt.Errorf("POOL_SMTP_PORT %q: want a port number", v))
-		}
-	}
-	if o.smtp.Password, err = e.readSecretEnv("POOL_SMTP_PASSWORD"); err != nil {
-		bad(err)
-	}
-	if o.tmpl, err = delivery.LoadTemplates(e.Getenv("POOL_EMAIL_TEMPLATES")); err != nil {
-		bad(fmt.Errorf("POOL_EMAIL_TEMPLATES: %w", err))
 	}
 	return o, errors.Join(errs...)
 }

@@ -30,8 +30,12 @@ type serveFlags struct {
 	stuckTimeout     string
 	shutdownTimeout  string
 	hardFailureLimit int
+	probeSchedule    string
+	probeThreshold   int
+	probeConcurrency int
+	probeTimeout     string
 
-	stuck, grace time.Duration // parsed by validate
+	stuck, grace, probeTO time.Duration // parsed by validate
 }
 
 func (f *serveFlags) register(fl *pflag.FlagSet, getenv func(string) string) {
@@ -41,6 +45,10 @@ func (f *serveFlags) register(fl *pflag.FlagSet, getenv func(string) string) {
 	fl.StringVar(&f.stuckTimeout, "stuck-timeout", envOr(getenv, "POOL_STUCK_TIMEOUT", "90m"), "fail accounts still provisioning after this long (env POOL_STUCK_TIMEOUT)")
 	fl.StringVar(&f.shutdownTimeout, "shutdown-timeout", envOr(getenv, "POOL_SHUTDOWN_TIMEOUT", "30s"), "on SIGTERM, wait this long for in-flight work (env POOL_SHUTDOWN_TIMEOUT)")
 	fl.IntVar(&f.hardFailureLimit, "hard-failure-limit", intEnv(getenv, "POOL_HARD_FAILURE_LIMIT", 10), "stop creating in a tier after this many consecutive failures (env POOL_HARD_FAILURE_LIMIT)")
+	fl.StringVar(&f.probeSchedule, "probe-schedule", envOr(getenv, "POOL_PROBE_SCHEDULE", "@every 1m"), "cron schedule of the sold tenants' health probe, or off (env POOL_PROBE_SCHEDULE)")
+	fl.IntVar(&f.probeThreshold, "probe-threshold", intEnv(getenv, "POOL_PROBE_THRESHOLD", 3), "consecutive failed probes before a tenant is re-applied (env POOL_PROBE_THRESHOLD)")
+	fl.IntVar(&f.probeConcurrency, "probe-concurrency", intEnv(getenv, "POOL_PROBE_CONCURRENCY", 8), "probes in flight at once (env POOL_PROBE_CONCURRENCY)")
+	fl.StringVar(&f.probeTimeout, "probe-timeout", envOr(getenv, "POOL_PROBE_TIMEOUT", "10s"), "timeout of one probe (env POOL_PROBE_TIMEOUT)")
 }
 
 // validate checks every serve flag and reports every problem at once.
@@ -64,6 +72,20 @@ func (f *serveFlags) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(f.listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: %w", f.listen, err))
+	}
+	if f.probeSchedule != "off" {
+		if err := pool.ValidateSchedule(f.probeSchedule); err != nil {
+			errs = append(errs, fmt.Errorf("--probe-schedule: %w", err))
+		}
+	}
+	if f.probeThreshold < 1 {
+		errs = append(errs, fmt.Errorf("--probe-threshold %d: must be ≥ 1", f.probeThreshold))
+	}
+	if f.probeConcurrency < 1 || f.probeConcurrency > 256 {
+		errs = append(errs, fmt.Errorf("--probe-concurrency %d: must be between 1 and 256", f.probeConcurrency))
+	}
+	if f.probeTO, err = parseTimeout(f.probeTimeout); err != nil {
+		errs = append(errs, fmt.Errorf("--probe-timeout: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -199,6 +221,11 @@ func serve(ctx context.Context, e *Env, f serveFlags) error {
 	g, gctx := errgroup.WithContext(runCtx)
 	if topUp {
 		g.Go(func() error { return rec.Run(gctx, f.schedule) })
+		if prober, err := e.prober(s, prov, rec, m, f); err != nil {
+			return err
+		} else if prober != nil {
+			g.Go(func() error { return prober.Run(gctx, f.probeSchedule) })
+		}
 	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

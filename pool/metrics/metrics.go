@@ -21,6 +21,8 @@
 //	claim_duration_seconds{tier}            histogram one claim, as the caller saw it
 //	provision_duration_seconds{tier}        histogram one successful provisioning attempt
 //	paid_to_email_seconds{kind}             histogram order received → e-mail accepted by SMTP
+//	accounts_flagged                        gauge   sold tenants the health probe flagged for the operator
+//	probe_events_total{kind}                counter probe events in this process (probe_failed, reapplied, reapply_failed, flagged, recovered)
 //	reconcile_leader                        gauge   1 while this process leads the reconcile
 //	scrape_errors_total                     counter database reads that failed during a scrape
 package metrics
@@ -48,6 +50,7 @@ type Metrics struct {
 
 	claim, provision, paidToEmail *prometheus.HistogramVec
 	attemptFailures, emailsFailed *prometheus.CounterVec
+	probeEvents                   *prometheus.CounterVec
 	leader                        prometheus.Gauge
 }
 
@@ -68,10 +71,12 @@ func New(src Source, tiers pool.Tiers, hardLimit int, log *slog.Logger) *Metrics
 			Help: "Failed provisioning attempts in this process (retried or final)."}, []string{"tier"}),
 		emailsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantpool_emails_failed_total",
 			Help: "Failed e-mail attempts in this process."}, []string{"kind"}),
+		probeEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantpool_probe_events_total",
+			Help: "Health probe events in this process."}, []string{"kind"}),
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tenantpool_reconcile_leader",
 			Help: "1 while this process leads the reconcile."}),
 	}
-	reg.MustRegister(m.claim, m.provision, m.paidToEmail, m.attemptFailures, m.emailsFailed, m.leader,
+	reg.MustRegister(m.claim, m.provision, m.paidToEmail, m.attemptFailures, m.emailsFailed, m.probeEvents, m.leader,
 		&collector{src: src, tiers: tiers, hardLimit: hardLimit, log: log, errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tenantpool_scrape_errors_total", Help: "Database reads that failed during a scrape."})},
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -103,6 +108,9 @@ func (m *Metrics) ObserveEmail(kind string, sincePaid time.Duration, err error) 
 	m.paidToEmail.WithLabelValues(kind).Observe(sincePaid.Seconds())
 }
 
+// ObserveProbeEvent counts one health probe event.
+func (m *Metrics) ObserveProbeEvent(kind string) { m.probeEvents.WithLabelValues(kind).Inc() }
+
 // SetLeader records whether this process leads the reconcile.
 func (m *Metrics) SetLeader(leading bool) {
 	if leading {
@@ -125,6 +133,7 @@ var (
 	dOrders          = prometheus.NewDesc("tenantpool_orders", "Orders per state.", []string{"state"}, nil)
 	dOrdersTotal     = prometheus.NewDesc("tenantpool_orders_total", "Orders ever received.", nil, nil)
 	dEmailsSent      = prometheus.NewDesc("tenantpool_emails_sent_total", "E-mails the SMTP server accepted.", nil, nil)
+	dFlagged         = prometheus.NewDesc("tenantpool_accounts_flagged", "Sold tenants the health probe flagged for the operator.", nil, nil)
 )
 
 type collector struct {
@@ -137,7 +146,7 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dAccounts, dDesired, dMaxTotal, dPaused, dHardLimited, dFailures,
-		dProvisioned, dProvisionFailed, dClaims, dOrders, dOrdersTotal, dEmailsSent} {
+		dProvisioned, dProvisionFailed, dClaims, dOrders, dOrdersTotal, dEmailsSent, dFlagged} {
 		ch <- d
 	}
 	c.errors.Describe(ch)
@@ -188,4 +197,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(dOrdersTotal, float64(total))
 	counter(dEmailsSent, float64(st.EmailsSent))
+	gauge(dFlagged, float64(st.Flagged))
 }
