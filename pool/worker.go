@@ -29,7 +29,8 @@ type WorkerConfig struct {
 	RescueAfter time.Duration
 	// RetryPolicy overrides river's default backoff (tests use a fast one).
 	RetryPolicy river.ClientRetryPolicy
-	// PollInterval is how often idle workers look for new jobs (default 200ms).
+	// PollInterval is how often idle workers look for new jobs (default 50ms: it bounds how
+	// soon a paid order's e-mail job starts; see BENCHMARKS.md).
 	PollInterval time.Duration
 	// ObserveProvision, if set, is told about every provisioning attempt (metrics).
 	ObserveProvision func(tier string, d time.Duration, err error)
@@ -60,7 +61,7 @@ func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.
 		cfg.RescueAfter = cfg.JobTimeout + 5*time.Minute
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 200 * time.Millisecond
+		cfg.PollInterval = 50 * time.Millisecond
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &ProvisionWorker{cfg: cfg})
