@@ -32,8 +32,12 @@ test: tools
 test-short:
 	$(GO) test -short -count=1 ./...
 
+# The benchmarks BENCHMARKS.md reports (PostgreSQL parts need POOL_TEST_DATABASE_URL).
 bench: tools
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+	$(GO) test -run '^$$' -bench 'Claim|SnapshotPlan' -benchtime 5000x -count 3 ./pool/store/ | tee bench.txt
+	$(GO) test -run '^$$' -bench Webhook -benchtime 2000x ./pool/orders/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench Provision -benchtime 8x ./pool/pulumiprov/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench PaidToEmail -benchtime 1x -timeout 30m ./pool/orders/ | tee -a bench.txt
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
