@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +76,47 @@ func (h *harness) run(ctx context.Context, args ...string) (string, error) {
 	var out bytes.Buffer
 	err := cli.Run(ctx, args, func(k string) string { return h.env[k] }, &out, &h.logs, h.options()...)
 	return out.String(), err
+}
+
+// serve starts `poold serve` in this process on a free port and waits until /readyz answers
+// 200 and ready (if given) accepts its JSON; stop cancels the daemon and checks it exited
+// cleanly.
+func (h *harness) serve(ready func(status map[string]string) bool, args ...string) (addr string, stop func()) {
+	h.t.Helper()
+	addr = freePort(h.t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.run(ctx, append([]string{"serve", "--listen", addr}, args...)...)
+		done <- err
+	}()
+	stop = func() {
+		h.t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				h.t.Fatalf("serve returned %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			h.t.Fatal("serve did not stop on cancel")
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if st := readyz(addr); st != nil && st["database"] == "ok" && (ready == nil || ready(st)) {
+			return addr, stop
+		}
+		select {
+		case err := <-done:
+			h.t.Fatalf("serve exited: %v\n%s", err, h.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("daemon not ready:\n%s", h.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (h *harness) mustRun(args ...string) string {
@@ -300,27 +340,8 @@ tiers:
   - {name: basic, min_ready: 3, max_total: 5, max_in_flight: 2, memory_mb: 512, cpus: 1}
 `), 0o600)
 	h.env["POOL_CONFIG"] = cfg
-	addr := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := h.run(ctx, "serve", "--listen", addr, "--reconcile-schedule", "@every 1s")
-		done <- err
-	}()
+	_, stop := h.serve(nil, "--reconcile-schedule", "@every 1s")
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon not ready: %v\n%s", err, h.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	if _, err := h.run(context.Background(), "serve", "--listen", freePort(t)); err == nil || !strings.Contains(err.Error(), "already serving") {
 		t.Fatalf("second daemon on the same data dir: %v", err)
 	}
@@ -334,13 +355,5 @@ tiers:
 	if len(rows) != 3 || rows[0]["slug"] != "demo01" {
 		t.Fatalf("accounts = %v (never more than min_ready)", rows)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop on cancel")
-	}
+	stop()
 }

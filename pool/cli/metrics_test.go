@@ -1,16 +1,12 @@
 package cli_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -61,31 +57,7 @@ func TestMetricsAfterBatchAndClaims(t *testing.T) {
   - {name: premium, min_ready: 0, max_total: 5, max_in_flight: 1, memory_mb: 1024, cpus: 1}
 `), 0o600)
 	h.env["POOL_CONFIG"] = cfg
-	addr := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := h.run(ctx, "serve", "--listen", addr, "--reconcile-schedule", "@every 1s")
-		done <- err
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			var st map[string]string
-			json.Unmarshal(body, &st)
-			if resp.StatusCode == http.StatusOK && st["reconciler"] == "leading" {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon not ready/leading: %v\n%s", err, h.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	addr, stop := h.serve(func(st map[string]string) bool { return st["reconciler"] == "leading" }, "--reconcile-schedule", "@every 1s")
 	// The batch runs in this process (the CLI), provisioned by the daemon.
 	h.mustRun("batch", "create", "--count", "4", "--tier", "basic")
 	for i := range 3 {
@@ -132,8 +104,5 @@ func TestMetricsAfterBatchAndClaims(t *testing.T) {
 	if t.Failed() {
 		t.Logf("scrape: %v", got)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }

@@ -1,8 +1,6 @@
 package cli_test
 
 import (
-	"context"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,28 +23,16 @@ func TestServeProbesSoldTenantsAndAlertsTheOperator(t *testing.T) {
 	h.mustRun("batch", "create", "--count", "1", "--tier", "basic")
 	h.mustRun("claim", "--order", "probe-1", "--tier", "basic")
 
-	addr := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := h.run(ctx, "serve", "--listen", addr, "--probe-schedule", "@every 1s", "--probe-threshold", "1",
-			"--probe-timeout", "1s", "--reconcile-schedule", "@every 1h")
-		done <- err
-	}()
+	addr, stop := h.serve(nil, "--probe-schedule", "@every 1s", "--probe-threshold", "1", "--probe-timeout", "1s",
+		"--reconcile-schedule", "@every 1h")
 	deadline := time.Now().Add(60 * time.Second)
 	var got map[string]float64
-	for {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			got = scrape(t, addr)
-			if got["tenantpool_accounts_flagged"] == 1 {
-				break
-			}
-		}
+	for got["tenantpool_accounts_flagged"] != 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("tenant never flagged; metrics %v\n%s", got, h.logs.String())
 		}
 		time.Sleep(200 * time.Millisecond)
+		got = scrape(t, addr)
 	}
 	if h.prov.Reapplied("client01") < 1 || got["tenantpool_probe_events_total{kind=reapplied}"] < 1 || got["tenantpool_probe_events_total{kind=flagged}"] != 1 {
 		t.Fatalf("re-applied %d times; events %v", h.prov.Reapplied("client01"), got)
@@ -65,8 +51,5 @@ func TestServeProbesSoldTenantsAndAlertsTheOperator(t *testing.T) {
 	if n := len(mp.Messages(t)); n != 1 {
 		t.Fatalf("%d operator e-mails, want 1 per flag", n)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }

@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,27 +14,7 @@ import (
 func TestServeWithoutProvisioningConfigStillServes(t *testing.T) {
 	h := newHarness(t)
 	h.real = true
-	addr := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := h.run(ctx, "serve", "--listen", addr, "--reconcile-schedule", "@every 1s")
-		done <- err
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon not ready: %v\n%s", err, h.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	_, stop := h.serve(nil, "--reconcile-schedule", "@every 1s")
 	time.Sleep(1500 * time.Millisecond) // a reconcile tick would have created accounts by now
 	if rows := h.list(); len(rows) != 0 {
 		t.Fatalf("an unconfigured daemon created %d accounts", len(rows))
@@ -43,10 +22,7 @@ func TestServeWithoutProvisioningConfigStillServes(t *testing.T) {
 	if !strings.Contains(h.logs.String(), "POOL_LANGFLOW_IMAGE") {
 		t.Fatalf("the logs do not say what to configure:\n%s", h.logs.String())
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }
 
 // With an image but no Docker provider plugin (none can be downloaded here), the real Pulumi

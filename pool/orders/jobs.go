@@ -113,6 +113,16 @@ const QuickTimeout = 2 * time.Minute
 // instead of after the long threshold that provisioning jobs need.
 var QuickKinds = []string{DeliverArgs{}.Kind(), NoticeArgs{}.Kind(), ClaimPendingArgs{}.Kind()}
 
+// jobOrder loads a job's order; a job whose order does not exist is cancelled (retrying cannot
+// make it appear).
+func (s *Service) jobOrder(ctx context.Context, id string) (store.Order, error) {
+	o, err := s.cfg.Store.GetOrder(ctx, id)
+	if errors.Is(err, pool.ErrNotFound) {
+		return o, river.JobCancel(err)
+	}
+	return o, err
+}
+
 type deliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
 	s *Service
@@ -128,10 +138,7 @@ func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 
 // delivered together.
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	s := w.s
-	o, err := s.cfg.Store.GetOrder(ctx, job.Args.OrderID)
-	if errors.Is(err, pool.ErrNotFound) {
-		return river.JobCancel(err)
-	}
+	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
 		return err
 	}
@@ -255,10 +262,7 @@ func (w *claimPendingWorker) Timeout(*river.Job[ClaimPendingArgs]) time.Duration
 
 func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[ClaimPendingArgs]) error {
 	s := w.s
-	o, err := s.cfg.Store.GetOrder(ctx, job.Args.OrderID)
-	if errors.Is(err, pool.ErrNotFound) {
-		return river.JobCancel(err)
-	}
+	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
 		return err
 	}
@@ -302,10 +306,7 @@ type syncWorker struct {
 // grace period) or resumes the tenant of an active one. An order not yet delivered waits.
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	s := w.s
-	o, err := s.cfg.Store.GetOrder(ctx, job.Args.OrderID)
-	if errors.Is(err, pool.ErrNotFound) {
-		return river.JobCancel(err)
-	}
+	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
 		return err
 	}
@@ -372,10 +373,7 @@ type retireWorker struct {
 // the suspension this job was scheduled for.
 func (w *retireWorker) Work(ctx context.Context, job *river.Job[RetireArgs]) error {
 	s := w.s
-	o, err := s.cfg.Store.GetOrder(ctx, job.Args.OrderID)
-	if errors.Is(err, pool.ErrNotFound) {
-		return river.JobCancel(err)
-	}
+	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
 		return err
 	}

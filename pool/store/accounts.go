@@ -268,20 +268,10 @@ func (s *Store) Reserve(ctx context.Context, tier string, n int, write func([]po
 		if s.pg {
 			q += " FOR UPDATE SKIP LOCKED"
 		}
-		rows, err := tx.QueryContext(ctx, s.rebind(q), args...)
+		ids, err := queryIDs(ctx, tx, s.rebind(q), args...)
 		if err != nil {
 			return fmt.Errorf("reserve: %w", err)
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
 		now := s.nowMS()
 		for _, id := range ids {
 			got, err := s.queryAccounts(ctx, tx, `UPDATE accounts SET state = 'reserved', updated_at = ?
@@ -429,19 +419,10 @@ func (s *Store) RetireReady(ctx context.Context, tier string, n int) ([]int64, e
 		if s.pg {
 			q += " FOR UPDATE SKIP LOCKED"
 		}
-		rows, err := tx.QueryContext(ctx, s.rebind(q), tier, n)
-		if err != nil {
+		var err error
+		if ids, err = queryIDs(ctx, tx, s.rebind(q), tier, n); err != nil {
 			return fmt.Errorf("retire ready: %w", err)
 		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
 		now := s.nowMS()
 		for _, id := range ids {
 			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET state = 'retired', updated_at = ? WHERE id = ?`), now, id); err != nil {
@@ -681,4 +662,23 @@ func (s *Store) Placements(ctx context.Context) (map[string]string, error) {
 		out[slug] = host
 	}
 	return out, rows.Err()
+}
+
+// queryIDs runs a query of one id column and closes its rows before returning, so the
+// transaction can run its next statement.
+func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
