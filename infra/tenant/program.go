@@ -145,7 +145,7 @@ func deploy(ctx *pulumi.Context, s Spec) (*outputs, error) {
 			SecurityOpts: pulumi.ToStringArray([]string{"no-new-privileges:true"}),
 			LogDriver:    pulumi.String("json-file"),
 			LogOpts:      pulumi.StringMap{"max-size": pulumi.String("10m"), "max-file": pulumi.String("3")},
-			Labels:       containerLabels(labels(s.routingLabels()...)),
+			Labels:       containerLabels(labels(append(s.routingLabels(), s.restartLabel()...)...)),
 		}, onHost, pulumi.DeleteBeforeReplace(true)) // the name is fixed: the old one must go first
 		if err != nil {
 			return nil, fmt.Errorf("container: %w", err)
@@ -183,6 +183,15 @@ func (s Spec) env() []string {
 		"TENANTPOOL_URL=" + s.URL(),
 	}
 	return append(env, s.Branding.Env()...)
+}
+
+// restartLabel carries Spec.Restart: a new value replaces the container (Docker cannot change
+// a container's labels in place), which restarts it on the same volume.
+func (s Spec) restartLabel() []string {
+	if s.Restart == "" {
+		return nil
+	}
+	return []string{"tenantpool.restart", s.Restart}
 }
 
 // routingLabels are the Traefik labels: one router named after the slug for <slug>.<domain> and

@@ -487,3 +487,15 @@ func TestSuspendedKeepsDataAndDropsTheContainer(t *testing.T) {
 		t.Fatalf("resumed tenant: %d containers, want 1", len(got))
 	}
 }
+
+// A restart token becomes a container label (a new token replaces the container); none, no label.
+func TestRestartTokenLabel(t *testing.T) {
+	spec := devSpec(t)
+	if _, ok := run(t, spec).Get(t, tContainer, "langflow").Labels("labels")["tenantpool.restart"]; ok {
+		t.Fatal("restart label without a token")
+	}
+	spec.Restart = "1764100000000"
+	if got := run(t, spec).Get(t, tContainer, "langflow").Labels("labels")["tenantpool.restart"]; got != spec.Restart {
+		t.Fatalf("restart label = %q, want %q", got, spec.Restart)
+	}
+}

@@ -63,6 +63,10 @@ type Spec struct {
 	// StarterFlowsPath is the directory in the container that LANGFLOW_LOAD_FLOWS_PATH names
 	// (DefaultStarterFlowsPath when empty). The flows are either baked into the image there, or
 	// given in StarterFlows.
+	// Restart is an opaque token carried as a container label: changing it re-creates the
+	// container (a restart on the same data volume), e.g. when the health probe re-applies a
+	// tenant whose container runs but hangs. Empty = no label.
+	Restart string
 	// Suspended stops the tenant: the container is removed, the data volume is kept (a
 	// subscription ended; resuming within the grace period brings it back).
 	Suspended        bool

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ const (
 	ConfigHost                    = "tenantpool:host"
 	ConfigTier                    = "tenantpool:tier"
 	ConfigGeneration              = "tenantpool:generation"
+	ConfigRestart                 = "tenantpool:restart"
 	ConfigDisableDefaultProviders = "pulumi:disable-default-providers"
 )
 
@@ -185,7 +187,7 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name)
 	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
 
-	url, host, err := p.up(ctx, log, sec, a, t, false)
+	url, host, err := p.up(ctx, log, sec, a, t, upMode{})
 	if err != nil {
 		return pool.Provisioned{}, err
 	}
@@ -197,7 +199,14 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 }
 
 // up runs the engine part: it holds an engine slot from stack selection to the end of the update.
-func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a pool.Account, t pool.Tier, suspended bool) (url, hostName string, err error) {
+// upMode says what an update is for: a (re-)provision, a suspension, or a re-apply that must
+// re-create the container.
+type upMode struct {
+	suspended bool
+	restart   bool // a new restart token: the container is replaced (restarted) on its volume
+}
+
+func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a pool.Account, t pool.Tier, mode upMode) (url, hostName string, err error) {
 	domain, hosts, err := p.platformOutputs(ctx)
 	if err != nil {
 		return "", "", err
@@ -233,12 +242,18 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	if v, ok := have[ConfigHost]; ok && v.Value != "" {
 		prefer = v.Value
 	}
+	// The restart token is kept in the stack: later updates (a retried job, a resume) keep it,
+	// so only a re-apply replaces the container.
+	restart := have[ConfigRestart].Value
+	if mode.restart {
+		restart = strconv.FormatInt(time.Now().UnixNano(), 10)
+	}
 	host, err := p.placer.place(a.Slug, prefer, hosts, stored)
 	if err != nil {
 		return "", "", err
 	}
 	spec := p.BuildSpec(a, t, domain, host)
-	spec.Suspended = suspended
+	spec.Suspended, spec.Restart = mode.suspended, restart
 	if err := spec.Validate(); err != nil {
 		return "", "", pool.Permanent(fmt.Errorf("%s: %w", name, err))
 	}
@@ -248,6 +263,7 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 		ConfigHost:                    {Value: host.Name},
 		ConfigTier:                    {Value: t.Name},
 		ConfigGeneration:              {Value: p.Generation()},
+		ConfigRestart:                 {Value: restart},
 	}); err != nil {
 		return "", "", classify(ctx, op{name: "set config", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
 	}
@@ -291,7 +307,7 @@ func (p *Provisioner) setSuspended(ctx context.Context, a pool.Account, suspende
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name, "suspended", suspended)
 	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
-	url, _, err := p.up(ctx, log, sec, a, t, suspended)
+	url, _, err := p.up(ctx, log, sec, a, t, upMode{suspended: suspended})
 	if err != nil || suspended {
 		return err
 	}

@@ -16,13 +16,13 @@ import (
 
 // Reapply repairs a sold tenant that keeps failing its health probe: it refreshes the tenant's
 // stack, so the state learns that the container died or was removed (the Docker provider drops
-// a container that must run but does not), runs the usual update with the account's spec, which
-// re-creates what is missing on the same host and data volume, and waits until the tenant is
-// healthy. The customer login is not touched.
+// a container that must run but does not), then runs the usual update with the account's spec
+// and a new restart token, which re-creates the container — also one that runs but hangs — on
+// the same host and data volume, and waits until the tenant is healthy. The customer login is
+// not touched.
 //
 // Reapply never creates a stack: a tenant without one (never provisioned, or destroyed) is an
 // error wrapping pool.ErrNotFound. A suspended account is refused (re-applying would start it).
-// A container that runs but hangs is left as it is: refresh sees it running.
 func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
 	if a.State == pool.StateSuspended {
 		return pool.Permanent(fmt.Errorf("reapply %s: the account is suspended", a.Slug))
@@ -38,7 +38,7 @@ func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
 	if err := p.refresh(ctx, log, sec, a.Slug); err != nil {
 		return fmt.Errorf("reapply %s: %w", a.Slug, err)
 	}
-	url, _, err := p.up(ctx, log, sec, a, t, false)
+	url, _, err := p.up(ctx, log, sec, a, t, upMode{restart: true})
 	if err != nil {
 		return fmt.Errorf("reapply %s: %w", a.Slug, err)
 	}

@@ -38,6 +38,13 @@ func TestReapplyRerunsTheStackWithTheSameSpec(t *testing.T) {
 	if runs != 2 {
 		t.Fatalf("program ran %d times, want 2 (provision + re-apply)", runs)
 	}
+	// The same spec but for a new restart token: the container is re-created (restarted), even
+	// one that still runs but hangs.
+	if after.Restart == "" || after.Restart == before.Restart {
+		t.Fatalf("re-apply restart token %q (before %q): the container would not be re-created", after.Restart, before.Restart)
+	}
+	token := after.Restart
+	after.Restart = before.Restart
 	if !reflect.DeepEqual(after, before) {
 		t.Fatalf("re-applied spec differs:\n got %+v\nwant %+v", after, before)
 	}
@@ -51,6 +58,14 @@ func TestReapplyRerunsTheStackWithTheSameSpec(t *testing.T) {
 		t.Error("no log line for the re-apply")
 	}
 	noSecrets(t, logs.String(), a)
+	// A later update (a retried job) keeps the token: it does not restart the container again.
+	mustProvision(t, p, a)
+	ts.mu.Lock()
+	again := ts.specs[a.Slug]
+	ts.mu.Unlock()
+	if again.Restart != token {
+		t.Fatalf("a later update changed the restart token %q → %q", token, again.Restart)
+	}
 }
 
 // A tenant without a stack is a clear not-found error: Reapply creates nothing and leaves no
