@@ -2,7 +2,6 @@ package pool_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,8 +9,6 @@ import (
 	"time"
 
 	"github.com/coder/quartz"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/pooltest"
@@ -42,35 +39,14 @@ func newReconciler(t *testing.T, s *store.Store, clock quartz.Clock) *pool.Recon
 	return r
 }
 
-// fastRetry retries after 10ms, so failure paths finish in a test's time.
-type fastRetry struct{}
-
-func (fastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(10 * time.Millisecond) }
-
-func startJobs(t *testing.T, s *store.Store, prov pool.Provisioner, mutate func(*pool.WorkerConfig)) *river.Client[*sql.Tx] {
+func startJobs(t *testing.T, s *store.Store, prov pool.Provisioner, mutate func(*pool.WorkerConfig)) {
 	t.Helper()
-	cfg := pool.WorkerConfig{
-		Store: s, Provisioner: prov, Tiers: testTiers, Log: slog.New(slog.DiscardHandler),
-		MaxAttempts: 3, RetryPolicy: fastRetry{}, PollInterval: 50 * time.Millisecond,
-	}
+	cfg := pool.WorkerConfig{Store: s, Provisioner: prov, Tiers: testTiers, Log: slog.New(slog.DiscardHandler),
+		MaxAttempts: 3, PollInterval: 50 * time.Millisecond}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	c, err := pool.NewJobClient(s.Driver(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		c.StopAndCancel(sctx)
-		cancel()
-	})
-	return c
+	pooltest.StartJobs(t, s.Driver(), cfg)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/cli"
@@ -23,10 +21,6 @@ import (
 	"github.com/axiestudio/tenantpool/pool/secret"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
-
-type fastRetry struct{}
-
-func (fastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(10 * time.Millisecond) }
 
 // syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
 type syncBuffer struct {
@@ -62,7 +56,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) options() []cli.Option {
 	opts := []cli.Option{cli.WithJobConfig(func(c *pool.WorkerConfig) {
-		c.RetryPolicy, c.PollInterval, c.MaxAttempts = fastRetry{}, 50*time.Millisecond, 2
+		c.RetryPolicy, c.PollInterval, c.MaxAttempts = pooltest.FastRetry{}, 50*time.Millisecond, 2
 	})}
 	if !h.real {
 		opts = append(opts, cli.WithProvisioner(func(context.Context, *cli.Env) (pool.Provisioner, error) { return h.prov, nil }))

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
 	"github.com/stripe/stripe-go/v82/webhook"
 
 	"github.com/axiestudio/tenantpool/delivery"
@@ -72,10 +71,6 @@ func (p *suspender) counts(slug string) (suspended, resumed int) {
 	return p.suspended[slug], p.resumed[slug]
 }
 
-type fastRetry struct{}
-
-func (fastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(10 * time.Millisecond) }
-
 type env struct {
 	t    *testing.T
 	s    *store.Store
@@ -124,23 +119,8 @@ func newEnv(t *testing.T, s *store.Store, mutate func(*orders.Config)) *env {
 		t.Fatal(err)
 	}
 	e.svc, e.h = svc, svc.Handler()
-	c, err := pool.NewJobClient(s.Driver(), pool.WorkerConfig{
-		Store: s, Provisioner: e.prov, Tiers: testTiers, Log: discard(),
-		MaxAttempts: 3, RetryPolicy: fastRetry{}, PollInterval: 20 * time.Millisecond,
-		Configure: svc.Register,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		c.StopAndCancel(sctx)
-		cancel()
+	pooltest.StartJobs(t, s.Driver(), pool.WorkerConfig{
+		Store: s, Provisioner: e.prov, Tiers: testTiers, Log: discard(), MaxAttempts: 3, Configure: svc.Register,
 	})
 	return e
 }

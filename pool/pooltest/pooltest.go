@@ -117,11 +117,7 @@ func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
 }
 
 // Reapplied returns how many times a slug's stack was re-applied (failed calls included).
-func (p *Provisioner) Reapplied(slug string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.reapplied[slug]
-}
+func (p *Provisioner) Reapplied(slug string) int { return p.count(&p.reapplied, slug) }
 
 // RotateCustomer records a password rotation (the fake tenants have no Langflow to rotate at).
 func (p *Provisioner) RotateCustomer(ctx context.Context, a pool.Account, password string) error {
@@ -133,17 +129,16 @@ func (p *Provisioner) RotateCustomer(ctx context.Context, a pool.Account, passwo
 }
 
 // Rotated returns how many times a slug's customer password was rotated.
-func (p *Provisioner) Rotated(slug string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.rotated[slug]
-}
+func (p *Provisioner) Rotated(slug string) int { return p.count(&p.rotated, slug) }
 
 // Suspended returns how many times a slug was suspended.
-func (p *Provisioner) Suspended(slug string) int {
+func (p *Provisioner) Suspended(slug string) int { return p.count(&p.suspended, slug) }
+
+// count reads one counter under the lock (the maps are made lazily, under it too).
+func (p *Provisioner) count(m *map[string]int, slug string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.suspended[slug]
+	return (*m)[slug]
 }
 
 func (p *Provisioner) init() {
@@ -155,22 +150,10 @@ func (p *Provisioner) init() {
 }
 
 // Attempts returns how many times Provision was called for a slug.
-func (p *Provisioner) Attempts(slug string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.attempts[slug]
-}
+func (p *Provisioner) Attempts(slug string) int { return p.count(&p.attempts, slug) }
 
 // Provisioned returns how many times a slug was provisioned successfully.
-func (p *Provisioner) Provisioned(slug string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.provisioned[slug]
-}
+func (p *Provisioner) Provisioned(slug string) int { return p.count(&p.provisioned, slug) }
 
 // Destroyed returns how many times a slug was torn down.
-func (p *Provisioner) Destroyed(slug string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.destroyed[slug]
-}
+func (p *Provisioner) Destroyed(slug string) int { return p.count(&p.destroyed, slug) }
