@@ -77,38 +77,28 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 
 // Destroy implements pool.Provisioner.
 func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.init()
-	p.destroyed[a.Slug]++
+	p.record(&p.destroyed, a.Slug)
 	return nil
 }
 
 // Suspend records a suspension (the daemon's orders need a provisioner that can stop tenants).
 func (p *Provisioner) Suspend(ctx context.Context, a pool.Account) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.init()
-	p.suspended[a.Slug]++
+	p.record(&p.suspended, a.Slug)
 	return nil
 }
 
 // Resume records a resumption.
 func (p *Provisioner) Resume(ctx context.Context, a pool.Account) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.init()
-	p.resumed[a.Slug]++
+	p.record(&p.resumed, a.Slug)
 	return nil
 }
 
 // Reapply records a re-apply of the tenant's stack (the health prober's repair); ReapplyFail
 // decides its error.
 func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
+	attempt := p.record(&p.reapplied, a.Slug)
 	p.mu.Lock()
-	p.init()
-	p.reapplied[a.Slug]++
-	attempt, fail := p.reapplied[a.Slug], p.ReapplyFail
+	fail := p.ReapplyFail
 	p.mu.Unlock()
 	if fail != nil {
 		return fail(a, attempt)
@@ -121,10 +111,7 @@ func (p *Provisioner) Reapplied(slug string) int { return p.count(&p.reapplied, 
 
 // RotateCustomer records a password rotation (the fake tenants have no Langflow to rotate at).
 func (p *Provisioner) RotateCustomer(ctx context.Context, a pool.Account, password string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.init()
-	p.rotated[a.Slug]++
+	p.record(&p.rotated, a.Slug)
 	return nil
 }
 
@@ -133,6 +120,15 @@ func (p *Provisioner) Rotated(slug string) int { return p.count(&p.rotated, slug
 
 // Suspended returns how many times a slug was suspended.
 func (p *Provisioner) Suspended(slug string) int { return p.count(&p.suspended, slug) }
+
+// record counts one call for slug and returns the new count.
+func (p *Provisioner) record(m *map[string]int, slug string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.init()
+	(*m)[slug]++
+	return (*m)[slug]
+}
 
 // count reads one counter under the lock (the maps are made lazily, under it too).
 func (p *Provisioner) count(m *map[string]int, slug string) int {
