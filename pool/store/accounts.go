@@ -567,24 +567,14 @@ func (s *Store) Snapshot(ctx context.Context, stuckBefore time.Time, stuckPage i
 		snap[tier] = t
 	}
 	rows.Close()
-	rows, err = tx.QueryContext(ctx, `SELECT tier, paused, consecutive_failures, last_failure_at FROM tier_status`)
+	status, err := tierStatuses(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var tier string
-		var paused, fails int
-		var last int64
-		if err := rows.Scan(&tier, &paused, &fails, &last); err != nil {
-			return nil, err
-		}
+	for tier, st := range status {
 		t := snap[tier]
-		t.Paused, t.ConsecutiveFailures, t.LastFailureAt = paused != 0, fails, msTime(last)
+		t.Paused, t.ConsecutiveFailures, t.LastFailureAt = st.Paused, st.ConsecutiveFailures, st.LastFailureAt
 		snap[tier] = t
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	return snap, tx.Commit()
 }
