@@ -25,8 +25,7 @@ build:
 run: build
 	./bin/poold serve --data-dir $(DATA_DIR)
 
-test: tools
-	$(GO) vet ./...
+test: tools lint
 	$(GO) test -race -count=1 ./...
 
 test-short:
@@ -39,9 +38,11 @@ bench: tools
 	$(GO) test -run '^$$' -bench Provision -benchtime 8x ./pool/pulumiprov/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench PaidToEmail -benchtime 1x -timeout 30m ./pool/orders/ | tee -a bench.txt
 
+# gofmt, go vet, and go.mod/go.sum exactly as `go mod tidy` leaves them.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 FUZZTIME ?= 60s
 
