@@ -10,7 +10,7 @@
 //
 // Sending: a [Sender] makes exactly one SMTP attempt per [Sender.Send] call. Retrying belongs to
 // the durable job queue of the daemon, which asks [IsPermanent] whether another attempt can
-// help and may use [Backoff] as its retry schedule. The queue keys the job by
+// help (the daemon retries e-mails on the schedule of pool/jobs). The queue keys the job by
 // [Message.DedupeKey]; the same key also yields the Message-ID header ([Message.MessageID]), so an
 // e-mail sent again after a crash (SMTP accepted it but the acknowledgement was lost) carries the
 // same Message-ID and is recognisable as a duplicate.

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/axiestudio/tenantpool/delivery"
 )
@@ -119,17 +118,6 @@ func TestIsPermanentOnUnwrappedErrors(t *testing.T) {
 	} {
 		if got := delivery.IsPermanent(c.err); got != c.want {
 			t.Errorf("IsPermanent(%v) = %v, want %v", c.err, got, c.want)
-		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	for attempt, want := range map[int]time.Duration{
-		0: 30 * time.Second, 1: 30 * time.Second, 2: time.Minute, 3: 2 * time.Minute,
-		7: 32 * time.Minute, 8: time.Hour, 25: time.Hour, 1000: time.Hour,
-	} {
-		if got := delivery.Backoff(attempt); got != want {
-			t.Errorf("Backoff(%d) = %v, want %v", attempt, got, want)
 		}
 	}
 }

@@ -91,7 +91,7 @@ func NewSender(cfg Config, tmpl *Templates) (*Sender, error) {
 // multipart/alternative (text and HTML) with a Message-ID derived from msg.DedupeKey().
 //
 // A non-nil error is an *Error; IsPermanent tells whether another attempt can succeed. Send does
-// not retry: the caller's job queue does, on its own schedule (see Backoff).
+// not retry: the caller's job queue does, on its own schedule (see jobs.EmailBackoff).
 func (s *Sender) Send(ctx context.Context, msg Message) error {
 	m, err := s.build(msg)
 	if err != nil {
@@ -273,19 +273,4 @@ func classify(err error) (permanent bool, code int) {
 		return false, pe.Code // a session-level reply (greeting, EHLO, STARTTLS, AUTH)
 	}
 	return false, 0
-}
-
-// Backoff is the suggested delay before retry number attempt (1 for the first retry) of a
-// temporary failure: 30s, 1m, 2m, 4m … doubling up to 1h. With 25 attempts that covers about 18
-// hours of SMTP outage. Callers add jitter if many e-mails retry together.
-func Backoff(attempt int) time.Duration {
-	const base, ceiling = 30 * time.Second, time.Hour
-	if attempt < 1 {
-		attempt = 1
-	}
-	d := base
-	for i := 1; i < attempt && d < ceiling; i++ {
-		d *= 2
-	}
-	return min(d, ceiling)
 }

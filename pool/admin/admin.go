@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -34,7 +35,7 @@ type Store interface {
 	Get(ctx context.Context, id int64) (pool.Account, error)
 	GetBySlug(ctx context.Context, slug string) (pool.Account, error)
 	Reserve(ctx context.Context, tier string, n int, write func([]pool.Account) error) ([]pool.Account, error)
-	Claim(ctx context.Context, tier, orderID string, hook store.ClaimHook) (pool.Account, bool, error)
+	Claim(ctx context.Context, tier, orderID string, then ...jobs.Job) (pool.Account, bool, error)
 	Retire(ctx context.Context, id int64) (pool.Account, error)
 	SetPaused(ctx context.Context, tier string, paused bool) error
 	Counts(ctx context.Context) (map[string]map[pool.State]int, map[string]store.TierStatus, error)

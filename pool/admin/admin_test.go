@@ -652,11 +652,11 @@ func TestOrdersAndResend(t *testing.T) {
 		s := open(nil)
 		seedReady(t, s, "basic", 1)
 		if _, _, err := s.ClaimOrder(ctx, store.Order{ID: "cs_claimed", Tier: "basic", CustomerEmail: "ada@example.test"},
-			"evt_1", "checkout.session.completed", nil); err != nil {
+			"evt_1", "checkout.session.completed"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.AddPendingOrder(ctx, store.Order{ID: "cs_pending", Tier: "premium", CustomerEmail: "bob@example.test"},
-			"evt_2", "checkout.session.completed", "client", nil); err != nil {
+			"evt_2", "checkout.session.completed", "client"); err != nil {
 			t.Fatal(err)
 		}
 		e := newEnv(t, s, nil)

@@ -381,7 +381,7 @@ func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
 	if err := ValidateClaim(a.tiers, req.Order, req.Tier); err != nil {
 		return err
 	}
-	acc, created, err := a.store.Claim(r.Context(), req.Tier, req.Order, nil)
+	acc, created, err := a.store.Claim(r.Context(), req.Tier, req.Order)
 	if err != nil {
 		return err
 	}

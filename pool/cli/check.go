@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/secret"
 )
 
@@ -37,7 +38,7 @@ func newConfig(e *Env) *cobra.Command {
 				}
 			}
 			add(f.validate())
-			if _, _, err := e.provision.validate(e); errors.Is(err, errNotConfigured) {
+			if _, _, err := e.provision.validate(e); errors.Is(err, daemon.ErrNotConfigured) {
 				fmt.Fprintf(e.Stdout, "warning: %v (the daemon will serve but not top the pool up)\n", err)
 			} else {
 				add(err)

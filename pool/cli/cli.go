@@ -17,26 +17,27 @@ import (
 
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/secret"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
-// ProvisionerFactory builds the provisioner serve and batch create use.
-type ProvisionerFactory func(ctx context.Context, e *Env) (pool.Provisioner, error)
+// TenantsFactory builds what serve and batch create act on tenants with.
+type TenantsFactory func(ctx context.Context, e *Env, s *store.Store) (pool.Tenants, error)
 
 // Option changes how Run wires things (tests inject doubles).
 type Option func(*options)
 
 type options struct {
-	provisioner ProvisionerFactory
-	jobs        func(*pool.WorkerConfig)
+	tenants TenantsFactory
+	jobs    func(*daemon.Jobs)
 }
 
-// WithProvisioner replaces the provisioner factory.
-func WithProvisioner(f ProvisionerFactory) Option { return func(o *options) { o.provisioner = f } }
+// WithTenants replaces the Pulumi provisioner (tests run the pooltest double).
+func WithTenants(f TenantsFactory) Option { return func(o *options) { o.tenants = f } }
 
-// WithJobConfig adjusts the job workers' configuration (tests use fast retries).
-func WithJobConfig(f func(*pool.WorkerConfig)) Option { return func(o *options) { o.jobs = f } }
+// WithJobConfig adjusts the job client (tests use fast retries).
+func WithJobConfig(f func(*daemon.Jobs)) Option { return func(o *options) { o.jobs = f } }
 
 // Env is what every command shares once the global flags are parsed.
 type Env struct {
@@ -50,9 +51,8 @@ type Env struct {
 	Stdout      io.Writer
 	Stderr      io.Writer
 
-	opts        options
-	provision   provisionFlags
-	concurrency int
+	opts      options
+	provision provisionFlags
 }
 
 // Key returns the pool's sealing key (POOL_SECRET_KEY, else the data dir's key file).
@@ -69,13 +69,13 @@ func (e *Env) OpenStore(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Key: key, Logger: e.Log})
 }
 
-// Provisioner builds the configured provisioner (Pulumi unless a test injects a double). An
-// error wrapping errNotConfigured means this daemon cannot provision.
-func (e *Env) Provisioner(ctx context.Context, s *store.Store) (pool.Provisioner, error) {
-	if e.opts.provisioner != nil {
-		return e.opts.provisioner(ctx, e)
+// tenants builds the configured tenants (Pulumi unless a test injects a double). An error
+// wrapping daemon.ErrNotConfigured means this process cannot provision.
+func (e *Env) tenants(ctx context.Context, s *store.Store, concurrency int) (pool.Tenants, error) {
+	if e.opts.tenants != nil {
+		return e.opts.tenants(ctx, e, s)
 	}
-	return e.pulumiProvisioner(ctx, s, max(e.concurrency, 1))
+	return e.pulumiTenants(ctx, s, max(concurrency, 1))
 }
 
 // Run executes poold with args (without the program name). getenv supplies environment

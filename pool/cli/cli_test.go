@@ -17,6 +17,8 @@ import (
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/cli"
+	"github.com/axiestudio/tenantpool/pool/daemon"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"github.com/axiestudio/tenantpool/pool/secret"
 	"github.com/axiestudio/tenantpool/pool/store"
@@ -55,11 +57,12 @@ func newHarness(t *testing.T) *harness {
 }
 
 func (h *harness) options() []cli.Option {
-	opts := []cli.Option{cli.WithJobConfig(func(c *pool.WorkerConfig) {
-		c.RetryPolicy, c.PollInterval, c.MaxAttempts = pooltest.FastRetry{}, 50*time.Millisecond, 2
+	opts := []cli.Option{cli.WithJobConfig(func(c *daemon.Jobs) {
+		c.RetryPolicy, c.PollInterval = pooltest.FastRetry{}, 50*time.Millisecond
+		c.Registry = jobs.Default().Tuned(func(_ string, p *jobs.Policy) { p.MaxAttempts = 2 })
 	})}
 	if !h.real {
-		opts = append(opts, cli.WithProvisioner(func(context.Context, *cli.Env) (pool.Provisioner, error) { return h.prov, nil }))
+		opts = append(opts, cli.WithTenants(func(context.Context, *cli.Env, *store.Store) (pool.Tenants, error) { return h.prov, nil }))
 	}
 	return opts
 }

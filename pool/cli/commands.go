@@ -16,6 +16,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -75,26 +76,16 @@ func waitBatch(ctx context.Context, e *Env, s *store.Store, as []pool.Account) e
 		return err
 	}
 	if lead {
-		prov, err := e.Provisioner(ctx, s)
+		cfg := daemon.Config{Tiers: e.Tiers, Log: e.Log, ProvisionConcurrency: 4,
+			Tenants: func(ctx context.Context, s *store.Store) (pool.Tenants, error) { return e.tenants(ctx, s, 4) }}
+		if e.opts.jobs != nil {
+			e.opts.jobs(&cfg.Jobs)
+		}
+		stop, err := daemon.StartJobs(ctx, cfg, s)
 		if err != nil {
 			return fmt.Errorf("no daemon is running to provision the batch, and this process cannot: %w", err)
 		}
-		cfg := pool.WorkerConfig{Store: s, Provisioner: prov, Tiers: e.Tiers, Log: e.Log}
-		if e.opts.jobs != nil {
-			e.opts.jobs(&cfg)
-		}
-		jobs, err := pool.NewJobClient(s.Driver(), cfg)
-		if err != nil {
-			return err
-		}
-		if err := jobs.Start(ctx); err != nil {
-			return err
-		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			jobs.Stop(sctx)
-		}()
+		defer stop()
 		fmt.Fprintln(e.Stderr, "no daemon running: provisioning in this process")
 	} else {
 		fmt.Fprintln(e.Stderr, "the running daemon provisions the batch; waiting")
@@ -250,7 +241,7 @@ func newClaim(e *Env) *cobra.Command {
 				return err
 			}
 			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
-				a, created, err := s.Claim(ctx, tier, order, nil)
+				a, created, err := s.Claim(ctx, tier, order)
 				if err != nil {
 					return err
 				}

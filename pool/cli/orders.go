@@ -12,9 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/axiestudio/tenantpool/delivery"
-	"github.com/axiestudio/tenantpool/pool"
-	"github.com/axiestudio/tenantpool/pool/admin"
-	"github.com/axiestudio/tenantpool/pool/langflow"
+	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/orders"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
@@ -117,32 +115,28 @@ func (e *Env) ordersSettings() (ordersSettings, error) {
 	return o, errors.Join(errs...)
 }
 
-// ordersService builds the Stripe orders service from the environment.
-func (e *Env) ordersService(s *store.Store, prov pool.Provisioner, trigger func(), observe func(string, time.Duration, error)) (*orders.Service, error) {
-	o, err := e.ordersSettings()
-	// The tenants' Langflow rotates passwords, unless the provisioner knows better (the test
-	// double's tenants have no Langflow).
-	var rotator orders.Rotator = orders.LangflowRotator{Gate: langflow.NewGate(langflow.GateOptions{Logger: e.Log})}
-	if r, ok := prov.(orders.Rotator); ok {
-		rotator = r
+// mailConfig adds the e-mail and Stripe orders settings of the environment to cfg: Stripe
+// orders when a webhook secret is set, the SMTP server when orders or operator alerts need it.
+func (e *Env) mailConfig(cfg *daemon.Config) error {
+	var o ordersSettings
+	switch {
+	case e.ordersEnabled():
+		var err error
+		if o, err = e.ordersSettings(); err != nil {
+			return err
+		}
+		cfg.Orders = &daemon.Orders{Secrets: o.secrets, Prices: o.prices, Grace: o.grace,
+			SupportContact: e.Getenv("POOL_SUPPORT_CONTACT"), UpsellURL: e.Getenv("POOL_UPSELL_URL"), BillingURL: e.Getenv("POOL_BILLING_URL")}
+	case cfg.OperatorEmail != "":
+		var err error
+		if o, err = e.smtpSettings(); err != nil {
+			return err
+		}
+	default:
+		return nil
 	}
-	suspender, ok := prov.(orders.Suspender)
-	if !ok {
-		err = errors.Join(err, errors.New("the provisioner cannot suspend tenants, which Stripe subscriptions need"))
-	}
-	if err != nil {
-		return nil, err
-	}
-	sender, err := delivery.NewSender(o.smtp, o.tmpl)
-	if err != nil {
-		return nil, err
-	}
-	return orders.New(orders.Config{
-		Store: s, Tiers: e.Tiers, Mailer: sender, Prefix: e.Prefix, Secrets: o.secrets, Prices: o.prices,
-		Suspender: suspender, Rotator: rotator, Trigger: trigger, ObserveEmail: observe, Grace: o.grace, From: o.smtp.From,
-		SupportContact: e.Getenv("POOL_SUPPORT_CONTACT"), UpsellURL: e.Getenv("POOL_UPSELL_URL"), BillingURL: e.Getenv("POOL_BILLING_URL"),
-		Log: e.Log,
-	})
+	cfg.Mail = &daemon.Mail{SMTP: o.smtp, Templates: o.tmpl}
+	return nil
 }
 
 func newOrders(e *Env) *cobra.Command {
@@ -155,18 +149,12 @@ func newOrders(e *Env) *cobra.Command {
 			if !e.ordersEnabled() {
 				return errors.New("Stripe orders are not configured (POOL_STRIPE_WEBHOOK_SECRET)")
 			}
+			cfg := daemon.Config{Log: e.Log, Tiers: e.Tiers, Prefix: e.Prefix}
+			if err := e.mailConfig(&cfg); err != nil {
+				return err
+			}
 			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
-				prov, err := e.Provisioner(ctx, s)
-				if errors.Is(err, errNotConfigured) {
-					prov = unprovisioned{err} // a resend needs no provisioning
-				} else if err != nil {
-					return err
-				}
-				svc, err := e.ordersService(s, prov, nil, nil)
-				if err != nil {
-					return err
-				}
-				n, err := svc.Resend(ctx, args[0])
+				n, err := daemon.Resend(ctx, cfg, s, args[0])
 				if err != nil {
 					return err
 				}
@@ -176,17 +164,4 @@ func newOrders(e *Env) *cobra.Command {
 		},
 	})
 	return cmd
-}
-
-// adminAPI builds the admin API when POOL_ADMIN_TOKEN (or _FILE) is set; nil when it is not.
-func (e *Env) adminAPI(s *store.Store, trigger func(), resend func(context.Context, string) (int, error)) (*admin.API, error) {
-	raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN")
-	if err != nil {
-		return nil, err
-	}
-	tokens := admin.ParseTokens(raw)
-	if len(tokens) == 0 {
-		return nil, nil
-	}
-	return admin.New(admin.Config{Store: s, Tiers: e.Tiers, Prefix: e.Prefix, Tokens: tokens, Resend: resend, Trigger: trigger, Log: e.Log})
 }

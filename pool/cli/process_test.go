@@ -36,8 +36,8 @@ var buildTestPoold = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// daemon is one real poold process.
-type daemon struct {
+// poold is one real poold process.
+type poold struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	addr string
@@ -45,14 +45,14 @@ type daemon struct {
 	done chan struct{}
 }
 
-func startDaemon(t *testing.T, env []string, args ...string) *daemon {
+func startDaemon(t *testing.T, env []string, args ...string) *poold {
 	t.Helper()
 	bin, err := buildTestPoold()
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := freePort(t)
-	d := &daemon{t: t, addr: addr, logs: &syncBuffer{}, done: make(chan struct{})}
+	d := &poold{t: t, addr: addr, logs: &syncBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr}, args...)...)
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
@@ -83,7 +83,7 @@ func startDaemon(t *testing.T, env []string, args ...string) *daemon {
 }
 
 // kill sends SIGKILL: no shutdown code runs, as in a crash or an OOM kill.
-func (d *daemon) kill() {
+func (d *poold) kill() {
 	select {
 	case <-d.done:
 		return

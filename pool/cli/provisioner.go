@@ -14,13 +14,10 @@ import (
 
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
-
-// errNotConfigured marks a daemon that cannot provision: it still serves, sells what is ready
-// and delivers, but does not top the pool up.
-var errNotConfigured = errors.New("provisioning is not configured")
 
 type provisionFlags struct {
 	cli, backend, secrets, platformStack, domain, image, healthTimeout string
@@ -45,10 +42,10 @@ var localHost = platform.Host{Name: "local", DockerURL: "unix:///var/run/docker.
 
 // validate checks the provisioning settings without building anything, reporting every
 // problem at once. It returns the Pulumi CLI path and the health timeout. A missing image is
-// errNotConfigured: the daemon can run without provisioning.
+// daemon.ErrNotConfigured: the daemon can run without provisioning.
 func (f provisionFlags) validate(e *Env) (cliPath string, health time.Duration, err error) {
 	if f.image == "" {
-		return "", 0, fmt.Errorf("%w: set POOL_LANGFLOW_IMAGE (or --langflow-image) to a Langflow image pinned by digest", errNotConfigured)
+		return "", 0, fmt.Errorf("%w: set POOL_LANGFLOW_IMAGE (or --langflow-image) to a Langflow image pinned by digest", daemon.ErrNotConfigured)
 	}
 	var errs []error
 	if err := platform.ValidatePinnedImage(f.image); err != nil {
@@ -79,8 +76,8 @@ func (f provisionFlags) validate(e *Env) (cliPath string, health time.Duration, 
 	return cliPath, health, errors.Join(errs...)
 }
 
-// pulumiProvisioner builds the Pulumi provisioner from flags, environment and config.
-func (e *Env) pulumiProvisioner(ctx context.Context, s *store.Store, concurrency int) (pool.Provisioner, error) {
+// pulumiTenants builds the Pulumi provisioner from flags, environment and config.
+func (e *Env) pulumiTenants(ctx context.Context, s *store.Store, concurrency int) (pool.Tenants, error) {
 	f := e.provision
 	cliPath, health, err := f.validate(e)
 	if err != nil {
@@ -100,14 +97,3 @@ func (e *Env) pulumiProvisioner(ctx context.Context, s *store.Store, concurrency
 		Image: f.image, Concurrency: concurrency, HealthTimeout: health, NoPluginDownload: f.noPluginDownload, Log: e.Log,
 	})
 }
-
-// unprovisioned stands in for the provisioner of a daemon that cannot provision: every call
-// fails permanently with the reason, so nothing is retried in vain.
-type unprovisioned struct{ err error }
-
-func (u unprovisioned) Provision(context.Context, pool.Account, pool.Tier) (pool.Provisioned, error) {
-	return pool.Provisioned{}, pool.Permanent(u.err)
-}
-func (u unprovisioned) Destroy(context.Context, pool.Account) error { return u.err }
-func (u unprovisioned) Suspend(context.Context, pool.Account) error { return u.err }
-func (u unprovisioned) Resume(context.Context, pool.Account) error  { return u.err }

@@ -32,8 +32,8 @@ func readyz(addr string) map[string]string {
 	return st
 }
 
-func leaders(ds []*daemon) []*daemon {
-	var out []*daemon
+func leaders(ds []*poold) []*poold {
+	var out []*poold
 	for _, d := range ds {
 		select {
 		case <-d.done:
@@ -66,7 +66,7 @@ func TestReplicasOnePostgres(t *testing.T) {
 		return []string{"POOL_DATABASE_URL=" + dbURL, "POOL_DATA_DIR=" + filepath.Join(dir, fmt.Sprint("replica", i)),
 			"POOL_CONFIG=" + cfg, "POOL_SECRET_KEY=" + keyB64, "POOL_ADMIN_TOKEN=" + adminToken, "POOL_LOG_FORMAT=json"}
 	}
-	var ds []*daemon
+	var ds []*poold
 	for i := range 3 {
 		ds = append(ds, startDaemon(t, env(i), "--reconcile-schedule", "@every 1s"))
 	}
@@ -121,7 +121,15 @@ func TestReplicasOnePostgres(t *testing.T) {
 		t.Fatalf("%d basic accounts, want exactly 30 (min_ready): an account was made twice", n)
 	}
 	if n := count("SELECT COUNT(*) FROM river_job WHERE kind = 'provision' AND state = 'completed'"); n != 30 {
-		t.Errorf("%d completed provisioning jobs, want 30", n)
+		rows, _ := st.DB().Query("SELECT state, attempt, COALESCE(attempted_by[1], '') FROM river_job WHERE kind = 'provision' AND state <> 'completed'")
+		var left []string
+		for rows != nil && rows.Next() {
+			var state, by string
+			var attempt int
+			rows.Scan(&state, &attempt, &by)
+			left = append(left, fmt.Sprintf("%s (attempt %d, by %s)", state, attempt, by))
+		}
+		t.Errorf("%d completed provisioning jobs, want 30; the others: %v", n, left)
 	}
 
 	// 10,000 ready accounts of the bulk tier, then 10,000 claims over the live replicas.
@@ -137,7 +145,7 @@ func TestReplicasOnePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The killed replica comes back (as a new process): three serve again, one still leads.
-	var live []*daemon
+	var live []*poold
 	for _, d := range ds {
 		if d != old {
 			live = append(live, d)

@@ -2,24 +2,19 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
-	"github.com/axiestudio/tenantpool/pool/metrics"
-	"github.com/axiestudio/tenantpool/pool/orders"
+	"github.com/axiestudio/tenantpool/pool/control"
+	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -54,7 +49,7 @@ func (f *serveFlags) register(fl *pflag.FlagSet, getenv func(string) string) {
 // validate checks every serve flag and reports every problem at once.
 func (f *serveFlags) validate() error {
 	var errs []error
-	if err := pool.ValidateSchedule(f.schedule); err != nil {
+	if err := control.ValidateSchedule(f.schedule); err != nil {
 		errs = append(errs, fmt.Errorf("--reconcile-schedule: %w", err))
 	}
 	if f.concurrency < 1 || f.concurrency > 64 {
@@ -74,7 +69,7 @@ func (f *serveFlags) validate() error {
 		errs = append(errs, fmt.Errorf("--listen %q: %w", f.listen, err))
 	}
 	if f.probeSchedule != "off" {
-		if err := pool.ValidateSchedule(f.probeSchedule); err != nil {
+		if err := control.ValidateSchedule(f.probeSchedule); err != nil {
 			errs = append(errs, fmt.Errorf("--probe-schedule: %w", err))
 		}
 	}
@@ -118,178 +113,43 @@ func intEnv(getenv func(string) string, key string, def int) int {
 }
 
 func serve(ctx context.Context, e *Env, f serveFlags) error {
-	stuck, grace := f.stuck, f.grace
-	s, err := e.OpenStore(ctx)
+	cfg, err := e.daemonConfig(f)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	var leader func(context.Context) (bool, error)
-	if s.Postgres() {
-		leader = s.TryLead // replicas share the database; one leads, the others stand by
-	} else if ok, err := s.TryLead(ctx); err != nil {
-		return err
-	} else if !ok {
-		return fmt.Errorf("another poold is already serving data dir %s (SQLite allows one daemon); stop it or use PostgreSQL for replicas", e.DataDir)
-	} else if n, err := s.RescueJobs(ctx, nil, time.Now().Add(time.Hour)); err != nil {
-		return err
-	} else if n > 0 {
-		// We hold the data dir: whatever is still "running" belonged to a process that died.
-		e.Log.Warn("resumed jobs the previous process left running", "count", n)
-	}
-	e.concurrency = f.concurrency
-	prov, err := e.Provisioner(ctx, s)
-	topUp := true
-	if errors.Is(err, errNotConfigured) {
-		// Still worth running: it sells what is ready, delivers, and answers the operator.
-		e.Log.Error("the pool will not be topped up", "err", err)
-		prov, topUp = unprovisioned{err}, false
-	} else if err != nil {
+	d, err := daemon.New(ctx, cfg)
+	if err != nil {
 		return err
 	}
-	m := metrics.New(s, e.Tiers, f.hardFailureLimit, e.Log)
-	s.ObserveClaims(m.ObserveClaim)
-	plan := pool.DefaultPlanConfig()
-	plan.HardFailureLimit = f.hardFailureLimit
-	if leader != nil {
-		tryLead := leader
-		leader = func(ctx context.Context) (bool, error) {
-			ok, err := tryLead(ctx)
-			m.SetLeader(ok)
-			return ok, err
-		}
-	} else if topUp {
-		m.SetLeader(true)
+	return d.Run(ctx)
+}
+
+// daemonConfig turns the parsed flags, environment and config file into the daemon's Config.
+func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
+	key, err := e.Key()
+	if err != nil {
+		return daemon.Config{}, err
 	}
-	rec, err := pool.NewReconciler(pool.ReconcilerConfig{
-		Store: s, Tiers: e.Tiers, Plan: plan, Prefix: e.Prefix, StuckTimeout: stuck, Leader: leader, Log: e.Log,
-		Maintain: func(ctx context.Context) error {
-			// Short jobs of a replica that died are retried after a few minutes, not after the
-			// provisioning jobs' long rescue threshold.
-			n, err := s.RescueJobs(ctx, orders.QuickKinds, time.Now().Add(-orders.QuickTimeout-time.Minute))
-			if n > 0 {
-				e.Log.Warn("rescued jobs of a process that died", "count", n)
-			}
-			return err
+	cfg := daemon.Config{
+		Store: store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Key: key, Logger: e.Log},
+		Tiers: e.Tiers, Prefix: e.Prefix, Listen: f.listen, ReconcileSchedule: f.schedule,
+		ProvisionConcurrency: f.concurrency, StuckTimeout: f.stuck, HardFailureLimit: f.hardFailureLimit,
+		ShutdownTimeout: f.grace, OperatorEmail: e.Getenv("POOL_OPERATOR_EMAIL"), Log: e.Log,
+		Probe: daemon.Probe{Schedule: f.probeSchedule, Threshold: f.probeThreshold, Concurrency: f.probeConcurrency, Timeout: f.probeTO},
+		Tenants: func(ctx context.Context, s *store.Store) (pool.Tenants, error) {
+			return e.tenants(ctx, s, f.concurrency)
 		},
-	})
-	if err != nil {
-		return err
-	}
-	wcfg := pool.WorkerConfig{Store: s, Provisioner: prov, Tiers: e.Tiers, Log: e.Log, ProvisionConcurrency: f.concurrency,
-		ObserveProvision: m.ObserveProvision}
-	mux := routes(s, rec, topUp)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(e.Log.Handler(), slog.LevelError)}))
-	var resend func(context.Context, string) (int, error)
-	if e.ordersEnabled() {
-		svc, err := e.ordersService(s, prov, rec.Trigger, m.ObserveEmail)
-		if err != nil {
-			return err
-		}
-		wcfg.Configure = svc.Register
-		mux.Handle(orders.Path, svc.Handler())
-		resend = svc.Resend
-	} else {
-		e.Log.Warn("Stripe orders disabled: POOL_STRIPE_WEBHOOK_SECRET is not set (manual sales only)")
-	}
-	if api, err := e.adminAPI(s, rec.Trigger, resend); err != nil {
-		return err
-	} else if api != nil {
-		mux.Handle(admin.Prefix, api.Handler())
-	} else {
-		e.Log.Warn("admin API disabled: POOL_ADMIN_TOKEN is not set")
 	}
 	if e.opts.jobs != nil {
-		e.opts.jobs(&wcfg)
+		e.opts.jobs(&cfg.Jobs)
 	}
-	jobs, err := pool.NewJobClient(s.Driver(), wcfg)
+	if err := e.mailConfig(&cfg); err != nil {
+		return daemon.Config{}, err
+	}
+	raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN")
 	if err != nil {
-		return err
+		return daemon.Config{}, err
 	}
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	e.Log.Info("poold serving", "listen", ln.Addr().String(), "store", storeKind(s), "tiers", e.Tiers.Names(), "schedule", f.schedule)
-
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	defer stop()
-	if err := jobs.Start(runCtx); err != nil {
-		return fmt.Errorf("start jobs: %w", err)
-	}
-	g, gctx := errgroup.WithContext(runCtx)
-	if topUp {
-		g.Go(func() error { return rec.Run(gctx, f.schedule) })
-		if prober, err := e.prober(s, prov, rec, m, f); err != nil {
-			return err
-		} else if prober != nil {
-			g.Go(func() error { return prober.Run(gctx, f.probeSchedule) })
-		}
-	}
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	g.Go(func() error {
-		select {
-		case <-ctx.Done(): // SIGTERM / SIGINT
-		case <-gctx.Done():
-		}
-		e.Log.Info("shutting down", "grace", grace)
-		sctx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		herr := srv.Shutdown(sctx)
-		// Stop fetching, let running jobs finish within the grace period, then cancel the rest:
-		// a cancelled provisioning job is retried after restart.
-		jerr := jobs.Stop(sctx)
-		if jerr != nil {
-			jerr = jobs.StopAndCancel(context.Background())
-		}
-		stop()
-		return errors.Join(herr, jerr)
-	})
-	err = g.Wait()
-	e.Log.Info("poold stopped")
-	return err
-}
-
-func storeKind(s *store.Store) string {
-	if s.Postgres() {
-		return "postgres"
-	}
-	return "sqlite"
-}
-
-func routes(s *store.Store, rec *pool.Reconciler, topUp bool) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		status, code := map[string]string{"database": "ok", "migrations": "ok", "reconciler": "standby"}, http.StatusOK
-		switch {
-		case !topUp:
-			status["reconciler"] = "disabled (provisioning not configured)"
-		case rec.Leading():
-			status["reconciler"] = "leading"
-			if last := rec.LastPass(); !last.IsZero() {
-				status["last_reconcile"] = last.UTC().Format(time.RFC3339)
-			}
-		}
-		if err := s.DB().PingContext(ctx); err != nil {
-			status["database"], code = "unreachable", http.StatusServiceUnavailable
-		} else if ok, err := s.MigrationsCurrent(ctx); err != nil || !ok {
-			status["migrations"], code = "pending", http.StatusServiceUnavailable
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(status)
-	})
-	return mux
+	cfg.AdminTokens = admin.ParseTokens(raw)
+	return cfg, nil
 }

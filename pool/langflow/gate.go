@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/coder/quartz"
+
+	"github.com/axiestudio/tenantpool/pool"
 )
 
 // GateOptions configure a Gate. The zero value is usable.
@@ -208,4 +210,13 @@ func prove(ctx context.Context, c *Client, cred Credentials, userID string) erro
 			me.ID, me.Username, me.IsActive, me.IsSuperuser, userID, cred.Username)
 	}
 	return nil
+}
+
+// RotateAccount is RotateCustomer for a pool account: its operator and customer logins, with the
+// new customer password.
+func (g *Gate) RotateAccount(ctx context.Context, a pool.Account, password string) error {
+	operator := Credentials{Username: a.OperatorUser, Password: a.OperatorPassword}
+	old := Credentials{Username: a.CustomerUser, Password: a.CustomerPassword}
+	next := Credentials{Username: a.CustomerUser, Password: password}
+	return g.RotateCustomer(ctx, a.URL, operator, a.CustomerUserID, old, next)
 }

@@ -21,6 +21,8 @@ import (
 
 	"github.com/axiestudio/tenantpool/delivery/mailpittest"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/control"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/orders"
 	"github.com/axiestudio/tenantpool/pool/store"
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
@@ -36,9 +38,9 @@ const (
 )
 
 // The daemon's own settings are used except the job poll interval and the delivery queue's
-// workers, the parameters of the sub-benchmarks. poold runs pool.WorkerConfig's default poll
+// workers, the parameters of the sub-benchmarks. poold runs control.WorkerConfig's default poll
 // interval, 50 ms, and orders.Config's default 4 delivery workers. River fetches at most once
-// per FetchCooldown (min(poll interval, 100 ms) in pool.NewJobClient), at most as many jobs as
+// per FetchCooldown (min(poll interval, 100 ms) in control.NewJobClient), at most as many jobs as
 // there are free workers, so a queue delivers at most workers/cooldown e-mails a second: 80/s
 // with the defaults (40/s with the 200 ms poll poold had first, below the 50/s of issue 5). There is no password rotator (the tenants are
 // doubles), so an e-mail job is store + SMTP only.
@@ -175,7 +177,7 @@ func e2eSeed(b *testing.B, s *store.Store, tier string, n int) {
 		ready_at = ?, updated_at = ? WHERE state = 'provisioning'`, now, now); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := s.DB().ExecContext(ctx, `DELETE FROM river_job WHERE kind = ?`, pool.ProvisionArgs{}.Kind()); err != nil {
+	if _, err := s.DB().ExecContext(ctx, `DELETE FROM river_job WHERE kind = ?`, jobs.ProvisionArgs{}.Kind()); err != nil {
 		b.Fatal(err)
 	}
 	if got := count(b, s, tier, pool.StateReady); got != n {
@@ -231,33 +233,33 @@ func benchPaidToEmail(b *testing.B, poll time.Duration, workers int) {
 	prov := newSuspender()
 	svc, err := orders.New(orders.Config{
 		Store: s, Tiers: e2eTiers, Mailer: newSender(b, mp), Prefix: "client",
-		Secrets: []string{secret}, Suspender: prov, DeliveryConcurrency: workers,
+		Secrets: []string{secret}, Tenants: prov, DeliveryConcurrency: workers,
 		SupportContact: "support@example.test", UpsellURL: "https://example.test/upgrade",
 		Log: discard(),
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	jobs, err := pool.NewJobClient(s.Driver(), pool.WorkerConfig{
-		Store: s, Provisioner: prov, Tiers: e2eTiers, Log: discard(),
+	jc, err := control.NewJobClient(s.Driver(), control.WorkerConfig{
+		Store: s, Tenants: prov, Tiers: e2eTiers, Log: discard(),
 		PollInterval: poll, Configure: svc.Register,
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	// Where the time of a delivery job goes: river's own per-job statistics.
-	events, unsubscribe := jobs.SubscribeConfig(&river.SubscribeConfig{
+	events, unsubscribe := jc.SubscribeConfig(&river.SubscribeConfig{
 		ChanSize: n + 1000, Kinds: []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed},
 	})
 	defer unsubscribe()
 	jctx, jcancel := context.WithCancel(ctx)
-	if err := jobs.Start(jctx); err != nil {
+	if err := jc.Start(jctx); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
-		_ = jobs.StopAndCancel(sctx)
+		_ = jc.StopAndCancel(sctx)
 		jcancel()
 	})
 
@@ -376,7 +378,7 @@ func benchPaidToEmail(b *testing.B, poll time.Duration, workers int) {
 
 	// Exactly one e-mail per order: every delivery job finished, Mailpit holds n messages, one
 	// per order's address, and the store recorded n sent e-mails and n delivered orders.
-	waitFor(b, "delivery jobs finished", func() bool { return jobsDone(b, s, orders.DeliverArgs{}.Kind()) })
+	waitFor(b, "delivery jobs finished", func() bool { return jobsDone(b, s, jobs.DeliverArgs{}.Kind()) })
 	var all []mailpitSummary
 	lc := &http.Client{Timeout: 30 * time.Second}
 	for {
@@ -442,7 +444,7 @@ collect:
 	for len(wait) < n {
 		select {
 		case ev := <-events:
-			if ev.Job.Kind != (orders.DeliverArgs{}).Kind() {
+			if ev.Job.Kind != (jobs.DeliverArgs{}).Kind() {
 				continue
 			}
 			if ev.Kind == river.EventKindJobFailed {

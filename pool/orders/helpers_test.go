@@ -17,6 +17,8 @@ import (
 	"github.com/axiestudio/tenantpool/delivery"
 	"github.com/axiestudio/tenantpool/delivery/mailpittest"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/control"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/orders"
 	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"github.com/axiestudio/tenantpool/pool/store"
@@ -40,7 +42,7 @@ var testTiers = func() pool.Tiers {
 	return ts
 }()
 
-// suspender is the Suspender of the tests: it wraps the provisioner double and counts calls.
+// suspender is the tenants double of the tests: it wraps pooltest's and counts suspensions and resumptions.
 type suspender struct {
 	*pooltest.Provisioner
 	mu                 sync.Mutex
@@ -105,9 +107,8 @@ func newEnv(t *testing.T, s *store.Store, mutate func(*orders.Config)) *env {
 	e := &env{t: t, s: s, prov: newSuspender(), mail: mailpittest.Start(t)}
 	cfg := orders.Config{
 		Store: s, Tiers: testTiers, Mailer: newSender(t, e.mail), Prefix: "client",
-		Secrets: []string{secret, oldSecret}, Suspender: e.prov,
+		Secrets: []string{secret, oldSecret}, Tenants: e.prov,
 		PendingRetry: 20 * time.Millisecond, HeldRetry: 20 * time.Millisecond,
-		Backoff:        func(int) time.Duration { return 50 * time.Millisecond },
 		SupportContact: "support@example.test", UpsellURL: "https://example.test/upgrade",
 		Log: discard(),
 	}
@@ -119,8 +120,9 @@ func newEnv(t *testing.T, s *store.Store, mutate func(*orders.Config)) *env {
 		t.Fatal(err)
 	}
 	e.svc, e.h = svc, svc.Handler()
-	pooltest.StartJobs(t, s.Driver(), pool.WorkerConfig{
-		Store: s, Provisioner: e.prov, Tiers: testTiers, Log: discard(), MaxAttempts: 3, Configure: svc.Register,
+	pooltest.StartJobs(t, s.Driver(), control.WorkerConfig{
+		Store: s, Tenants: e.prov, Tiers: testTiers, Log: discard(), Configure: svc.Register,
+		Registry: jobs.Default().Tuned(func(_ string, p *jobs.Policy) { p.MaxAttempts = 3 }),
 	})
 	return e
 }

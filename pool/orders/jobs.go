@@ -2,10 +2,8 @@ package orders
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"strings"
 	"time"
@@ -14,104 +12,22 @@ import (
 
 	"github.com/axiestudio/tenantpool/delivery"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
-// The river queues of the order jobs.
-const (
-	QueueOrders   = "orders"
-	QueueDelivery = "delivery"
-)
-
-// DeliverArgs sends an order's credentials e-mail. Resend > 0 is the n-th resend (its own
-// job and dedupe key).
-type DeliverArgs struct {
-	OrderID string `json:"order_id"`
-	Resend  int    `json:"resend,omitempty"`
-}
-
-// Kind implements river.JobArgs.
-func (DeliverArgs) Kind() string { return "order_deliver" }
-
-// NoticeArgs sends one payment-failed notice (one per failed invoice).
-type NoticeArgs struct {
-	OrderID    string `json:"order_id"`
-	InvoiceID  string `json:"invoice_id"`
-	Email      string `json:"email"`
-	Name       string `json:"name,omitempty"`
-	Tier       string `json:"tier,omitempty"`
-	BillingURL string `json:"billing_url,omitempty"`
-}
-
-// Kind implements river.JobArgs.
-func (NoticeArgs) Kind() string { return "order_payment_failed" }
-
-// ClaimPendingArgs claims an account for a pending order once one is ready.
-type ClaimPendingArgs struct {
-	OrderID string `json:"order_id"`
-}
-
-// Kind implements river.JobArgs.
-func (ClaimPendingArgs) Kind() string { return "order_claim_pending" }
-
-// SyncArgs brings an order's tenant in line with its subscription's newest status: canceled →
-// suspended (then destroyed after the grace period), active → running.
-type SyncArgs struct {
-	OrderID string `json:"order_id"`
-}
-
-// Kind implements river.JobArgs.
-func (SyncArgs) Kind() string { return "order_subscription_sync" }
-
-// RetireArgs destroys a suspended tenant once its grace period is over, unless it was resumed
-// (or suspended again later) meanwhile.
-type RetireArgs struct {
-	OrderID     string `json:"order_id"`
-	SuspendedAt int64  `json:"suspended_at"` // Unix ms of the suspension this teardown belongs to
-}
-
-// Kind implements river.JobArgs.
-func (RetireArgs) Kind() string { return "order_retire" }
-
-var (
-	claimPendingOpts = &river.InsertOpts{Queue: QueueOrders, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
-	// Not unique: every status change enqueues one, and each converges to the newest status.
-	syncOpts = &river.InsertOpts{Queue: QueueOrders, MaxAttempts: 25}
-)
-
-func (s *Service) deliverOpts() *river.InsertOpts {
-	return &river.InsertOpts{Queue: QueueDelivery, MaxAttempts: s.cfg.DeliveryAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
-}
-
 // Register adds the order workers and their queues to the daemon's job client (use it as
-// pool.WorkerConfig.Configure).
+// control.WorkerConfig.Configure). Their timeouts, attempts and retry delays are the job
+// registry's (pool/jobs).
 func (s *Service) Register(workers *river.Workers, queues map[string]river.QueueConfig) {
 	river.AddWorker(workers, &deliverWorker{s: s})
 	river.AddWorker(workers, &noticeWorker{s: s})
 	river.AddWorker(workers, &claimPendingWorker{s: s})
 	river.AddWorker(workers, &syncWorker{s: s})
 	river.AddWorker(workers, &retireWorker{s: s})
-	queues[QueueOrders] = river.QueueConfig{MaxWorkers: s.cfg.OrdersConcurrency}
-	queues[QueueDelivery] = river.QueueConfig{MaxWorkers: s.cfg.DeliveryConcurrency}
+	queues[jobs.QueueOrders] = river.QueueConfig{MaxWorkers: s.cfg.OrdersConcurrency}
+	queues[jobs.QueueDelivery] = river.QueueConfig{MaxWorkers: s.cfg.DeliveryConcurrency}
 }
-
-// retryAt is the e-mail backoff with up to 10 % jitter, so e-mails queued during an SMTP
-// outage do not all retry at once.
-func (s *Service) retryAt(attempt int) time.Time {
-	d := s.cfg.Backoff(attempt)
-	if d > 0 {
-		d += time.Duration(rand.Int64N(int64(d)/10 + 1))
-	}
-	return time.Now().Add(d)
-}
-
-// QuickTimeout bounds one attempt of the QuickKinds jobs.
-const QuickTimeout = 2 * time.Minute
-
-// QuickKinds are the job kinds whose attempts are bounded by QuickTimeout: one of them still
-// "running" well past it belongs to a dead process and can be rescued early (store.RescueJobs),
-// instead of after the long threshold that provisioning jobs need.
-var QuickKinds = []string{DeliverArgs{}.Kind(), NoticeArgs{}.Kind(), ClaimPendingArgs{}.Kind()}
 
 // jobOrder loads a job's order; a job whose order does not exist is cancelled (retrying cannot
 // make it appear).
@@ -124,19 +40,14 @@ func (s *Service) jobOrder(ctx context.Context, id string) (store.Order, error) 
 }
 
 type deliverWorker struct {
-	river.WorkerDefaults[DeliverArgs]
+	jobs.WorkerDefaults[jobs.DeliverArgs]
 	s *Service
 }
-
-func (w *deliverWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
-	return w.s.retryAt(job.Attempt)
-}
-func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return QuickTimeout }
 
 // Work sends the credentials e-mail once: an e-mail whose dedupe key is recorded as sent is
 // not sent again; after a successful send the key, the order and the account move to
 // delivered together.
-func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArgs]) error {
 	s := w.s
 	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
@@ -216,17 +127,12 @@ func loginURL(base string) string {
 }
 
 type noticeWorker struct {
-	river.WorkerDefaults[NoticeArgs]
+	jobs.WorkerDefaults[jobs.NoticeArgs]
 	s *Service
 }
 
-func (w *noticeWorker) NextRetry(job *river.Job[NoticeArgs]) time.Time {
-	return w.s.retryAt(job.Attempt)
-}
-func (w *noticeWorker) Timeout(*river.Job[NoticeArgs]) time.Duration { return QuickTimeout }
-
 // Work sends one payment-failed notice, once per invoice.
-func (w *noticeWorker) Work(ctx context.Context, job *river.Job[NoticeArgs]) error {
+func (w *noticeWorker) Work(ctx context.Context, job *river.Job[jobs.NoticeArgs]) error {
 	s, a := w.s, job.Args
 	msg := delivery.Message{
 		Kind: delivery.KindPaymentFailed, OrderID: a.OrderID, Ref: a.InvoiceID,
@@ -251,16 +157,14 @@ func (w *noticeWorker) Work(ctx context.Context, job *river.Job[NoticeArgs]) err
 }
 
 type claimPendingWorker struct {
-	river.WorkerDefaults[ClaimPendingArgs]
+	jobs.WorkerDefaults[jobs.ClaimPendingArgs]
 	s *Service
 }
 
 // Work claims a ready account for a pending order, or snoozes until one is ready. A held
 // order (no tier matched) is looked at again with the current price map.
-// Timeout bounds one attempt.
-func (w *claimPendingWorker) Timeout(*river.Job[ClaimPendingArgs]) time.Duration { return QuickTimeout }
 
-func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[ClaimPendingArgs]) error {
+func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[jobs.ClaimPendingArgs]) error {
 	s := w.s
 	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
@@ -282,7 +186,7 @@ func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[ClaimPendi
 		o.Tier = tier
 		log.Info("held order matched a tier; on-demand account provisioning", "tier", tier)
 	}
-	got, created, err := s.cfg.Store.ClaimOrder(ctx, o, "", "", s.enqueueDelivery)
+	got, created, err := s.cfg.Store.ClaimOrder(ctx, o, "", "", claimJobs(o)...)
 	if errors.Is(err, pool.ErrPoolEmpty) {
 		s.cfg.Trigger()
 		return river.JobSnooze(s.cfg.PendingRetry)
@@ -298,13 +202,13 @@ func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[ClaimPendi
 }
 
 type syncWorker struct {
-	river.WorkerDefaults[SyncArgs]
+	jobs.WorkerDefaults[jobs.SyncArgs]
 	s *Service
 }
 
 // Work suspends the tenant of a canceled subscription (and schedules its teardown after the
 // grace period) or resumes the tenant of an active one. An order not yet delivered waits.
-func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
+func (w *syncWorker) Work(ctx context.Context, job *river.Job[jobs.SyncArgs]) error {
 	s := w.s
 	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
@@ -327,17 +231,12 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		if a.State != pool.StateDelivered && a.State != pool.StateSuspended {
 			return nil // retired already, or never delivered
 		}
-		if err := s.cfg.Suspender.Suspend(ctx, a); err != nil {
+		if err := s.cfg.Tenants.Suspend(ctx, a); err != nil {
 			return fmt.Errorf("suspend %s: %w", a.Slug, err)
 		}
-		at, err := s.cfg.Store.SuspendOrder(ctx, o.ID)
+		at, err := s.cfg.Store.SuspendOrder(ctx, o.ID, s.cfg.Grace)
 		if err != nil {
 			return err
-		}
-		_, err = river.ClientFromContext[*sql.Tx](ctx).Insert(ctx, RetireArgs{OrderID: o.ID, SuspendedAt: at.UnixMilli()},
-			&river.InsertOpts{Queue: QueueOrders, MaxAttempts: 25, ScheduledAt: at.Add(s.cfg.Grace), UniqueOpts: river.UniqueOpts{ByArgs: true}})
-		if err != nil {
-			return fmt.Errorf("schedule teardown: %w", err)
 		}
 		if a.State == pool.StateDelivered {
 			log.Info("subscription canceled: tenant suspended", "destroy_after", at.Add(s.cfg.Grace).Format(time.RFC3339))
@@ -353,7 +252,7 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		if a.State != pool.StateSuspended {
 			return nil // retired: the grace period is over
 		}
-		if err := s.cfg.Suspender.Resume(ctx, a); err != nil {
+		if err := s.cfg.Tenants.Resume(ctx, a); err != nil {
 			return fmt.Errorf("resume %s: %w", a.Slug, err)
 		}
 		if err := s.cfg.Store.ResumeOrder(ctx, o.ID); err != nil {
@@ -365,13 +264,13 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 }
 
 type retireWorker struct {
-	river.WorkerDefaults[RetireArgs]
+	jobs.WorkerDefaults[jobs.RetireArgs]
 	s *Service
 }
 
 // Work retires (and so destroys, through the pool's teardown job) a tenant still suspended by
 // the suspension this job was scheduled for.
-func (w *retireWorker) Work(ctx context.Context, job *river.Job[RetireArgs]) error {
+func (w *retireWorker) Work(ctx context.Context, job *river.Job[jobs.RetireArgs]) error {
 	s := w.s
 	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {

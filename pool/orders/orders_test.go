@@ -290,7 +290,9 @@ func TestPaymentFailedSendsOneNoticePerInvoice(t *testing.T) {
 	})
 }
 
+// rotator wraps the tenants double and checks every rotation brings a new password.
 type rotator struct {
+	pool.Tenants
 	mu    sync.Mutex
 	calls int
 }
@@ -311,7 +313,7 @@ func TestResendRotatesThePassword(t *testing.T) {
 		s := open(nil)
 		seedReady(t, s, "basic", 1)
 		rot := &rotator{}
-		e := newEnv(t, s, func(c *orders.Config) { c.Rotator = rot })
+		e := newEnv(t, s, func(c *orders.Config) { rot.Tenants = c.Tenants; c.Tenants = rot })
 		if _, err := e.svc.Resend(ctx, "cs_missing"); err == nil {
 			t.Fatal("resend of an unknown order succeeded")
 		}

@@ -20,7 +20,6 @@ package orders
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,53 +27,41 @@ import (
 	"time"
 
 	"github.com/coder/quartz"
-	"github.com/riverqueue/river"
 
 	"github.com/axiestudio/tenantpool/delivery"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
-// Store is what the orders need from storage (package store implements it).
+// Store is what the orders need from storage (package store implements it). Whatever must
+// commit with a row change (a delivery with its claim, a sync with a status) is passed to it as
+// job values, so a fake can stand in for it.
 type Store interface {
 	Get(ctx context.Context, id int64) (pool.Account, error)
 	Retire(ctx context.Context, id int64) (pool.Account, error)
 	GetOrder(ctx context.Context, id string) (store.Order, error)
 	EventSeen(ctx context.Context, eventID string) (bool, error)
-	ApplyEvent(ctx context.Context, eventID, eventType string, fn func(ctx context.Context, tx *sql.Tx) error) (bool, error)
-	ClaimOrder(ctx context.Context, o store.Order, eventID, eventType string, hook store.OrderHook) (store.Order, bool, error)
-	AddPendingOrder(ctx context.Context, o store.Order, eventID, eventType, prefix string, hook store.OrderHook) (bool, error)
+	ClaimOrder(ctx context.Context, o store.Order, eventID, eventType string, then ...jobs.Job) (store.Order, bool, error)
+	AddPendingOrder(ctx context.Context, o store.Order, eventID, eventType, prefix string, then ...jobs.Job) (bool, error)
 	RequestAccount(ctx context.Context, orderID, tier, prefix string) error
 	SetOrderError(ctx context.Context, orderID, reason string) error
-	OrdersBySubscriptionTx(ctx context.Context, tx *sql.Tx, subscriptionID string) ([]store.Order, error)
-	SetSubscriptionStatusTx(ctx context.Context, tx *sql.Tx, subscriptionID, status string, at time.Time) (bool, error)
-	SubscriptionStatusTx(ctx context.Context, tx *sql.Tx, subscriptionID string) (string, error)
+	SetSubscriptionStatus(ctx context.Context, eventID, eventType, subscriptionID, status string, at time.Time) (newest bool, synced int, err error)
+	QueuePaymentNotice(ctx context.Context, eventID, eventType, subscriptionID string, notice jobs.NoticeArgs) (bool, error)
 	SubscriptionStatus(ctx context.Context, subscriptionID string) (string, error)
 	EmailSent(ctx context.Context, dedupeKey string) (bool, error)
 	RecordEmail(ctx context.Context, orderID, dedupeKey string, markDelivered bool) error
-	SuspendOrder(ctx context.Context, orderID string) (time.Time, error)
+	SuspendOrder(ctx context.Context, orderID string, grace time.Duration) (time.Time, error)
 	ResumeOrder(ctx context.Context, orderID string) error
-	BumpResends(ctx context.Context, orderID string, hook store.OrderHook) (int, error)
+	BumpResends(ctx context.Context, orderID string) (int, error)
 	SetCustomerPassword(ctx context.Context, id int64, password string) error
-	EnqueueTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (bool, error)
 }
+
+var _ Store = (*store.Store)(nil)
 
 // Mailer sends one e-mail, one attempt (delivery.Sender implements it).
 type Mailer interface {
 	Send(ctx context.Context, msg delivery.Message) error
-}
-
-// Suspender stops a tenant's container while keeping its data, and starts it again. The
-// provisioner implements it; both calls must be idempotent.
-type Suspender interface {
-	Suspend(ctx context.Context, a pool.Account) error
-	Resume(ctx context.Context, a pool.Account) error
-}
-
-// Rotator gives an account's customer login a new password at the tenant itself
-// (LangflowRotator implements it over langflow.Gate).
-type Rotator interface {
-	RotateCustomer(ctx context.Context, a pool.Account, password string) error
 }
 
 // Config configures a Service.
@@ -91,10 +78,8 @@ type Config struct {
 	// entries are added. A session may also name its tier in metadata "tier"; a price id in
 	// metadata "price_id" is looked up here too.
 	Prices map[string]string
-	// Suspender stops and resumes tenants; required for subscription lifecycle events.
-	Suspender Suspender
-	// Rotator, when set, gives a resent order a fresh password.
-	Rotator Rotator
+	// Tenants suspends, resumes and rotates the customer password of sold tenants.
+	Tenants pool.Tenants
 	// Trigger asks the reconciler for a pass (after a claim, or when a pool ran dry). Optional.
 	Trigger func()
 	// Grace is how long a suspended tenant is kept before it is destroyed (default 30 days).
@@ -107,10 +92,6 @@ type Config struct {
 	PendingRetry time.Duration
 	// HeldRetry is how often an order whose tier is unknown looks again (default 1m).
 	HeldRetry time.Duration
-	// DeliveryAttempts bounds e-mail attempts per job (default 25, ~18h with delivery.Backoff).
-	DeliveryAttempts int
-	// Backoff is the delay before e-mail retry n (default delivery.Backoff plus jitter).
-	Backoff func(attempt int) time.Duration
 	// OrdersConcurrency and DeliveryConcurrency bound the workers of each queue (default 4).
 	OrdersConcurrency, DeliveryConcurrency int
 
@@ -143,8 +124,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("orders: tiers are required")
 	case cfg.Mailer == nil:
 		return nil, errors.New("orders: a mailer is required")
-	case cfg.Suspender == nil:
-		return nil, errors.New("orders: a suspender is required")
+	case cfg.Tenants == nil:
+		return nil, errors.New("orders: tenants are required")
 	}
 	if err := pool.ValidatePrefix(cfg.Prefix); err != nil {
 		return nil, fmt.Errorf("orders: %w", err)
@@ -185,12 +166,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.HeldRetry <= 0 {
 		cfg.HeldRetry = time.Minute
-	}
-	if cfg.DeliveryAttempts <= 0 {
-		cfg.DeliveryAttempts = 25
-	}
-	if cfg.Backoff == nil {
-		cfg.Backoff = delivery.Backoff
 	}
 	if cfg.OrdersConcurrency <= 0 {
 		cfg.OrdersConcurrency = 4

@@ -3,7 +3,6 @@ package orders
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/stripe/stripe-go/v82/webhook"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -171,7 +171,7 @@ func (s *Service) fulfil(ctx context.Context, ev stripe.Event, cs checkoutSessio
 	}
 	if o.Tier == "" {
 		o.LastError = fmt.Sprintf("no configured tier matches %v", o.TierKeys)
-		created, err := s.cfg.Store.AddPendingOrder(ctx, o, ev.ID, string(ev.Type), s.cfg.Prefix, s.enqueueClaimPending)
+		created, err := s.cfg.Store.AddPendingOrder(ctx, o, ev.ID, string(ev.Type), s.cfg.Prefix, pendingJobs(o))
 		if err != nil {
 			return "", fmt.Errorf("hold order: %w", err)
 		}
@@ -181,10 +181,10 @@ func (s *Service) fulfil(ctx context.Context, ev stripe.Event, cs checkoutSessio
 		return "held", nil
 	}
 	log = log.With("tier", o.Tier)
-	got, created, err := s.cfg.Store.ClaimOrder(ctx, o, ev.ID, string(ev.Type), s.enqueueDelivery)
+	got, created, err := s.cfg.Store.ClaimOrder(ctx, o, ev.ID, string(ev.Type), claimJobs(o)...)
 	switch {
 	case errors.Is(err, pool.ErrPoolEmpty):
-		created, err := s.cfg.Store.AddPendingOrder(ctx, o, ev.ID, string(ev.Type), s.cfg.Prefix, s.enqueueClaimPending)
+		created, err := s.cfg.Store.AddPendingOrder(ctx, o, ev.ID, string(ev.Type), s.cfg.Prefix, pendingJobs(o))
 		if err != nil {
 			return "", fmt.Errorf("pending order: %w", err)
 		}
@@ -244,33 +244,20 @@ func (s *Service) orderFromSession(cs checkoutSession) (store.Order, error) {
 	return o, nil
 }
 
-// enqueueDelivery runs in the claim's transaction: the credentials e-mail, and the subscription
-// sync when its subscription already ended (events out of order).
-func (s *Service) enqueueDelivery(ctx context.Context, tx *sql.Tx, o store.Order) error {
-	if _, err := s.cfg.Store.EnqueueTx(ctx, tx, DeliverArgs{OrderID: o.ID}, s.deliverOpts()); err != nil {
-		return fmt.Errorf("enqueue delivery: %w", err)
+// claimJobs are committed with an order's claim: its credentials e-mail and, for a
+// subscription, a sync that suspends the new tenant at once if the subscription already ended
+// (events come out of order; the sync does nothing for a live subscription).
+func claimJobs(o store.Order) []jobs.Job {
+	js := []jobs.Job{{Args: jobs.DeliverArgs{OrderID: o.ID}}}
+	if o.SubscriptionID != "" {
+		js = append(js, jobs.Job{Args: jobs.SyncArgs{OrderID: o.ID}})
 	}
-	if o.SubscriptionID == "" {
-		return nil
-	}
-	st, err := s.cfg.Store.SubscriptionStatusTx(ctx, tx, o.SubscriptionID)
-	if err != nil {
-		return err
-	}
-	if st == statusCanceled {
-		if _, err := s.cfg.Store.EnqueueTx(ctx, tx, SyncArgs{OrderID: o.ID}, syncOpts); err != nil {
-			return fmt.Errorf("enqueue subscription sync: %w", err)
-		}
-	}
-	return nil
+	return js
 }
 
-func (s *Service) enqueueClaimPending(ctx context.Context, tx *sql.Tx, o store.Order) error {
-	if _, err := s.cfg.Store.EnqueueTx(ctx, tx, ClaimPendingArgs{OrderID: o.ID}, claimPendingOpts); err != nil {
-		return fmt.Errorf("enqueue pending claim: %w", err)
-	}
-	return nil
-}
+// pendingJobs are committed with a pending order: the job that claims it once an account is
+// ready.
+func pendingJobs(o store.Order) jobs.Job { return jobs.Job{Args: jobs.ClaimPendingArgs{OrderID: o.ID}} }
 
 // subscriptionChanged records the subscription's newest status (older events change
 // nothing) and enqueues a sync of its orders' tenants: canceled → suspend, active → resume.
@@ -285,27 +272,16 @@ func (s *Service) subscriptionChanged(ctx context.Context, ev stripe.Event, sub 
 	if status == "" {
 		return "", badRequest("subscription %s without status", sub.ID)
 	}
-	outcome := "recorded"
-	_, err := s.cfg.Store.ApplyEvent(ctx, ev.ID, string(ev.Type), func(ctx context.Context, tx *sql.Tx) error {
-		newest, err := s.cfg.Store.SetSubscriptionStatusTx(ctx, tx, sub.ID, status, time.Unix(ev.Created, 0))
-		if err != nil || !newest {
-			outcome = "stale"
-			return err
-		}
-		os, err := s.cfg.Store.OrdersBySubscriptionTx(ctx, tx, sub.ID)
-		if err != nil {
-			return err
-		}
-		for _, o := range os {
-			if _, err := s.cfg.Store.EnqueueTx(ctx, tx, SyncArgs{OrderID: o.ID}, syncOpts); err != nil {
-				return fmt.Errorf("enqueue subscription sync: %w", err)
-			}
-			outcome = "sync"
-		}
-		return nil
-	})
+	newest, synced, err := s.cfg.Store.SetSubscriptionStatus(ctx, ev.ID, string(ev.Type), sub.ID, status, time.Unix(ev.Created, 0))
 	if err != nil {
 		return "", err
+	}
+	outcome := "recorded"
+	switch {
+	case !newest:
+		outcome = "stale"
+	case synced > 0:
+		outcome = "sync"
 	}
 	log.Info("subscription status", "subscription", sub.ID, "status", status, "outcome", outcome)
 	return outcome, nil
@@ -320,25 +296,14 @@ func (s *Service) paymentFailed(ctx context.Context, ev stripe.Event, inv invoic
 	if subID == "" && inv.Parent != nil && inv.Parent.SubscriptionDetails != nil {
 		subID = string(inv.Parent.SubscriptionDetails.Subscription)
 	}
-	outcome := "no order"
-	_, err := s.cfg.Store.ApplyEvent(ctx, ev.ID, string(ev.Type), func(ctx context.Context, tx *sql.Tx) error {
-		os, err := s.cfg.Store.OrdersBySubscriptionTx(ctx, tx, subID)
-		if err != nil || len(os) == 0 {
-			return err
-		}
-		o := os[0]
-		args := NoticeArgs{OrderID: o.ID, InvoiceID: inv.ID, Email: o.CustomerEmail, Name: o.CustomerName, Tier: o.Tier, BillingURL: inv.HostedInvoiceURL}
-		if inv.CustomerEmail != "" {
-			args.Email = inv.CustomerEmail
-		}
-		if _, err := s.cfg.Store.EnqueueTx(ctx, tx, args, s.deliverOpts()); err != nil {
-			return fmt.Errorf("enqueue notice: %w", err)
-		}
-		outcome = "notice"
-		return nil
-	})
+	notice := jobs.NoticeArgs{InvoiceID: inv.ID, Email: inv.CustomerEmail, BillingURL: inv.HostedInvoiceURL}
+	queued, err := s.cfg.Store.QueuePaymentNotice(ctx, ev.ID, string(ev.Type), subID, notice)
 	if err != nil {
 		return "", err
+	}
+	outcome := "no order"
+	if queued {
+		outcome = "notice"
 	}
 	if outcome == "no order" {
 		log.Warn("payment failed for a subscription without an order", "subscription", subID, "invoice", inv.ID)

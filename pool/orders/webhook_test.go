@@ -30,7 +30,7 @@ func handlerOnly(t testing.TB, s *store.Store) *orders.Service {
 	t.Helper()
 	svc, err := orders.New(orders.Config{
 		Store: s, Tiers: testTiers, Mailer: nopMailer{}, Prefix: "client",
-		Secrets: []string{secret, oldSecret}, Suspender: newSuspender(), Log: discard(),
+		Secrets: []string{secret, oldSecret}, Tenants: newSuspender(), Log: discard(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -122,12 +122,12 @@ func TestRollingSecrets(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	s := storetest.OpenSQLite(t, t.TempDir(), nil)
-	base := orders.Config{Store: s, Tiers: testTiers, Mailer: nopMailer{}, Prefix: "client", Secrets: []string{secret}, Suspender: newSuspender()}
+	base := orders.Config{Store: s, Tiers: testTiers, Mailer: nopMailer{}, Prefix: "client", Secrets: []string{secret}, Tenants: newSuspender()}
 	for name, mutate := range map[string]func(*orders.Config){
 		"no secret":    func(c *orders.Config) { c.Secrets = []string{" "} },
 		"unknown tier": func(c *orders.Config) { c.Prices = map[string]string{"price_x": "gold"} },
 		"bad prefix":   func(c *orders.Config) { c.Prefix = "9x" },
-		"no suspender": func(c *orders.Config) { c.Suspender = nil },
+		"no tenants":   func(c *orders.Config) { c.Tenants = nil },
 		"no mailer":    func(c *orders.Config) { c.Mailer = nil },
 		"no store":     func(c *orders.Config) { c.Store = nil },
 		"no tiers":     func(c *orders.Config) { c.Tiers = nil },

@@ -10,7 +10,7 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/control"
 )
 
 // FastRetry retries a failed job after 10ms, so failure paths finish in a test's time.
@@ -22,7 +22,7 @@ func (FastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(
 // StartJobs starts a real river job client with the pool's workers (and whatever cfg.Configure
 // adds) on driver's database; it is stopped when the test ends. Unset fields get test-friendly
 // values: FastRetry and a 20ms poll.
-func StartJobs(t testing.TB, driver riverdriver.Driver[*sql.Tx], cfg pool.WorkerConfig) *river.Client[*sql.Tx] {
+func StartJobs(t testing.TB, driver riverdriver.Driver[*sql.Tx], cfg control.WorkerConfig) *river.Client[*sql.Tx] {
 	t.Helper()
 	if cfg.RetryPolicy == nil {
 		cfg.RetryPolicy = FastRetry{}
@@ -30,7 +30,7 @@ func StartJobs(t testing.TB, driver riverdriver.Driver[*sql.Tx], cfg pool.Worker
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 20 * time.Millisecond
 	}
-	c, err := pool.NewJobClient(driver, cfg)
+	c, err := control.NewJobClient(driver, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

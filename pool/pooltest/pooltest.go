@@ -1,4 +1,4 @@
-// Package pooltest provides a Provisioner double for tests of the pool, the jobs and the daemon:
+// Package pooltest provides a pool.Tenants double for tests of the runtime, the orders and the daemon:
 // it records every call, can be told to fail or block per account, and never touches real
 // infrastructure. (The Pulumi provisioner is tested against the real engine in its own package.)
 package pooltest
@@ -12,7 +12,7 @@ import (
 	"github.com/axiestudio/tenantpool/pool"
 )
 
-// Provisioner is a pool.Provisioner double. The zero value provisions everything at once.
+// Provisioner is a pool.Tenants double. The zero value provisions everything at once.
 type Provisioner struct {
 	mu sync.Mutex
 	// Fail, when set, decides the error of a Provision call (nil = succeed).
@@ -33,9 +33,9 @@ type Provisioner struct {
 	reapplied   map[string]int
 }
 
-var _ pool.Provisioner = (*Provisioner)(nil)
+var _ pool.Tenants = (*Provisioner)(nil)
 
-// Provision implements pool.Provisioner.
+// Provision implements pool.Tenants.
 func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier) (pool.Provisioned, error) {
 	p.mu.Lock()
 	p.init()
@@ -75,7 +75,7 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 	}, nil
 }
 
-// Destroy implements pool.Provisioner.
+// Destroy implements pool.Tenants.
 func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	p.record(&p.destroyed, a.Slug)
 	return nil

@@ -38,7 +38,7 @@ const (
 // cancelTimeout bounds stack.Cancel after an interrupted update.
 const cancelTimeout = 30 * time.Second
 
-// Provisioner implements pool.Provisioner with the Pulumi Automation API.
+// Provisioner implements pool.Tenants with the Pulumi Automation API.
 type Provisioner struct {
 	cfg    Config
 	cli    *cli
@@ -54,7 +54,7 @@ type Provisioner struct {
 	slugs map[string]*sync.Mutex // one operation per tenant at a time in this process
 }
 
-var _ pool.Provisioner = (*Provisioner)(nil)
+var _ pool.Tenants = (*Provisioner)(nil)
 
 // New checks the configuration and the CLI and prepares the data directory.
 func New(ctx context.Context, cfg Config) (*Provisioner, error) {
@@ -181,7 +181,7 @@ func (p *Provisioner) BuildSpec(a pool.Account, t pool.Tier, domain string, host
 // image digest.
 func (p *Provisioner) Generation() string { return generation(p.cfg.Revision, p.cfg.Image) }
 
-// Provision implements pool.Provisioner: place, up, then the readiness gate.
+// Provision implements pool.Tenants: place, up, then the readiness gate.
 func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier) (pool.Provisioned, error) {
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name)
@@ -345,7 +345,7 @@ func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (st
 	return id, nil
 }
 
-// Destroy implements pool.Provisioner: destroy the stack's resources, remove the stack and its
+// Destroy implements pool.Tenants: destroy the stack's resources, remove the stack and its
 // work directory. A stack that does not exist is already destroyed.
 func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	defer p.lockSlug(a.Slug)()
@@ -409,4 +409,9 @@ func (p *Provisioner) Outputs(ctx context.Context, slug string) (auto.OutputMap,
 		return nil, classify(ctx, op{name: "outputs", stack: name, err: err, stderr: p.scrub.scrub(err.Error()), home: p.home})
 	}
 	return outs, nil
+}
+
+// RotateCustomer implements pool.Tenants through the tenant's Langflow API (no Pulumi run).
+func (p *Provisioner) RotateCustomer(ctx context.Context, a pool.Account, password string) error {
+	return p.cfg.Gate.RotateAccount(ctx, a, password)
 }

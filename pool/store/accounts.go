@@ -11,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/secret"
 )
 
@@ -138,7 +137,7 @@ func (s *Store) createAccountsTx(ctx context.Context, tx *sql.Tx, tier, prefix s
 		return nil, err
 	}
 	accounts := make([]pool.Account, n)
-	jobs := make([]river.InsertManyParams, n)
+	provision := make([]jobs.Job, n)
 	for i := range n {
 		a := pool.Account{
 			ID:               lastID - int64(n-1-i),
@@ -171,23 +170,28 @@ func (s *Store) createAccountsTx(ctx context.Context, tx *sql.Tx, tier, prefix s
 			return nil, fmt.Errorf("insert account: %w", err)
 		}
 		accounts[i] = a
-		jobs[i] = river.InsertManyParams{Args: pool.ProvisionArgs{AccountID: a.ID}, InsertOpts: provisionOpts}
+		provision[i] = jobs.Job{Args: jobs.ProvisionArgs{AccountID: a.ID}}
 	}
-	if _, err := s.jobs.InsertManyTx(ctx, tx, jobs); err != nil {
+	if err := s.insertJobs(ctx, tx, provision...); err != nil {
 		return nil, fmt.Errorf("enqueue provisioning: %w", err)
 	}
 	return accounts, nil
 }
 
-var (
-	provisionOpts = &river.InsertOpts{Queue: pool.QueueProvision, UniqueOpts: river.UniqueOpts{ByArgs: true}}
-	destroyOpts   = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
-)
-
-// InsertJobTx enqueues a job inside the caller's transaction (transactional enqueue).
-func (s *Store) InsertJobTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error {
-	_, err := s.jobs.InsertTx(ctx, tx, args, opts)
-	return err
+// insertJobs enqueues jobs inside the caller's transaction (transactional enqueue), with the
+// registry's options; a unique job already queued is skipped.
+func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, js ...jobs.Job) error {
+	if len(js) == 0 {
+		return nil
+	}
+	params, err := jobs.Insert(js...)
+	if err != nil {
+		return err
+	}
+	if _, err := s.river.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue %s: %w", js[0].Args.Kind(), err)
+	}
+	return nil
 }
 
 // Get returns one account by id.
@@ -374,7 +378,7 @@ func (s *Store) failTx(ctx context.Context, tx *sql.Tx, ids []int64, reason stri
 		if err := s.tierFailed(ctx, tx, tier, reason, now); err != nil {
 			return n, err
 		}
-		if err := s.InsertJobTx(ctx, tx, pool.DestroyArgs{AccountID: id}, destroyOpts); err != nil {
+		if err := s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DestroyArgs{AccountID: id}}); err != nil {
 			return n, fmt.Errorf("enqueue teardown: %w", err)
 		}
 		n++
@@ -405,7 +409,7 @@ func (s *Store) Retire(ctx context.Context, id int64) (pool.Account, error) {
 			return fmt.Errorf("retire %d: %w", id, err)
 		}
 		a.State = pool.StateRetired
-		return s.InsertJobTx(ctx, tx, pool.DestroyArgs{AccountID: id}, destroyOpts)
+		return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DestroyArgs{AccountID: id}})
 	})
 	return a, err
 }
@@ -428,7 +432,7 @@ func (s *Store) RetireReady(ctx context.Context, tier string, n int) ([]int64, e
 			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET state = 'retired', updated_at = ? WHERE id = ?`), now, id); err != nil {
 				return fmt.Errorf("retire %d: %w", id, err)
 			}
-			if err := s.InsertJobTx(ctx, tx, pool.DestroyArgs{AccountID: id}, destroyOpts); err != nil {
+			if err := s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DestroyArgs{AccountID: id}}); err != nil {
 				return fmt.Errorf("enqueue teardown: %w", err)
 			}
 		}

@@ -44,7 +44,7 @@ func BenchmarkClaim(b *testing.B) {
 								return
 							}
 							t0 := time.Now()
-							if _, _, err := s.Claim(ctx, "basic", fmt.Sprintf("order-%d", i), nil); err != nil {
+							if _, _, err := s.Claim(ctx, "basic", fmt.Sprintf("order-%d", i)); err != nil {
 								b.Error(err)
 								return
 							}

@@ -8,23 +8,33 @@ import (
 	"time"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 )
 
-// ClaimHook runs inside the claim's transaction, after the account is claimed and before the
-// commit: what it writes (a delivery job) commits or rolls back with the claim. It runs only for
-// a new claim, not when the order already holds its account.
-type ClaimHook func(ctx context.Context, tx *sql.Tx, a pool.Account) error
+// claimHook runs inside the claim's transaction, after the account is claimed and before the
+// commit: what it writes (the order, its jobs) commits or rolls back with the claim. It runs
+// only for a new claim, not when the order already holds its account.
+type claimHook func(ctx context.Context, tx *sql.Tx, a pool.Account) error
 
 // Claim hands the oldest ready account of a tier to an order, atomically and idempotently:
 // the same order always gets the same account (created=false on a repeat). An empty pool
-// returns pool.ErrPoolEmpty and changes nothing.
+// returns pool.ErrPoolEmpty and changes nothing. The jobs in then are inserted in the claim's
+// transaction (only for a new claim).
 //
 // PostgreSQL: one statement (prior-claim lookup + UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP
 // LOCKED)), in autocommit unless a hook needs the transaction; the server group-commits
 // concurrent transactions itself. SQLite: concurrent claims are group-committed here — one
 // immediate transaction (one fsync) carries a batch of claims, each in its own savepoint, so
 // one claim's failure rolls back only itself.
-func (s *Store) Claim(ctx context.Context, tier, orderID string, hook ClaimHook) (a pool.Account, created bool, err error) {
+func (s *Store) Claim(ctx context.Context, tier, orderID string, then ...jobs.Job) (pool.Account, bool, error) {
+	var hook claimHook
+	if len(then) > 0 {
+		hook = func(ctx context.Context, tx *sql.Tx, _ pool.Account) error { return s.insertJobs(ctx, tx, then...) }
+	}
+	return s.claim(ctx, tier, orderID, hook)
+}
+
+func (s *Store) claim(ctx context.Context, tier, orderID string, hook claimHook) (a pool.Account, created bool, err error) {
 	if orderID == "" {
 		return a, false, errors.New("claim: order id is required")
 	}
@@ -74,7 +84,7 @@ func (s *Store) claimPGStatement(ctx context.Context, q rowQuerier, tier, orderI
 	return a, created, nil
 }
 
-func (s *Store) claimPG(ctx context.Context, tier, orderID string, hook ClaimHook) (pool.Account, bool, error) {
+func (s *Store) claimPG(ctx context.Context, tier, orderID string, hook claimHook) (pool.Account, bool, error) {
 	run := func(q rowQuerier) (pool.Account, bool, error) { return s.claimPGStatement(ctx, q, tier, orderID) }
 	if hook == nil {
 		return run(s.db)
@@ -110,7 +120,7 @@ func (p prefixed) Scan(dest ...any) error { return p.r.Scan(append([]any{p.pre},
 type claimReq struct {
 	ctx         context.Context
 	tier, order string
-	hook        ClaimHook
+	hook        claimHook
 	a           pool.Account
 	created     bool
 	err         error
@@ -120,7 +130,7 @@ type claimReq struct {
 // maxClaimBatch bounds how many claims share one transaction.
 const maxClaimBatch = 64
 
-func (s *Store) claimBatched(ctx context.Context, tier, orderID string, hook ClaimHook) (pool.Account, bool, error) {
+func (s *Store) claimBatched(ctx context.Context, tier, orderID string, hook claimHook) (pool.Account, bool, error) {
 	req := &claimReq{ctx: ctx, tier: tier, order: orderID, hook: hook, done: make(chan struct{})}
 	select {
 	case s.claims <- req:
@@ -198,7 +208,7 @@ func (s *Store) runClaimBatch(batch []*claimReq) {
 	}
 }
 
-func (s *Store) claimSQLite(ctx context.Context, tx *sql.Tx, tier, orderID string, hook ClaimHook) (pool.Account, bool, error) {
+func (s *Store) claimSQLite(ctx context.Context, tx *sql.Tx, tier, orderID string, hook claimHook) (pool.Account, bool, error) {
 	prior, err := s.queryAccounts(ctx, tx, `SELECT `+accountCols+` FROM accounts WHERE order_id = ?`, orderID)
 	if err != nil {
 		return pool.Account{}, false, fmt.Errorf("claim: %w", err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -8,9 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 )
 
 // OrderState is where a paid order is: pending (no account yet), claimed (account claimed,
@@ -44,10 +44,6 @@ type Order struct {
 	ClaimedAt      time.Time
 	DeliveredAt    time.Time
 }
-
-// OrderHook runs inside the transaction that writes an order, after the write and before the
-// commit; what it enqueues commits or rolls back with the order.
-type OrderHook func(ctx context.Context, tx *sql.Tx, o Order) error
 
 const orderCols = `id, state, tier, tier_keys, customer_email, customer_name, customer_id, subscription_id,
 	account_id, resends, suspended_at, last_error, created_at, updated_at, claimed_at, delivered_at`
@@ -90,11 +86,6 @@ func (s *Store) GetOrder(ctx context.Context, id string) (Order, error) {
 	return s.getOrder(ctx, s.db, id, false)
 }
 
-// GetOrderTx is GetOrder inside tx, locking the row on PostgreSQL.
-func (s *Store) GetOrderTx(ctx context.Context, tx *sql.Tx, id string) (Order, error) {
-	return s.getOrder(ctx, tx, id, true)
-}
-
 func (s *Store) getOrder(ctx context.Context, q querier, id string, lock bool) (Order, error) {
 	query := `SELECT ` + orderCols + ` FROM orders WHERE id = ?`
 	if lock && s.pg {
@@ -110,8 +101,8 @@ func (s *Store) getOrder(ctx context.Context, q querier, id string, lock bool) (
 	return os[0], nil
 }
 
-// OrdersBySubscriptionTx returns the orders of a Stripe subscription (normally one).
-func (s *Store) OrdersBySubscriptionTx(ctx context.Context, tx *sql.Tx, subscriptionID string) ([]Order, error) {
+// ordersBySubscription returns the orders of a Stripe subscription (normally one).
+func (s *Store) ordersBySubscription(ctx context.Context, tx *sql.Tx, subscriptionID string) ([]Order, error) {
 	if subscriptionID == "" {
 		return nil, nil
 	}
@@ -179,35 +170,84 @@ func (s *Store) recordEvent(ctx context.Context, tx *sql.Tx, eventID, eventType 
 	return n == 1, nil
 }
 
-// ApplyEvent runs fn in one transaction with recording the Stripe event id: fn runs only for an
+// applyEvent runs fn in one transaction with recording the Stripe event id: fn runs only for an
 // event not applied before, and a failing fn leaves the event unrecorded (Stripe retries it).
-// It reports whether fn ran.
-func (s *Store) ApplyEvent(ctx context.Context, eventID, eventType string, fn func(ctx context.Context, tx *sql.Tx) error) (bool, error) {
-	applied := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) applyEvent(ctx context.Context, eventID, eventType string, fn func(tx *sql.Tx) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
 		fresh, err := s.recordEvent(ctx, tx, eventID, eventType)
 		if err != nil || !fresh {
 			return err
 		}
-		applied = true
-		return fn(ctx, tx)
+		return fn(tx)
+	})
+}
+
+// SetSubscriptionStatus applies a subscription event once (by event id): it records the
+// subscription's status as of at (the event's creation time) and, when that is the newest known
+// status, enqueues a sync job for each of the subscription's orders, in one transaction. It
+// reports whether the status was the newest and how many syncs were queued.
+func (s *Store) SetSubscriptionStatus(ctx context.Context, eventID, eventType, subscriptionID, status string, at time.Time) (newest bool, synced int, err error) {
+	err = s.applyEvent(ctx, eventID, eventType, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO stripe_subscriptions (id, status, status_at) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at
+			WHERE stripe_subscriptions.status_at <= excluded.status_at`), subscriptionID, status, at.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("subscription status: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return err
+		}
+		newest = true
+		os, err := s.ordersBySubscription(ctx, tx, subscriptionID)
+		if err != nil {
+			return err
+		}
+		for _, o := range os {
+			if err := s.insertJobs(ctx, tx, jobs.Job{Args: jobs.SyncArgs{OrderID: o.ID}}); err != nil {
+				return err
+			}
+		}
+		synced = len(os)
+		return nil
 	})
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
-	return applied, nil
+	return newest, synced, nil
+}
+
+// QueuePaymentNotice applies an invoice.payment_failed event once (by event id): it enqueues
+// notice for the subscription's first order, taking the order's id and, where notice leaves
+// them empty, its customer's e-mail, name and tier. It reports whether a notice was queued
+// (false when no order has the subscription, or the event was applied before).
+func (s *Store) QueuePaymentNotice(ctx context.Context, eventID, eventType, subscriptionID string, notice jobs.NoticeArgs) (bool, error) {
+	queued := false
+	err := s.applyEvent(ctx, eventID, eventType, func(tx *sql.Tx) error {
+		os, err := s.ordersBySubscription(ctx, tx, subscriptionID)
+		if err != nil || len(os) == 0 {
+			return err
+		}
+		o := os[0]
+		notice.OrderID = o.ID
+		notice.Email = cmp.Or(notice.Email, o.CustomerEmail)
+		notice.Name = cmp.Or(notice.Name, o.CustomerName)
+		notice.Tier = cmp.Or(notice.Tier, o.Tier)
+		queued = true
+		return s.insertJobs(ctx, tx, jobs.Job{Args: notice})
+	})
+	return queued && err == nil, err
 }
 
 // ClaimOrder claims a ready account of o.Tier for order o (through Claim, so the same order
 // always gets the same account) and, in the claim's transaction, records the Stripe event,
-// writes the order as claimed (inserting it, or advancing it from pending) and runs hook (which
-// enqueues the delivery). An empty pool returns pool.ErrPoolEmpty and changes nothing.
+// writes the order as claimed (inserting it, or advancing it from pending) and inserts the jobs
+// in then (its delivery). An empty pool returns pool.ErrPoolEmpty and changes nothing.
 // created is false when the order already had its account; then nothing is written.
-func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType string, hook OrderHook) (Order, bool, error) {
+func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType string, then ...jobs.Job) (Order, bool, error) {
 	if o.ID == "" || o.Tier == "" {
 		return o, false, errors.New("claim order: order id and tier are required")
 	}
-	a, created, err := s.Claim(ctx, o.Tier, o.ID, func(ctx context.Context, tx *sql.Tx, a pool.Account) error {
+	a, created, err := s.claim(ctx, o.Tier, o.ID, func(ctx context.Context, tx *sql.Tx, a pool.Account) error {
 		if _, err := s.recordEvent(ctx, tx, eventID, eventType); err != nil {
 			return err
 		}
@@ -229,10 +269,7 @@ func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType stri
 			return fmt.Errorf("claim order %s: order has account %d, claim gave %d", o.ID, stored.AccountID, a.ID)
 		}
 		o = stored
-		if hook != nil {
-			return hook(ctx, tx, o)
-		}
-		return nil
+		return s.insertJobs(ctx, tx, then...)
 	})
 	if err != nil {
 		return o, false, err
@@ -249,10 +286,10 @@ func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType stri
 
 // AddPendingOrder records order o as pending (its pool was empty, or no tier matched), in one
 // transaction with the Stripe event, one on-demand account of o.Tier in state provisioning
-// with its provisioning job (slug prefix prefix; none when o.Tier is ""), and hook (which
-// enqueues the job that claims the order once an account is ready). An order that exists
+// with its provisioning job (slug prefix prefix; none when o.Tier is ""), and the jobs in then
+// (the one that claims the order once an account is ready). An order that exists
 // already is left as it is (created=false) and nothing is written.
-func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType, prefix string, hook OrderHook) (bool, error) {
+func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType, prefix string, then ...jobs.Job) (bool, error) {
 	if o.ID == "" {
 		return false, errors.New("pending order: order id is required")
 	}
@@ -285,10 +322,7 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 				return fmt.Errorf("on-demand account: %w", err)
 			}
 		}
-		if hook != nil {
-			return hook(ctx, tx, o)
-		}
-		return nil
+		return s.insertJobs(ctx, tx, then...)
 	})
 	return created && err == nil, err
 }
@@ -406,53 +440,30 @@ func (s *Store) setStateTx(ctx context.Context, tx *sql.Tx, id int64, to pool.St
 	return err
 }
 
-// SetSubscriptionStatusTx records the status of a subscription as of at (the Stripe event's
-// creation time) and reports whether it is the newest known; an older event changes nothing.
-func (s *Store) SetSubscriptionStatusTx(ctx context.Context, tx *sql.Tx, subscriptionID, status string, at time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO stripe_subscriptions (id, status, status_at) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at
-		WHERE stripe_subscriptions.status_at <= excluded.status_at`), subscriptionID, status, at.UnixMilli())
-	if err != nil {
-		return false, fmt.Errorf("subscription status: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
-}
-
-// SubscriptionStatusTx returns the newest known status of a subscription ("" if none).
-func (s *Store) SubscriptionStatusTx(ctx context.Context, tx *sql.Tx, subscriptionID string) (string, error) {
-	var st string
-	err := tx.QueryRowContext(ctx, s.rebind(`SELECT status FROM stripe_subscriptions WHERE id = ?`), subscriptionID).Scan(&st)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("subscription status: %w", err)
-	}
-	return st, nil
-}
-
-// SuspendOrder marks the order's account suspended (delivered → suspended) and stamps the
-// order's suspension time, in one transaction. It reports the suspension time (the existing
-// one when the account was suspended already).
-func (s *Store) SuspendOrder(ctx context.Context, orderID string) (time.Time, error) {
+// SuspendOrder marks the order's account suspended (delivered → suspended), stamps the order's
+// suspension time and schedules the tenant's teardown (a RetireArgs job for that suspension,
+// due grace later), in one transaction. It reports the suspension time (the existing one when
+// the account was suspended already).
+func (s *Store) SuspendOrder(ctx context.Context, orderID string, grace time.Duration) (time.Time, error) {
 	var at time.Time
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		o, err := s.getOrder(ctx, tx, orderID, true)
 		if err != nil {
 			return err
 		}
-		if !o.SuspendedAt.IsZero() {
-			at = o.SuspendedAt
-			return nil
+		at = o.SuspendedAt
+		if at.IsZero() {
+			if err := s.setStateTx(ctx, tx, o.AccountID, pool.StateSuspended, pool.StateDelivered, pool.StateSuspended); err != nil {
+				return err
+			}
+			now := s.nowMS()
+			at = msTime(now)
+			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET suspended_at = ?, updated_at = ? WHERE id = ?`), now, now, orderID); err != nil {
+				return err
+			}
 		}
-		if err := s.setStateTx(ctx, tx, o.AccountID, pool.StateSuspended, pool.StateDelivered, pool.StateSuspended); err != nil {
-			return err
-		}
-		now := s.nowMS()
-		at = msTime(now)
-		_, err = tx.ExecContext(ctx, s.rebind(`UPDATE orders SET suspended_at = ?, updated_at = ? WHERE id = ?`), now, now, orderID)
-		return err
+		// Unique by its arguments: a repeat for the same suspension is skipped.
+		return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.RetireArgs{OrderID: orderID, SuspendedAt: at.UnixMilli()}, ScheduledAt: at.Add(grace)})
 	})
 	return at, err
 }
@@ -474,9 +485,9 @@ func (s *Store) ResumeOrder(ctx context.Context, orderID string) error {
 	})
 }
 
-// BumpResends counts one more resend of an order's credentials and runs hook (which enqueues
-// it) in the same transaction; it returns the new count.
-func (s *Store) BumpResends(ctx context.Context, orderID string, hook OrderHook) (int, error) {
+// BumpResends counts one more resend of an order's credentials and enqueues its delivery job
+// (its own dedupe key: the resend's number) in the same transaction; it returns the new count.
+func (s *Store) BumpResends(ctx context.Context, orderID string) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, s.rebind(`UPDATE orders SET resends = resends + 1, updated_at = ? WHERE id = ?
@@ -485,11 +496,7 @@ func (s *Store) BumpResends(ctx context.Context, orderID string, hook OrderHook)
 		} else if err != nil {
 			return fmt.Errorf("resend: %w", err)
 		}
-		o, err := s.getOrder(ctx, tx, orderID, false)
-		if err != nil {
-			return err
-		}
-		return hook(ctx, tx, o)
+		return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DeliverArgs{OrderID: orderID, Resend: n}})
 	})
 	return n, err
 }
@@ -514,15 +521,6 @@ func (s *Store) SetCustomerPassword(ctx context.Context, id int64, password stri
 		_, err = tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET secrets = ?, updated_at = ? WHERE id = ?`), sealed, s.nowMS(), id)
 		return err
 	})
-}
-
-// EnqueueTx is InsertJobTx for callers that may find the job already there (unique args).
-func (s *Store) EnqueueTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (skipped bool, err error) {
-	res, err := s.jobs.InsertTx(ctx, tx, args, opts)
-	if err != nil {
-		return false, err
-	}
-	return res.UniqueSkippedAsDuplicate, nil
 }
 
 // SubscriptionStatus returns the newest known status of a subscription ("" if none).

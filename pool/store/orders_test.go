@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
 )
@@ -27,30 +27,38 @@ func readyAccounts(t *testing.T, s *store.Store, tier string, n int) {
 	}
 }
 
-func TestApplyEventRunsOncePerEvent(t *testing.T) {
+func TestSubscriptionEventsApplyOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
 		s := open(nil)
-		runs := 0
-		fn := func(context.Context, *sql.Tx) error { runs++; return nil }
+		readyAccounts(t, s, "basic", 1)
+		o := store.Order{ID: "cs_1", Tier: "basic", CustomerEmail: "a@example.test", CustomerName: "Ada", SubscriptionID: "sub_1"}
+		if _, _, err := s.ClaimOrder(ctx, o, "evt_0", "t"); err != nil {
+			t.Fatal(err)
+		}
 		for range 3 {
-			if _, err := s.ApplyEvent(ctx, "evt_1", "x", fn); err != nil {
+			if _, _, err := s.SetSubscriptionStatus(ctx, "evt_1", "x", "sub_1", "canceled", time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if runs != 1 {
-			t.Fatalf("fn ran %d times, want 1", runs)
+		if n := countJobs(t, s, jobs.SyncArgs{}.Kind()); n != 1 {
+			t.Fatalf("sync jobs = %d, want 1 (one event, one order)", n)
 		}
-		// A failing fn leaves the event unrecorded, so Stripe's retry applies it.
-		boom := errors.New("boom")
-		if _, err := s.ApplyEvent(ctx, "evt_2", "x", func(context.Context, *sql.Tx) error { return boom }); !errors.Is(err, boom) {
-			t.Fatalf("err = %v", err)
+		for range 2 {
+			queued, err := s.QueuePaymentNotice(ctx, "evt_2", "x", "sub_1", jobs.NoticeArgs{InvoiceID: "in_1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = queued
 		}
-		if seen, _ := s.EventSeen(ctx, "evt_2"); seen {
-			t.Fatal("a failed event was recorded")
+		if n := countJobs(t, s, jobs.NoticeArgs{}.Kind()); n != 1 {
+			t.Fatalf("notices = %d, want 1", n)
 		}
-		if applied, err := s.ApplyEvent(ctx, "evt_2", "x", fn); err != nil || !applied {
-			t.Fatalf("retry applied=%v err=%v", applied, err)
+		if queued, err := s.QueuePaymentNotice(ctx, "evt_3", "x", "sub_other", jobs.NoticeArgs{InvoiceID: "in_2"}); err != nil || queued {
+			t.Fatalf("a notice without an order: queued=%v err=%v", queued, err)
+		}
+		if seen, _ := s.EventSeen(ctx, "evt_3"); !seen {
+			t.Fatal("an event without an order was not recorded (Stripe would retry it forever)")
 		}
 	})
 }
@@ -60,37 +68,36 @@ func TestClaimOrderAndPendingOrder(t *testing.T) {
 		ctx := context.Background()
 		s := open(nil)
 		o := store.Order{ID: "cs_1", Tier: "basic", CustomerEmail: "a@example.test", SubscriptionID: "sub_1"}
-		if _, _, err := s.ClaimOrder(ctx, o, "evt_1", "t", nil); !errors.Is(err, pool.ErrPoolEmpty) {
+		if _, _, err := s.ClaimOrder(ctx, o, "evt_1", "t"); !errors.Is(err, pool.ErrPoolEmpty) {
 			t.Fatalf("claim on an empty pool: %v", err)
 		}
 		if seen, _ := s.EventSeen(ctx, "evt_1"); seen {
 			t.Fatal("an empty-pool claim recorded its event")
 		}
-		hooks := 0
-		hook := func(context.Context, *sql.Tx, store.Order) error { hooks++; return nil }
 		for range 2 {
-			if _, err := s.AddPendingOrder(ctx, o, "evt_1", "t", "client", hook); err != nil {
+			if _, err := s.AddPendingOrder(ctx, o, "evt_1", "t", "client", jobs.Job{Args: jobs.ClaimPendingArgs{OrderID: o.ID}}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if hooks != 1 {
-			t.Fatalf("pending hook ran %d times, want 1", hooks)
+		if n := countJobs(t, s, jobs.ClaimPendingArgs{}.Kind()); n != 1 {
+			t.Fatalf("pending claims queued %d times, want 1", n)
 		}
 		prov, _ := s.List(ctx, store.Filter{State: pool.StateProvisioning})
 		if len(prov) != 1 || prov[0].Tier != "basic" {
 			t.Fatalf("on-demand accounts = %v, want one basic", prov)
 		}
 		readyAccounts(t, s, "basic", 2)
-		got, created, err := s.ClaimOrder(ctx, o, "", "", hook)
+		deliver := jobs.Job{Args: jobs.DeliverArgs{OrderID: o.ID}}
+		got, created, err := s.ClaimOrder(ctx, o, "", "", deliver)
 		if err != nil || !created || got.State != store.OrderClaimed || got.AccountID == 0 {
 			t.Fatalf("claim = %+v, %v, %v", got, created, err)
 		}
-		again, created, err := s.ClaimOrder(ctx, o, "evt_9", "t", hook)
+		again, created, err := s.ClaimOrder(ctx, o, "evt_9", "t", deliver)
 		if err != nil || created || again.AccountID != got.AccountID {
 			t.Fatalf("repeat claim = %+v, %v, %v", again, created, err)
 		}
-		if hooks != 2 {
-			t.Fatalf("hooks = %d, want 2 (pending, claim)", hooks)
+		if n := countJobs(t, s, jobs.DeliverArgs{}.Kind()); n != 1 {
+			t.Fatalf("deliveries queued %d times, want 1", n)
 		}
 		// Delivery moves order and account together, once.
 		for range 2 {
@@ -106,12 +113,15 @@ func TestClaimOrderAndPendingOrder(t *testing.T) {
 			t.Fatal("e-mail not recorded")
 		}
 		// Suspend and resume follow the state graph.
-		at, err := s.SuspendOrder(ctx, o.ID)
+		at, err := s.SuspendOrder(ctx, o.ID, time.Hour)
 		if err != nil || at.IsZero() {
 			t.Fatalf("suspend: %v", err)
 		}
-		if at2, _ := s.SuspendOrder(ctx, o.ID); !at2.Equal(at) {
+		if at2, _ := s.SuspendOrder(ctx, o.ID, time.Hour); !at2.Equal(at) {
 			t.Fatal("a repeated suspension moved the suspension time")
+		}
+		if n := countJobs(t, s, jobs.RetireArgs{}.Kind()); n != 1 {
+			t.Fatalf("teardowns scheduled %d times, want 1 (one suspension)", n)
 		}
 		if a, _ := s.Get(ctx, got.AccountID); a.State != pool.StateSuspended {
 			t.Fatalf("account %s, want suspended", a.State)
@@ -131,11 +141,7 @@ func TestSubscriptionStatusKeepsTheNewest(t *testing.T) {
 		s := open(nil)
 		t0 := time.Unix(1_700_000_000, 0)
 		set := func(status string, at time.Time) bool {
-			var newest bool
-			_, err := s.ApplyEvent(ctx, "", "", func(ctx context.Context, tx *sql.Tx) (err error) {
-				newest, err = s.SetSubscriptionStatusTx(ctx, tx, "sub_1", status, at)
-				return err
-			})
+			newest, _, err := s.SetSubscriptionStatus(ctx, "", "", "sub_1", status, at)
 			if err != nil {
 				t.Fatal(err)
 			}

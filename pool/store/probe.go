@@ -11,8 +11,6 @@ import (
 	"github.com/axiestudio/tenantpool/pool"
 )
 
-var _ pool.ProbeStore = (*Store)(nil)
-
 // maxDetail bounds what an event or a probe error keeps of a reason.
 const maxDetail = 1000
 

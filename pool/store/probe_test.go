@@ -24,7 +24,7 @@ func seedSold(t testing.TB, s *store.Store, n int) []pool.Account {
 	seedReady(t, s, "basic", n)
 	out := make([]pool.Account, n)
 	for i := range n {
-		a, _, err := s.Claim(ctx, "basic", fmt.Sprintf("o%d", i+1), nil)
+		a, _, err := s.Claim(ctx, "basic", fmt.Sprintf("o%d", i+1))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,7 +59,7 @@ type Store struct {
 	clock  quartz.Clock
 	log    *slog.Logger
 	driver riverdriver.Driver[*sql.Tx]
-	jobs   *river.Client[*sql.Tx] // insert-only
+	river  *river.Client[*sql.Tx] // insert-only
 
 	leaderConn *sql.Conn // PostgreSQL: holds the reconcile advisory lock while leading
 	lockFile   *os.File  // SQLite: flock on the data dir while leading
@@ -127,7 +127,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
-	s.jobs, err = river.NewClient(s.driver, &river.Config{Logger: s.log})
+	s.river, err = river.NewClient(s.driver, &river.Config{Logger: s.log})
 	if err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("job client: %w", err)

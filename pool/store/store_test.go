@@ -3,7 +3,6 @@ package store_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
 )
@@ -167,7 +167,7 @@ func TestConcurrentClaimsTakeEachAccountOnce(t *testing.T) {
 		for i := range 200 {
 			wg.Go(func() {
 				order := fmt.Sprintf("order-%03d", i)
-				a, created, err := s.Claim(ctx, "basic", order, nil)
+				a, created, err := s.Claim(ctx, "basic", order)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -210,7 +210,7 @@ func TestSameOrderClaimedConcurrentlyGetsOneAccount(t *testing.T) {
 		)
 		for range 10 {
 			wg.Go(func() {
-				a, c, err := s.Claim(ctx, "basic", "cs_test_same", nil)
+				a, c, err := s.Claim(ctx, "basic", "cs_test_same")
 				if err != nil {
 					t.Error(err)
 					return
@@ -238,26 +238,31 @@ func TestClaimEmptyPoolAndHookRollback(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
 		s := open(nil)
-		if _, _, err := s.Claim(ctx, "basic", "o1", nil); !errors.Is(err, pool.ErrPoolEmpty) {
+		if _, _, err := s.Claim(ctx, "basic", "o1"); !errors.Is(err, pool.ErrPoolEmpty) {
 			t.Fatalf("empty pool: err = %v, want ErrPoolEmpty", err)
 		}
 		seedReady(t, s, "basic", 1)
-		boom := errors.New("enqueue failed")
-		if _, _, err := s.Claim(ctx, "basic", "o1", func(context.Context, *sql.Tx, pool.Account) error { return boom }); !errors.Is(err, boom) {
-			t.Fatalf("hook error not returned: %v", err)
+		// A job that cannot be inserted (its kind has no policy) rolls the claim back with it.
+		if _, _, err := s.Claim(ctx, "basic", "o1", jobs.Job{Args: unknownArgs{}}); err == nil {
+			t.Fatal("a claim with an unknown job kind succeeded")
 		}
 		if ready, _ := s.List(ctx, store.Filter{State: pool.StateReady}); len(ready) != 1 || ready[0].OrderID != "" {
-			t.Fatalf("a failed hook left the claim in place: %+v", ready)
+			t.Fatalf("a failed job insert left the claim in place: %+v", ready)
 		}
-		var hooked pool.Account
-		a, _, err := s.Claim(ctx, "basic", "o1", func(_ context.Context, tx *sql.Tx, a pool.Account) error {
-			hooked = a
-			return s.InsertJobTx(ctx, tx, pool.DestroyArgs{AccountID: -1}, nil) // any job: it commits with the claim
-		})
-		if err != nil || hooked.ID != a.ID {
-			t.Fatalf("claim with hook = %v, %v", a, err)
+		a, _, err := s.Claim(ctx, "basic", "o1", jobs.Job{Args: jobs.DeliverArgs{OrderID: "o1"}})
+		if err != nil || a.OrderID != "o1" {
+			t.Fatalf("claim with a job = %v, %v", a, err)
 		}
-		if _, _, err := s.Claim(ctx, "basic", "", nil); err == nil {
+		if n := countJobs(t, s, jobs.DeliverArgs{}.Kind()); n != 1 {
+			t.Fatalf("delivery jobs = %d, want 1 (committed with the claim)", n)
+		}
+		if _, _, err := s.Claim(ctx, "basic", "o1", jobs.Job{Args: jobs.DeliverArgs{OrderID: "o1", Resend: 7}}); err != nil {
+			t.Fatal(err)
+		}
+		if n := countJobs(t, s, jobs.DeliverArgs{}.Kind()); n != 1 {
+			t.Fatalf("delivery jobs = %d after a repeated claim, want 1 (nothing written)", n)
+		}
+		if _, _, err := s.Claim(ctx, "basic", ""); err == nil {
 			t.Fatal("empty order id accepted")
 		}
 	})
@@ -286,7 +291,7 @@ func TestReserveTakesAccountsOutOfThePool(t *testing.T) {
 		if err != nil || len(got) != 2 {
 			t.Fatalf("reserve = %d, %v", len(got), err)
 		}
-		a, _, err := s.Claim(ctx, "basic", "o1", nil)
+		a, _, err := s.Claim(ctx, "basic", "o1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +300,7 @@ func TestReserveTakesAccountsOutOfThePool(t *testing.T) {
 				t.Fatal("a reserved account was sold")
 			}
 		}
-		if _, _, err := s.Claim(ctx, "basic", "o2", nil); !errors.Is(err, pool.ErrPoolEmpty) {
+		if _, _, err := s.Claim(ctx, "basic", "o2"); !errors.Is(err, pool.ErrPoolEmpty) {
 			t.Fatalf("reserved accounts still claimable: %v", err)
 		}
 	})
@@ -322,7 +327,7 @@ func TestLifecycleTransitionsAreChecked(t *testing.T) {
 		if err := s.MarkReady(ctx, as[1].ID, pool.Provisioned{URL: "https://client02.example.com"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.Claim(ctx, "basic", "o1", nil); err != nil {
+		if _, _, err := s.Claim(ctx, "basic", "o1"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.SetState(ctx, as[1].ID, pool.StateReady); !errors.Is(err, pool.ErrIllegalTransition) {
@@ -360,7 +365,7 @@ func TestSnapshot(t *testing.T) {
 		if err := s.MarkFailed(ctx, old[1].ID, "boom"); err != nil {
 			t.Fatal(err)
 		}
-		s.Claim(ctx, "basic", "o1", nil)
+		s.Claim(ctx, "basic", "o1")
 		if err := s.SetPaused(ctx, "premium", true); err != nil {
 			t.Fatal(err)
 		}
@@ -460,4 +465,23 @@ func TestPostgresLeaderLockIsExclusive(t *testing.T) {
 	if ok, _ := b.TryLead(ctx); !ok {
 		t.Fatal("no takeover after the leader closed")
 	}
+}
+
+// unknownArgs is a job kind the registry does not know.
+type unknownArgs struct{}
+
+func (unknownArgs) Kind() string { return "unknown" }
+
+// countJobs counts the queued jobs of a kind.
+func countJobs(t *testing.T, s *store.Store, kind string) int {
+	t.Helper()
+	var n int
+	q := `SELECT count(*) FROM river_job WHERE kind = ?`
+	if s.Postgres() {
+		q = `SELECT count(*) FROM river_job WHERE kind = $1`
+	}
+	if err := s.DB().QueryRow(q, kind).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

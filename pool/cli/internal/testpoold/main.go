@@ -13,7 +13,9 @@ import (
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/cli"
+	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/pooltest"
+	"github.com/axiestudio/tenantpool/pool/store"
 )
 
 func main() {
@@ -23,8 +25,8 @@ func main() {
 		prov.Block = make(chan struct{}) // provisioning hangs until shutdown cancels it
 	}
 	err := cli.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr,
-		cli.WithProvisioner(func(context.Context, *cli.Env) (pool.Provisioner, error) { return prov, nil }),
-		cli.WithJobConfig(func(c *pool.WorkerConfig) { c.PollInterval = 50 * time.Millisecond }))
+		cli.WithTenants(func(context.Context, *cli.Env, *store.Store) (pool.Tenants, error) { return prov, nil }),
+		cli.WithJobConfig(func(c *daemon.Jobs) { c.PollInterval = 50 * time.Millisecond }))
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testpoold:", err)

@@ -1,4 +1,4 @@
-package pool_test
+package control_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/control"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"github.com/axiestudio/tenantpool/pool/store"
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
@@ -27,9 +29,9 @@ var testTiers = func() pool.Tiers {
 	return ts
 }()
 
-func newReconciler(t *testing.T, s *store.Store, clock quartz.Clock) *pool.Reconciler {
+func newReconciler(t *testing.T, s *store.Store, clock quartz.Clock) *control.Reconciler {
 	t.Helper()
-	r, err := pool.NewReconciler(pool.ReconcilerConfig{
+	r, err := control.NewReconciler(control.ReconcilerConfig{
 		Store: s, Tiers: testTiers, Plan: pool.DefaultPlanConfig(), Prefix: "client",
 		StuckTimeout: 30 * time.Minute, Clock: clock, Log: slog.New(slog.DiscardHandler),
 	})
@@ -39,10 +41,10 @@ func newReconciler(t *testing.T, s *store.Store, clock quartz.Clock) *pool.Recon
 	return r
 }
 
-func startJobs(t *testing.T, s *store.Store, prov pool.Provisioner, mutate func(*pool.WorkerConfig)) {
+func startJobs(t *testing.T, s *store.Store, prov pool.Tenants, mutate func(*control.WorkerConfig)) {
 	t.Helper()
-	cfg := pool.WorkerConfig{Store: s, Provisioner: prov, Tiers: testTiers, Log: slog.New(slog.DiscardHandler),
-		MaxAttempts: 3, PollInterval: 50 * time.Millisecond}
+	cfg := control.WorkerConfig{Store: s, Tenants: prov, Tiers: testTiers, Log: slog.New(slog.DiscardHandler),
+		Registry: jobs.Default().Tuned(func(_ string, p *jobs.Policy) { p.MaxAttempts = 3 }), PollInterval: 50 * time.Millisecond}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -127,7 +129,7 @@ func TestReconcileFillsThePoolThroughJobs(t *testing.T) {
 			}
 		}
 		// A claim drains one; the next pass replaces it.
-		if _, _, err := s.Claim(ctx, "basic", "order-1", nil); err != nil {
+		if _, _, err := s.Claim(ctx, "basic", "order-1"); err != nil {
 			t.Fatal(err)
 		}
 		plans, _ := r.ReconcileOnce(ctx)
@@ -224,8 +226,8 @@ func TestRestartMidProvisioningRecovers(t *testing.T) {
 		// (RescueAfter stays well above what one attempt takes on a loaded machine: a rescue
 		// while the first run still works would provision twice.)
 		prov := &pooltest.Provisioner{}
-		startJobs(t, s, prov, func(c *pool.WorkerConfig) {
-			c.JobTimeout, c.RescueAfter = 2*time.Second, 3*time.Second
+		startJobs(t, s, prov, func(c *control.WorkerConfig) {
+			c.Registry = c.Registry.Tuned(func(_ string, p *jobs.Policy) { p.Timeout, p.RescueAfter = 2*time.Second, 3*time.Second })
 		})
 		waitFor(t, "rescued jobs finished", func() bool {
 			return countState(t, s, "basic", pool.StateReady) == 2
@@ -281,3 +283,9 @@ func TestPausedTierIsLeftAlone(t *testing.T) {
 		}
 	})
 }
+
+// The SQL store is what the runtime runs on.
+var (
+	_ control.Store      = (*store.Store)(nil)
+	_ control.ProbeStore = (*store.Store)(nil)
+)

@@ -1,4 +1,4 @@
-package pool
+package control
 
 import (
 	"context"
@@ -10,40 +10,42 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 )
 
 // WorkerConfig configures the durable job workers.
 type WorkerConfig struct {
-	Store       Store
-	Provisioner Provisioner
-	Tiers       Tiers
-	Log         *slog.Logger
-	// ProvisionConcurrency bounds concurrent provisioning jobs in this process (default 4).
+	Store   Store
+	Tenants pool.Tenants
+	Tiers   pool.Tiers
+	Log     *slog.Logger
+	// ProvisionConcurrency bounds concurrent provisioning jobs, and teardowns, in this process
+	// (default 4).
 	ProvisionConcurrency int
-	// JobTimeout bounds one provisioning or teardown attempt (default 15m).
-	JobTimeout time.Duration
-	// MaxAttempts before an account fails for good (default 5).
-	MaxAttempts int
-	// RescueAfter: a job still "running" this long (its process died) is retried
-	// (default JobTimeout + 5m).
-	RescueAfter time.Duration
-	// RetryPolicy overrides river's default backoff (tests use a fast one).
+	// Registry holds every job kind's queue, timeout, attempts, backoff and rescue threshold
+	// (default jobs.Default()). Tests shorten it; attempts can only be lowered here, since the
+	// store inserts jobs with the default registry's.
+	Registry jobs.Registry
+	// RetryPolicy, if set, replaces the registry's retry delays (tests use a fast one).
 	RetryPolicy river.ClientRetryPolicy
 	// PollInterval is how often idle workers look for new jobs (default 50ms: it bounds how
 	// soon a paid order's e-mail job starts; see BENCHMARKS.md).
 	PollInterval time.Duration
 	// ObserveProvision, if set, is told about every provisioning attempt (metrics).
 	ObserveProvision func(tier string, d time.Duration, err error)
-	// Configure, if set, may add workers and queues (e.g. e-mail delivery) before the client
-	// is built.
+	// Configure, if set, may add workers and queues (e.g. the orders') before the client is
+	// built.
 	Configure func(*river.Workers, map[string]river.QueueConfig)
 }
 
-// NewJobClient returns a river client that works provisioning and teardown jobs on driver's
-// database. Start it with Start(ctx); stop it with Stop(ctx).
+// NewJobClient returns a river client that works provisioning and teardown jobs (and whatever
+// Configure adds) on driver's database, under the registry's policies. Start it with Start(ctx);
+// stop it with Stop(ctx).
 func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.Client[*sql.Tx], error) {
-	if cfg.Store == nil || cfg.Provisioner == nil || len(cfg.Tiers) == 0 {
-		return nil, errors.New("jobs: store, provisioner and tiers are required")
+	if cfg.Store == nil || cfg.Tenants == nil || len(cfg.Tiers) == 0 {
+		return nil, errors.New("jobs: store, tenants and tiers are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -51,14 +53,11 @@ func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.
 	if cfg.ProvisionConcurrency <= 0 {
 		cfg.ProvisionConcurrency = 4
 	}
-	if cfg.JobTimeout <= 0 {
-		cfg.JobTimeout = 15 * time.Minute
+	if cfg.Registry == nil {
+		cfg.Registry = jobs.Default()
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 5
-	}
-	if cfg.RescueAfter <= 0 {
-		cfg.RescueAfter = cfg.JobTimeout + 5*time.Minute
+	if cfg.RetryPolicy == nil {
+		cfg.RetryPolicy = cfg.Registry.RetryPolicy()
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 50 * time.Millisecond
@@ -67,8 +66,8 @@ func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.
 	river.AddWorker(workers, &ProvisionWorker{cfg: cfg})
 	river.AddWorker(workers, &DestroyWorker{cfg: cfg})
 	queues := map[string]river.QueueConfig{
-		river.QueueDefault: {MaxWorkers: cfg.ProvisionConcurrency},
-		QueueProvision:     {MaxWorkers: cfg.ProvisionConcurrency},
+		jobs.QueueTeardown:  {MaxWorkers: cfg.ProvisionConcurrency},
+		jobs.QueueProvision: {MaxWorkers: cfg.ProvisionConcurrency},
 	}
 	if cfg.Configure != nil {
 		cfg.Configure(workers, queues)
@@ -77,9 +76,8 @@ func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.
 		Workers:              workers,
 		Queues:               queues,
 		Logger:               cfg.Log.With("component", "jobs"),
-		JobTimeout:           cfg.JobTimeout,
-		MaxAttempts:          cfg.MaxAttempts,
-		RescueStuckJobsAfter: cfg.RescueAfter,
+		JobTimeout:           cfg.Registry.MaxTimeout(), // workers shorten it per kind (jobs.WorkerDefaults)
+		RescueStuckJobsAfter: cfg.Registry.MaxRescueAfter(),
 		RetryPolicy:          cfg.RetryPolicy,
 		FetchPollInterval:    cfg.PollInterval,
 		FetchCooldown:        min(cfg.PollInterval, 100*time.Millisecond),
@@ -87,24 +85,24 @@ func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.
 	})
 }
 
-// ProvisionWorker turns a provisioning account into a ready one through the Provisioner.
+// ProvisionWorker turns a provisioning account into a ready one through the tenants.
 type ProvisionWorker struct {
-	river.WorkerDefaults[ProvisionArgs]
+	jobs.WorkerDefaults[jobs.ProvisionArgs]
 	cfg WorkerConfig
 }
 
 // Work provisions one account. A retryable failure is recorded and retried with backoff; a
 // permanent one, or the last attempt, fails the account and tears down what was built.
-func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs]) error {
+func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[jobs.ProvisionArgs]) error {
 	a, err := w.cfg.Store.StartAttempt(ctx, job.Args.AccountID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, pool.ErrNotFound) {
 		return river.JobCancel(err)
 	}
 	if err != nil {
 		return err
 	}
 	log := w.cfg.Log.With("account", a.Slug, "tier", a.Tier, "attempt", job.Attempt)
-	if a.State != StateProvisioning {
+	if a.State != pool.StateProvisioning {
 		log.Info("provisioning skipped: account is no longer provisioning", "state", a.State)
 		return nil
 	}
@@ -113,7 +111,7 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 		return w.fail(ctx, log, a, err, true)
 	}
 	start := time.Now()
-	p, err := w.cfg.Provisioner.Provision(ctx, a, tier)
+	p, err := w.cfg.Tenants.Provision(ctx, a, tier)
 	if w.cfg.ObserveProvision != nil && ctx.Err() == nil {
 		w.cfg.ObserveProvision(a.Tier, time.Since(start), err)
 	}
@@ -122,14 +120,14 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 			// Shutdown: the account stays provisioning and the job is retried after restart.
 			return err
 		}
-		final := IsPermanent(err) || job.Attempt >= w.cfg.MaxAttempts
+		final := pool.IsPermanent(err) || job.Attempt >= min(job.MaxAttempts, w.cfg.Registry.Of(job.Kind).MaxAttempts)
 		return w.fail(ctx, log, a, err, final)
 	}
 	if err := w.cfg.Store.MarkReady(ctx, a.ID, p); err != nil {
-		if errors.Is(err, ErrIllegalTransition) {
+		if errors.Is(err, pool.ErrIllegalTransition) {
 			// Cleaned as stuck or retired while we worked: what we built must go.
 			log.Warn("account left provisioning meanwhile; tearing down what was built")
-			if derr := w.cfg.Provisioner.Destroy(ctx, a); derr != nil {
+			if derr := w.cfg.Tenants.Destroy(ctx, a); derr != nil {
 				return fmt.Errorf("teardown after late provisioning: %w", derr)
 			}
 			return nil
@@ -140,7 +138,7 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	return nil
 }
 
-func (w *ProvisionWorker) fail(ctx context.Context, log *slog.Logger, a Account, cause error, final bool) error {
+func (w *ProvisionWorker) fail(ctx context.Context, log *slog.Logger, a pool.Account, cause error, final bool) error {
 	reason := cause.Error()
 	if !final {
 		log.Warn("provisioning attempt failed; will retry", "err", reason)
@@ -150,37 +148,31 @@ func (w *ProvisionWorker) fail(ctx context.Context, log *slog.Logger, a Account,
 		return cause
 	}
 	log.Error("provisioning failed", "err", reason)
-	if err := w.cfg.Store.MarkFailed(ctx, a.ID, reason); err != nil && !errors.Is(err, ErrIllegalTransition) {
+	if err := w.cfg.Store.MarkFailed(ctx, a.ID, reason); err != nil && !errors.Is(err, pool.ErrIllegalTransition) {
 		return errors.Join(cause, err)
 	}
 	return river.JobCancel(cause)
 }
 
-// Timeout bounds one attempt.
-func (w *ProvisionWorker) Timeout(*river.Job[ProvisionArgs]) time.Duration { return w.cfg.JobTimeout }
-
 // DestroyWorker tears down an account's infrastructure (retired or failed accounts).
 type DestroyWorker struct {
-	river.WorkerDefaults[DestroyArgs]
+	jobs.WorkerDefaults[jobs.DestroyArgs]
 	cfg WorkerConfig
 }
 
 // Work destroys one account's tenant. Destroy is idempotent, so retries are safe.
-func (w *DestroyWorker) Work(ctx context.Context, job *river.Job[DestroyArgs]) error {
+func (w *DestroyWorker) Work(ctx context.Context, job *river.Job[jobs.DestroyArgs]) error {
 	a, err := w.cfg.Store.Get(ctx, job.Args.AccountID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, pool.ErrNotFound) {
 		return river.JobCancel(err)
 	}
 	if err != nil {
 		return err
 	}
-	if err := w.cfg.Provisioner.Destroy(ctx, a); err != nil {
+	if err := w.cfg.Tenants.Destroy(ctx, a); err != nil {
 		w.cfg.Log.Warn("teardown failed; will retry", "account", a.Slug, "err", err)
 		return err
 	}
 	w.cfg.Log.Info("tenant torn down", "account", a.Slug, "state", a.State)
 	return nil
 }
-
-// Timeout bounds one attempt.
-func (w *DestroyWorker) Timeout(*river.Job[DestroyArgs]) time.Duration { return w.cfg.JobTimeout }

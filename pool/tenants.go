@@ -5,15 +5,24 @@ import (
 	"errors"
 )
 
-// Provisioner builds and tears down the infrastructure of one account. The Pulumi implementation
-// lives in its own package; tests use a double.
-type Provisioner interface {
+// Tenants is everything the daemon does to a tenant's infrastructure: the one interface the
+// runtime, the orders and the prober are given (the Pulumi implementation lives in
+// pool/pulumiprov; tests use pool/pooltest). Every method must be idempotent: a job retried after
+// a crash calls it again for the same account.
+type Tenants interface {
 	// Provision brings the account's tenant up and makes it ready: infrastructure up, health
-	// check ok through the real URL, the customer login created and proven. It must be idempotent:
-	// a job retried after a crash calls it again for the same account.
+	// check ok through the real URL, the customer login created and proven.
 	Provision(ctx context.Context, a Account, t Tier) (Provisioned, error)
-	// Destroy removes everything Provision created for the account. Idempotent.
+	// Destroy removes everything Provision created for the account.
 	Destroy(ctx context.Context, a Account) error
+	// Suspend stops the tenant and keeps its data; Resume starts it again on the same data.
+	Suspend(ctx context.Context, a Account) error
+	Resume(ctx context.Context, a Account) error
+	// RotateCustomer gives the account's customer login a new password at the tenant itself.
+	RotateCustomer(ctx context.Context, a Account, password string) error
+	// Reapply re-applies a sold tenant's stack, restarting what died, and waits until it is
+	// healthy (the health prober's repair).
+	Reapply(ctx context.Context, a Account) error
 }
 
 // Provisioned is what a successful Provision reports back to be stored on the account.

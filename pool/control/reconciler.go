@@ -1,4 +1,4 @@
-package pool
+package control
 
 import (
 	"context"
@@ -9,28 +9,29 @@ import (
 	"time"
 
 	"github.com/coder/quartz"
-	"github.com/robfig/cron/v3"
+
+	"github.com/axiestudio/tenantpool/pool"
 )
 
 // Store is what the reconciler and the job workers need from storage (package store implements
 // it on SQLite and PostgreSQL).
 type Store interface {
-	Snapshot(ctx context.Context, stuckBefore time.Time, page int) (Snapshot, error)
-	CreateAccounts(ctx context.Context, tier, prefix string, n int) ([]Account, error)
+	Snapshot(ctx context.Context, stuckBefore time.Time, page int) (pool.Snapshot, error)
+	CreateAccounts(ctx context.Context, tier, prefix string, n int) ([]pool.Account, error)
 	FailStuck(ctx context.Context, ids []int64, reason string) (int, error)
 	RetireReady(ctx context.Context, tier string, n int) ([]int64, error)
-	Get(ctx context.Context, id int64) (Account, error)
-	StartAttempt(ctx context.Context, id int64) (Account, error)
+	Get(ctx context.Context, id int64) (pool.Account, error)
+	StartAttempt(ctx context.Context, id int64) (pool.Account, error)
 	RecordError(ctx context.Context, id int64, reason string) error
-	MarkReady(ctx context.Context, id int64, p Provisioned) error
+	MarkReady(ctx context.Context, id int64, p pool.Provisioned) error
 	MarkFailed(ctx context.Context, id int64, reason string) error
 }
 
 // ReconcilerConfig configures a Reconciler.
 type ReconcilerConfig struct {
 	Store  Store
-	Tiers  Tiers
-	Plan   PlanConfig
+	Tiers  pool.Tiers
+	Plan   pool.PlanConfig
 	Prefix string // slug prefix of new accounts, e.g. "client"
 	// StuckTimeout fails accounts still provisioning this long after they were created.
 	StuckTimeout time.Duration
@@ -40,6 +41,8 @@ type ReconcilerConfig struct {
 	// Maintain, if set, runs on the leader before every pass (e.g. rescuing jobs of dead
 	// replicas); its error is logged, never fatal.
 	Maintain func(ctx context.Context) error
+	// Schedule is the robfig/cron schedule of passes (Run); passes also run on every Trigger.
+	Schedule string
 	Clock    quartz.Clock
 	Log      *slog.Logger
 }
@@ -47,7 +50,7 @@ type ReconcilerConfig struct {
 // Reconciler keeps every tier's pool at its targets: snapshot → pure Plan → execute.
 type Reconciler struct {
 	cfg      ReconcilerConfig
-	trigger  chan struct{}
+	loop     *Loop
 	leading  atomic.Bool
 	lastPass atomic.Int64 // unix ms of the last successful pass
 }
@@ -71,7 +74,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 	if cfg.Store == nil || len(cfg.Tiers) == 0 {
 		return nil, errors.New("reconciler: store and tiers are required")
 	}
-	if err := ValidatePrefix(cfg.Prefix); err != nil {
+	if err := pool.ValidatePrefix(cfg.Prefix); err != nil {
 		return nil, err
 	}
 	if cfg.StuckTimeout <= 0 {
@@ -83,18 +86,25 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Reconciler{cfg: cfg, trigger: make(chan struct{}, 1)}, nil
+	if cfg.Schedule == "" {
+		cfg.Schedule = "@every 30s"
+	}
+	loop, err := NewLoop("reconcile", cfg.Schedule, cfg.Clock)
+	if err != nil {
+		return nil, err
+	}
+	return &Reconciler{cfg: cfg, loop: loop}, nil
 }
 
 // ReconcileOnce runs one pass and returns the plan it executed. Executing clamps nothing the
 // plan already bounds; errors of one tier do not stop the others.
-func (r *Reconciler) ReconcileOnce(ctx context.Context) ([]TierPlan, error) {
+func (r *Reconciler) ReconcileOnce(ctx context.Context) ([]pool.TierPlan, error) {
 	now := r.cfg.Clock.Now()
 	snap, err := r.cfg.Store.Snapshot(ctx, now.Add(-r.cfg.StuckTimeout), stuckPage)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
-	plans := Plan(snap, r.cfg.Tiers, r.cfg.Plan, now)
+	plans := pool.Plan(snap, r.cfg.Tiers, r.cfg.Plan, now)
 	var errs []error
 	for _, p := range plans {
 		log := r.cfg.Log.With("tier", p.Tier)
@@ -130,62 +140,41 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) ([]TierPlan, error) {
 }
 
 // Trigger asks for a pass as soon as possible (after a claim); it never blocks.
-func (r *Reconciler) Trigger() {
-	select {
-	case r.trigger <- struct{}{}:
-	default:
-	}
-}
+func (r *Reconciler) Trigger() { r.loop.Trigger() }
 
-// Run reconciles on the cron schedule and on every Trigger until ctx ends. Only the leader
-// reconciles; a follower keeps trying to take over on every tick.
-func (r *Reconciler) Run(ctx context.Context, schedule string) error {
-	c := cron.New()
-	if _, err := c.AddFunc(schedule, r.Trigger); err != nil {
-		return fmt.Errorf("reconcile schedule %q: %w", schedule, err)
-	}
-	c.Start()
-	defer func() { <-c.Stop().Done() }()
+// Run reconciles on the schedule and on every Trigger until ctx ends, starting with a pass at
+// once. Only the leader reconciles; a follower tries to take over on every tick.
+func (r *Reconciler) Run(ctx context.Context) error {
 	r.Trigger()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-r.trigger:
-		}
-		if r.cfg.Leader != nil {
-			ok, err := r.cfg.Leader(ctx)
-			if err != nil {
-				r.cfg.Log.Error("leader election", "err", err)
-				continue
-			}
-			if r.leading.Swap(ok) != ok {
-				r.cfg.Log.Info("reconcile leadership changed", "leader", ok)
-			}
-			if !ok {
-				continue
-			}
-		}
-		if r.cfg.Maintain != nil {
-			if err := r.cfg.Maintain(ctx); err != nil && ctx.Err() == nil {
-				r.cfg.Log.Error("maintenance", "err", err)
-			}
-		}
-		r.leading.Store(true)
-		if _, err := r.ReconcileOnce(ctx); err != nil {
-			if ctx.Err() == nil {
-				r.cfg.Log.Error("reconcile", "err", err)
-			}
-		} else {
-			r.lastPass.Store(r.cfg.Clock.Now().UnixMilli())
-		}
-	}
+	r.loop.Run(ctx, r.tick)
+	return nil
 }
 
-// ValidateSchedule checks a robfig/cron schedule (standard 5 fields or @every/@hourly…).
-func ValidateSchedule(s string) error {
-	if _, err := cron.ParseStandard(s); err != nil {
-		return fmt.Errorf("invalid schedule %q: %w", s, err)
+func (r *Reconciler) tick(ctx context.Context) {
+	if r.cfg.Leader != nil {
+		ok, err := r.cfg.Leader(ctx)
+		if err != nil {
+			r.cfg.Log.Error("leader election", "err", err)
+			return
+		}
+		if r.leading.Swap(ok) != ok {
+			r.cfg.Log.Info("reconcile leadership changed", "leader", ok)
+		}
+		if !ok {
+			return
+		}
 	}
-	return nil
+	if r.cfg.Maintain != nil {
+		if err := r.cfg.Maintain(ctx); err != nil && ctx.Err() == nil {
+			r.cfg.Log.Error("maintenance", "err", err)
+		}
+	}
+	r.leading.Store(true)
+	if _, err := r.ReconcileOnce(ctx); err != nil {
+		if ctx.Err() == nil {
+			r.cfg.Log.Error("reconcile", "err", err)
+		}
+	} else {
+		r.lastPass.Store(r.cfg.Clock.Now().UnixMilli())
+	}
 }

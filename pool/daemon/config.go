@@ -1,0 +1,91 @@
+// Package daemon is the composition root of poold: one parsed [Config], [New] wires the store,
+// the tenants, the reconciler, the prober, the job workers, the Stripe orders, the admin API and
+// the metrics together, and [Daemon.Run] serves until its context ends. `poold serve` and the
+// tests that run real daemon processes both go through it; the command line only turns flags
+// and environment into a Config.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/axiestudio/tenantpool/delivery"
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/jobs"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// ErrNotConfigured marks a daemon that cannot provision: it still serves, sells what is ready
+// and delivers, but does not top the pool up.
+var ErrNotConfigured = errors.New("provisioning is not configured")
+
+// Config is everything the daemon runs with, parsed and validated by its caller.
+type Config struct {
+	// Store is where the pool lives (SQLite in a data dir, or PostgreSQL).
+	Store store.Options
+	Tiers pool.Tiers
+	// Prefix is the slug prefix of new accounts.
+	Prefix string
+	// Tenants builds what acts on tenants once the store is open. An error wrapping
+	// ErrNotConfigured makes a daemon that serves without provisioning.
+	Tenants func(ctx context.Context, s *store.Store) (pool.Tenants, error)
+	// Rotate gives a customer a new password at a tenant when Tenants is not configured (the
+	// tenant's own Langflow API); nil: langflow's default gate.
+	Rotate func(ctx context.Context, a pool.Account, password string) error
+
+	Listen               string        // HTTP address
+	ReconcileSchedule    string        // robfig/cron schedule of reconcile passes
+	ProvisionConcurrency int           // concurrent provisioning jobs in this process
+	StuckTimeout         time.Duration // provisioning this long after creation fails the account
+	HardFailureLimit     int           // consecutive failures that stop a tier
+	ShutdownTimeout      time.Duration // on shutdown, running jobs get this long
+
+	Probe Probe
+	// Orders configures Stripe orders; nil turns them off (manual sales only).
+	Orders *Orders
+	// Mail is the SMTP server and templates of every e-mail (orders, operator alerts); required
+	// by Orders and OperatorEmail.
+	Mail *Mail
+	// OperatorEmail receives an alert for every flagged tenant ("" = none).
+	OperatorEmail string
+	// AdminTokens enable the admin API (empty: off).
+	AdminTokens []string
+
+	Jobs Jobs
+	Log  *slog.Logger
+}
+
+// Probe configures the sold tenants' health probe.
+type Probe struct {
+	Schedule    string // robfig/cron schedule, or "off"
+	Threshold   int
+	Concurrency int
+	Timeout     time.Duration
+}
+
+// Orders configures Stripe orders.
+type Orders struct {
+	Secrets        []string          // webhook signing secrets
+	Prices         map[string]string // price or payment link id → tier
+	Grace          time.Duration     // suspended tenants are destroyed after this
+	SupportContact string
+	UpsellURL      string
+	BillingURL     string
+}
+
+// Mail is the SMTP server and templates.
+type Mail struct {
+	SMTP      delivery.Config
+	Templates *delivery.Templates
+}
+
+// Jobs tunes the job client (tests: a fast retry policy, a short poll, fewer attempts).
+type Jobs struct {
+	PollInterval time.Duration
+	RetryPolicy  river.ClientRetryPolicy
+	Registry     jobs.Registry
+}

@@ -1,0 +1,354 @@
+package daemon
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/riverqueue/river"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/axiestudio/tenantpool/delivery"
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/control"
+	"github.com/axiestudio/tenantpool/pool/jobs"
+	"github.com/axiestudio/tenantpool/pool/langflow"
+	"github.com/axiestudio/tenantpool/pool/metrics"
+	"github.com/axiestudio/tenantpool/pool/orders"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// Daemon is a wired poold, ready to Run.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	topUp   bool // provisioning configured: reconcile and probe
+	rec     *control.Reconciler
+	prober  *control.Prober // nil: probe off
+	jobs    *river.Client[*sql.Tx]
+	handler http.Handler
+}
+
+// New opens the store and wires every part of the daemon. On SQLite it takes the data dir's
+// lock (one daemon per data dir) and makes the jobs its dead predecessor left running available
+// again at once. It serves nothing until Run.
+func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	d = &Daemon{cfg: cfg, log: cfg.Log}
+	s, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	d.store = s
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	leader, err := d.leadership(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tenants, err := cfg.Tenants(ctx, s)
+	d.topUp = err == nil
+	if errors.Is(err, ErrNotConfigured) {
+		// Still worth running: it sells what is ready, delivers, and answers the operator.
+		d.log.Error("the pool will not be topped up", "err", err)
+		tenants = unconfigured{err: err, rotate: cfg.rotate()}
+	} else if err != nil {
+		return nil, err
+	}
+
+	m := metrics.New(s, cfg.Tiers, cfg.HardFailureLimit, d.log)
+	s.ObserveClaims(m.ObserveClaim)
+	if leader != nil {
+		tryLead := leader
+		leader = func(ctx context.Context) (bool, error) {
+			ok, err := tryLead(ctx)
+			m.SetLeader(ok)
+			return ok, err
+		}
+	} else if d.topUp {
+		m.SetLeader(true)
+	}
+	registry := cfg.Jobs.Registry
+	if registry == nil {
+		registry = jobs.Default()
+	}
+	plan := pool.DefaultPlanConfig()
+	plan.HardFailureLimit = cfg.HardFailureLimit
+	d.rec, err = control.NewReconciler(control.ReconcilerConfig{
+		Store: s, Tiers: cfg.Tiers, Plan: plan, Prefix: cfg.Prefix, StuckTimeout: cfg.StuckTimeout,
+		Schedule: cfg.ReconcileSchedule, Leader: leader, Log: d.log,
+		Maintain: func(ctx context.Context) error { return d.rescueShortJobs(ctx, registry) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	wcfg := control.WorkerConfig{Store: s, Tenants: tenants, Tiers: cfg.Tiers, Log: d.log,
+		ProvisionConcurrency: cfg.ProvisionConcurrency, ObserveProvision: m.ObserveProvision,
+		Registry: registry, RetryPolicy: cfg.Jobs.RetryPolicy, PollInterval: cfg.Jobs.PollInterval}
+
+	r := routes{store: s, rec: d.rec, topUp: d.topUp, metrics: m, log: d.log}
+	var resend func(context.Context, string) (int, error)
+	if cfg.Orders != nil {
+		svc, err := newOrders(cfg, s, tenants, d.rec.Trigger, m.ObserveEmail)
+		if err != nil {
+			return nil, err
+		}
+		wcfg.Configure = svc.Register
+		r.webhook = svc.Handler()
+		resend = svc.Resend
+	} else {
+		d.log.Warn("Stripe orders disabled: POOL_STRIPE_WEBHOOK_SECRET is not set (manual sales only)")
+	}
+	if len(cfg.AdminTokens) > 0 {
+		api, err := admin.New(admin.Config{Store: s, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tokens: cfg.AdminTokens,
+			Resend: resend, Trigger: d.rec.Trigger, Log: d.log})
+		if err != nil {
+			return nil, err
+		}
+		r.admin = api.Handler()
+	} else {
+		d.log.Warn("admin API disabled: POOL_ADMIN_TOKEN is not set")
+	}
+	d.handler = r.mux()
+	if d.jobs, err = control.NewJobClient(s.Driver(), wcfg); err != nil {
+		return nil, err
+	}
+	if d.topUp {
+		if d.prober, err = newProber(cfg, s, tenants, d.rec, m); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// leadership decides who reconciles: on PostgreSQL the replicas take turns through an advisory
+// lock (the returned func); on SQLite this process must hold the data dir, or New fails.
+func (d *Daemon) leadership(ctx context.Context) (func(context.Context) (bool, error), error) {
+	s := d.store
+	if s.Postgres() {
+		return s.TryLead, nil // replicas share the database; one leads, the others stand by
+	}
+	ok, err := s.TryLead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("another poold is already serving data dir %s (SQLite allows one daemon); stop it or use PostgreSQL for replicas", d.cfg.Store.DataDir)
+	}
+	// We hold the data dir: whatever is still "running" belonged to a process that died.
+	n, err := s.RescueJobs(ctx, nil, time.Now().Add(time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		d.log.Warn("resumed jobs the previous process left running", "count", n)
+	}
+	return nil, nil
+}
+
+// rescueShortJobs runs on the leader before every pass: jobs of the kinds whose attempts are
+// short, still "running" past their kind's rescue threshold, belong to a replica that died and
+// are retried now, not after the long threshold river applies to every kind.
+func (d *Daemon) rescueShortJobs(ctx context.Context, registry jobs.Registry) error {
+	var errs []error
+	for after, kinds := range registry.RescueGroups() {
+		n, err := d.store.RescueJobs(ctx, kinds, time.Now().Add(-after))
+		if n > 0 {
+			d.log.Warn("rescued jobs of a process that died", "count", n, "kinds", kinds)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Handler is the daemon's HTTP handler (tests serve it themselves).
+func (d *Daemon) Handler() http.Handler { return d.handler }
+
+// Run serves HTTP on cfg.Listen, works the jobs and, when provisioning is configured,
+// reconciles and probes, until ctx ends (SIGTERM): then it stops taking work, lets running jobs
+// finish within ShutdownTimeout, cancels the rest (they resume after a restart), and closes the
+// store.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.store.Close()
+	ln, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	srv := &http.Server{Handler: d.handler, ReadHeaderTimeout: 10 * time.Second}
+	d.log.Info("poold serving", "listen", ln.Addr().String(), "store", storeKind(d.store), "tiers", d.cfg.Tiers.Names(),
+		"schedule", d.cfg.ReconcileSchedule)
+
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	if err := d.jobs.Start(runCtx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	g, gctx := errgroup.WithContext(runCtx)
+	if d.topUp {
+		g.Go(func() error { return d.rec.Run(gctx) })
+		if d.prober != nil {
+			g.Go(func() error { return d.prober.Run(gctx) })
+		}
+	}
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		select {
+		case <-ctx.Done(): // SIGTERM / SIGINT
+		case <-gctx.Done():
+		}
+		grace := d.cfg.ShutdownTimeout
+		d.log.Info("shutting down", "grace", grace)
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		herr := srv.Shutdown(sctx)
+		// Stop fetching, let running jobs finish within the grace period, then cancel the rest:
+		// a cancelled provisioning job is retried after restart.
+		jerr := d.jobs.Stop(sctx)
+		if jerr != nil {
+			jerr = d.jobs.StopAndCancel(context.Background())
+		}
+		stop()
+		return errors.Join(herr, jerr)
+	})
+	err = g.Wait()
+	d.log.Info("poold stopped")
+	return err
+}
+
+func storeKind(s *store.Store) string {
+	if s.Postgres() {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// newOrders builds the Stripe orders service.
+func newOrders(cfg Config, s *store.Store, tenants pool.Tenants, trigger func(), observe func(string, time.Duration, error)) (*orders.Service, error) {
+	if cfg.Mail == nil {
+		return nil, errors.New("Stripe orders need an SMTP server (POOL_SMTP_HOST, POOL_SMTP_FROM)")
+	}
+	sender, err := delivery.NewSender(cfg.Mail.SMTP, cfg.Mail.Templates)
+	if err != nil {
+		return nil, err
+	}
+	o := cfg.Orders
+	return orders.New(orders.Config{
+		Store: s, Tiers: cfg.Tiers, Mailer: sender, Prefix: cfg.Prefix, Secrets: o.Secrets, Prices: o.Prices,
+		Tenants: tenants, Trigger: trigger, ObserveEmail: observe, Grace: o.Grace, From: cfg.Mail.SMTP.From,
+		SupportContact: o.SupportContact, UpsellURL: o.UpsellURL, BillingURL: o.BillingURL, Log: cfg.Log,
+	})
+}
+
+// Resend queues an order's credentials e-mail again with a fresh password (`poold orders
+// resend`): it needs the store, the tenants (to rotate) and the orders, not a running daemon,
+// which sends it.
+func Resend(ctx context.Context, cfg Config, s *store.Store, orderID string) (int, error) {
+	if cfg.Orders == nil {
+		return 0, errors.New("Stripe orders are not configured (POOL_STRIPE_WEBHOOK_SECRET)")
+	}
+	var tenants pool.Tenants = unconfigured{err: errors.New("a resend provisions nothing"), rotate: cfg.rotate()}
+	svc, err := newOrders(cfg, s, tenants, nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	return svc.Resend(ctx, orderID)
+}
+
+// StartJobs works the provisioning and teardown jobs in this process (`poold batch create`
+// when no daemon runs); stop waits for them.
+func StartJobs(ctx context.Context, cfg Config, s *store.Store) (stop func(), err error) {
+	tenants, err := cfg.Tenants(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	jc, err := control.NewJobClient(s.Driver(), control.WorkerConfig{Store: s, Tenants: tenants, Tiers: cfg.Tiers, Log: cfg.Log,
+		ProvisionConcurrency: cfg.ProvisionConcurrency, Registry: cfg.Jobs.Registry, RetryPolicy: cfg.Jobs.RetryPolicy,
+		PollInterval: cfg.Jobs.PollInterval})
+	if err != nil {
+		return nil, err
+	}
+	if err := jc.Start(ctx); err != nil {
+		return nil, err
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		jc.Stop(sctx)
+	}, nil
+}
+
+// newProber builds the sold tenants' health probe; nil when it is off.
+func newProber(cfg Config, s *store.Store, tenants pool.Tenants, rec *control.Reconciler, m *metrics.Metrics) (*control.Prober, error) {
+	p := cfg.Probe
+	if p.Schedule == "off" {
+		cfg.Log.Warn("tenant health probe off (--probe-schedule off)")
+		return nil, nil
+	}
+	alert, err := operatorAlert(cfg)
+	if err != nil {
+		return nil, err
+	}
+	transport := langflow.NewTransport()
+	return control.NewProber(control.ProberConfig{
+		Store: s,
+		Check: func(ctx context.Context, url string) error {
+			// No retries: the failure streak is the retry.
+			c, err := langflow.New(url, langflow.Options{RetryMax: -1, Transport: transport, RequestTimeout: p.Timeout})
+			if err != nil {
+				return err
+			}
+			return c.Health(ctx)
+		},
+		Tenants: tenants, Threshold: p.Threshold, Concurrency: p.Concurrency, Timeout: p.Timeout, Schedule: p.Schedule,
+		// The reconcile leader probes; asking the reconciler (not the lock again) is safe to do
+		// concurrently.
+		Leader:  func(context.Context) (bool, error) { return rec.Leading(), nil },
+		Alert:   alert,
+		Observe: func(_ pool.Account, kind pool.EventKind) { m.ObserveProbeEvent(string(kind)) },
+		Log:     cfg.Log.With("component", "probe"),
+	})
+}
+
+// operatorAlert e-mails the operator about a flagged tenant; nil when no operator address is
+// set.
+func operatorAlert(cfg Config) (func(context.Context, pool.Account, pool.FlagNotice) error, error) {
+	to := cfg.OperatorEmail
+	if to == "" {
+		return nil, nil
+	}
+	if cfg.Mail == nil {
+		return nil, errors.New("POOL_OPERATOR_EMAIL needs an SMTP server (POOL_SMTP_HOST, POOL_SMTP_FROM)")
+	}
+	sender, err := delivery.NewSender(cfg.Mail.SMTP, cfg.Mail.Templates)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, a pool.Account, n pool.FlagNotice) error {
+		order := a.OrderID
+		if order == "" {
+			order = a.Slug
+		}
+		return sender.Send(ctx, delivery.Message{Kind: delivery.KindOperatorAlert, OrderID: order,
+			Ref: strconv.FormatInt(n.At.UnixMilli(), 10), CustomerEmail: to, Tier: a.Tier, Slug: a.Slug,
+			TenantURL: a.URL, Failures: n.Failures, Reason: n.Reason, From: cfg.Mail.SMTP.From})
+	}, nil
+}

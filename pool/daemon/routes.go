@@ -1,0 +1,69 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/control"
+	"github.com/axiestudio/tenantpool/pool/metrics"
+	"github.com/axiestudio/tenantpool/pool/orders"
+	"github.com/axiestudio/tenantpool/pool/store"
+)
+
+// routes is every route the daemon serves, in one place.
+type routes struct {
+	store   *store.Store
+	rec     *control.Reconciler
+	topUp   bool
+	metrics *metrics.Metrics
+	webhook http.Handler // nil: Stripe orders off
+	admin   http.Handler // nil: admin API off
+	log     *slog.Logger
+}
+
+func (r routes) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", r.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)}))
+	if r.webhook != nil {
+		mux.Handle(orders.Path, r.webhook)
+	}
+	if r.admin != nil {
+		mux.Handle(admin.Prefix, r.admin)
+	}
+	return mux
+}
+
+// ready is /readyz: the database, its migrations and the reconciler.
+func (r routes) ready(w http.ResponseWriter, req *http.Request) {
+	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+	defer cancel()
+	status, code := map[string]string{"database": "ok", "migrations": "ok", "reconciler": "standby"}, http.StatusOK
+	switch {
+	case !r.topUp:
+		status["reconciler"] = "disabled (provisioning not configured)"
+	case r.rec.Leading():
+		status["reconciler"] = "leading"
+		if last := r.rec.LastPass(); !last.IsZero() {
+			status["last_reconcile"] = last.UTC().Format(time.RFC3339)
+		}
+	}
+	if err := r.store.DB().PingContext(ctx); err != nil {
+		status["database"], code = "unreachable", http.StatusServiceUnavailable
+	} else if ok, err := r.store.MigrationsCurrent(ctx); err != nil || !ok {
+		status["migrations"], code = "pending", http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(status)
+}

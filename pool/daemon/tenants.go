@@ -1,0 +1,37 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/langflow"
+)
+
+// unconfigured stands in for the tenants of a daemon that cannot provision: every
+// infrastructure call fails permanently with the reason, so nothing is retried in vain; a
+// customer's password is still rotated at the tenant itself (its Langflow API needs no Pulumi).
+type unconfigured struct {
+	err    error
+	rotate func(ctx context.Context, a pool.Account, password string) error
+}
+
+var _ pool.Tenants = unconfigured{}
+
+func (u unconfigured) Provision(context.Context, pool.Account, pool.Tier) (pool.Provisioned, error) {
+	return pool.Provisioned{}, pool.Permanent(u.err)
+}
+func (u unconfigured) Destroy(context.Context, pool.Account) error { return u.err }
+func (u unconfigured) Suspend(context.Context, pool.Account) error { return u.err }
+func (u unconfigured) Resume(context.Context, pool.Account) error  { return u.err }
+func (u unconfigured) Reapply(context.Context, pool.Account) error { return u.err }
+func (u unconfigured) RotateCustomer(ctx context.Context, a pool.Account, password string) error {
+	return u.rotate(ctx, a, password)
+}
+
+// rotate is cfg.Rotate, or the tenant's Langflow API through the default gate.
+func (cfg Config) rotate() func(ctx context.Context, a pool.Account, password string) error {
+	if cfg.Rotate != nil {
+		return cfg.Rotate
+	}
+	return langflow.NewGate(langflow.GateOptions{Logger: cfg.Log}).RotateAccount
+}
