@@ -54,6 +54,9 @@ type HostConfig struct {
 	Address string `json:"address"`
 	// Capacity is how many tenants the host may run; the daemon places tenants by it.
 	Capacity int `json:"capacity"`
+	// DockerAPIVersion is the Engine API version of the host's Docker daemon (empty:
+	// MinDockerAPIVersion). It is carried in the hosts output, where tenant programs read it.
+	DockerAPIVersion DockerAPIVersion `json:"dockerApiVersion,omitempty"`
 }
 
 // TLSMode is how the edge proxy terminates TLS.
@@ -111,6 +114,18 @@ type Host struct {
 	// WildcardTarget is true for the primary host, which *.<domain> points at: its tenants need
 	// no DNS record of their own.
 	WildcardTarget bool `json:"wildcardTarget" yaml:"wildcardTarget"`
+	// DockerAPIVersion is the Engine API version of the host's Docker daemon; empty means
+	// MinDockerAPIVersion (a platform stack rolled out before the field existed, a config file
+	// that leaves it out).
+	DockerAPIVersion DockerAPIVersion `json:"dockerApiVersion,omitempty" yaml:"dockerApiVersion,omitempty"`
+}
+
+// LocalHost is the development host: the local Docker socket, as stacks/Pulumi.dev.yaml
+// configures it (a test holds the two together). The daemon places tenants on it when it has
+// neither a platform stack nor hosts.
+func LocalHost() Host {
+	return Host{Name: "local", DockerURL: "unix:///var/run/docker.sock", Address: "127.0.0.1", Capacity: 10,
+		Network: DefaultNetwork, WildcardTarget: true, DockerAPIVersion: MinDockerAPIVersion}
 }
 
 // Validate reports every problem with the host; nothing secret is quoted.
@@ -124,6 +139,9 @@ func (h Host) Validate() error {
 	}
 	if h.Network == "" {
 		errs = append(errs, fmt.Errorf("host %s: network is empty", h.Name))
+	}
+	if err := h.DockerAPIVersion.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("host %s: %w", h.Name, err))
 	}
 	return errors.Join(errs...)
 }
@@ -272,6 +290,9 @@ func (c Config) Validate() error {
 		}
 		if len(h.SSHOpts) > 0 && !strings.HasPrefix(h.DockerURL, "ssh://") {
 			add(fmt.Errorf("host %s: sshOpts given for a non-ssh docker URL", h.Name))
+		}
+		if err := h.DockerAPIVersion.Validate(); err != nil {
+			add(fmt.Errorf("host %s: %w", h.Name, err))
 		}
 	}
 	if c.Network != "" && !regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`).MatchString(c.Network) {

@@ -36,6 +36,7 @@
 //
 // Stack outputs (read by the daemon; keys are the Output* constants): the domain, the hosts
 // (name, Docker URL, address, capacity in tenants, network, whether the host is the wildcard
-// target), the network name per host, and the custom-domain CNAME target. DecodeHosts turns the
+// target, and the Engine API version of its Docker daemon — MinDockerAPIVersion when the
+// operator gave none — which tenant programs adapt to), the network name per host, and the custom-domain CNAME target. DecodeHosts turns the
 // hosts output back into []Host.
 package platform

@@ -80,6 +80,8 @@ func deploy(ctx *pulumi.Context, cfg Config) (*outputs, error) {
 			"capacity":       pulumi.Int(h.Capacity),
 			"network":        net.Name,
 			"wildcardTarget": pulumi.Bool(i == 0),
+			// Stated even when the operator left it out, so that tenants read what was assumed.
+			"dockerApiVersion": pulumi.String(string(h.DockerAPIVersion.OrMin())),
 		}
 		if len(h.SSHOpts) > 0 {
 			host["sshOpts"] = pulumi.ToStringArray(h.SSHOpts)

@@ -44,8 +44,8 @@ func prodConfig() Config {
 	return Config{
 		Domain: "axiestudio.com",
 		Hosts: []HostConfig{
-			{Name: "edge1", DockerURL: "ssh://deploy@203.0.113.10", SSHOpts: ssh, Address: "203.0.113.10", Capacity: 40},
-			{Name: "edge2", DockerURL: "ssh://deploy@203.0.113.20:2222", SSHOpts: ssh, Address: "203.0.113.20", Capacity: 30},
+			{Name: "edge1", DockerURL: "ssh://deploy@203.0.113.10", SSHOpts: ssh, Address: "203.0.113.10", Capacity: 40, DockerAPIVersion: "1.47"},
+			{Name: "edge2", DockerURL: "ssh://deploy@203.0.113.20:2222", SSHOpts: ssh, Address: "203.0.113.20", Capacity: 30, DockerAPIVersion: "1.41"},
 		},
 		ProxyImage: proxyImage,
 		TLS:        TLSConfig{Mode: TLSCloudflareOrigin, OriginCertificate: originCert, OriginPrivateKey: originKey},
@@ -267,10 +267,11 @@ func TestOutputs(t *testing.T) {
 		wantTarget string
 		wantHosts  []Host
 	}{
-		{devConfig(), "", []Host{{Name: "local", DockerURL: "unix:///var/run/docker.sock", Address: "127.0.0.1", Capacity: 10, Network: DefaultNetwork, WildcardTarget: true}}},
+		// A host that states no API version is output with the minimum, what was assumed.
+		{devConfig(), "", []Host{LocalHost()}},
 		{prodConfig(), "customers.axiestudio.com", []Host{
-			{Name: "edge1", DockerURL: "ssh://deploy@203.0.113.10", SSHOpts: []string{"-o", "StrictHostKeyChecking=yes"}, Address: "203.0.113.10", Capacity: 40, Network: DefaultNetwork, WildcardTarget: true},
-			{Name: "edge2", DockerURL: "ssh://deploy@203.0.113.20:2222", SSHOpts: []string{"-o", "StrictHostKeyChecking=yes"}, Address: "203.0.113.20", Capacity: 30, Network: DefaultNetwork},
+			{Name: "edge1", DockerURL: "ssh://deploy@203.0.113.10", SSHOpts: []string{"-o", "StrictHostKeyChecking=yes"}, Address: "203.0.113.10", Capacity: 40, Network: DefaultNetwork, WildcardTarget: true, DockerAPIVersion: "1.47"},
+			{Name: "edge2", DockerURL: "ssh://deploy@203.0.113.20:2222", SSHOpts: []string{"-o", "StrictHostKeyChecking=yes"}, Address: "203.0.113.20", Capacity: 30, Network: DefaultNetwork, DockerAPIVersion: "1.41"},
 		}},
 	} {
 		t.Run(tc.cfg.Domain, func(t *testing.T) {
@@ -341,6 +342,8 @@ func TestInvalidConfigRejected(t *testing.T) {
 			*c = devConfig()
 			c.Cloudflare = &CloudflareConfig{ZoneID: zoneID, APIToken: cfToken}
 		}, "must not be configured"},
+		{"garbage docker API version", func(c *Config) { c.Hosts[1].DockerAPIVersion = "abc" }, `host edge2: docker API version "abc" must be <major>.<minor>`},
+		{"docker API version below the minimum", func(c *Config) { c.Hosts[0].DockerAPIVersion = "1.40" }, "host edge1: docker API version 1.40 is older than the minimum 1.41"},
 		{"ssh options on a socket", func(c *Config) {
 			*c = devConfig()
 			c.Hosts[0].SSHOpts = []string{"-v"}

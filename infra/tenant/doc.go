@@ -13,7 +13,9 @@
 // Langflow container: auto-login, sign-up and new-user activation off, the operator superuser,
 // its password and the secret key as Pulumi secrets, the starter flows, memory and CPU limits
 // from the tier, restart unless-stopped, a health check on /health_check run with the image's
-// Python, Traefik routing labels for <slug>.<domain> and each custom domain, and no published
+// Python, every 2 s while the container starts (Traefik routes only healthy containers) — a
+// start interval from Docker API 1.44, the whole interval on older engines, as the host's
+// DockerAPIVersion says — Traefik routing labels for <slug>.<domain> and each custom domain, and no published
 // port. With Cloudflare: a proxied DNS record <slug>.<domain> when the host is not the wildcard's
 // target, and a Cloudflare for SaaS custom hostname per custom domain (at most the tier's
 // allowance).

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-cloudflare/sdk/v5/go/cloudflare"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
@@ -36,6 +37,43 @@ const (
 const healthCheck = "import json,sys,urllib.request; " +
 	"r=urllib.request.urlopen('http://127.0.0.1:7860/health_check', timeout=5); " +
 	"sys.exit(0 if r.status == 200 and json.load(r).get('status') == 'ok' else 1)"
+
+// StartIntervalAPIVersion is the first Docker Engine API (Engine 25) that accepts a health check's
+// start interval; older engines refuse to create a container that has one.
+const StartIntervalAPIVersion platform.DockerAPIVersion = "1.44"
+
+// Health check timing. Traefik routes to a container only once Docker calls it healthy, so
+// readyInterval bounds how long a tenant whose Langflow already answers stays unroutable: one
+// interval, the check itself and Traefik's reaction, within 5 s.
+const (
+	readyInterval  = 2 * time.Second  // a starting tenant
+	healthInterval = 30 * time.Second // a started one
+	healthRetries  = 5                // consecutive failures before unhealthy, at healthInterval
+)
+
+// healthcheck is the container's health check for the host's engine. From API 1.44 a starting
+// container is checked every readyInterval (the start interval) and a started one every
+// healthInterval. Older engines have one interval only, so it is readyInterval for the
+// container's whole life, with as many more retries as keep the unhealthy verdict (which hides
+// the tenant from Traefik) at the same healthRetries × healthInterval of consecutive failures:
+// a busy tenant is not cut off sooner on an old engine. The price is a check every 2 s instead
+// of every 30 s.
+func (s Spec) healthcheck() *docker.ContainerHealthcheckArgs {
+	hc := &docker.ContainerHealthcheckArgs{
+		Tests:       pulumi.ToStringArray([]string{"CMD", "python", "-c", healthCheck}),
+		Interval:    pulumi.String(healthInterval.String()),
+		Timeout:     pulumi.String("10s"),
+		Retries:     pulumi.Int(healthRetries),
+		StartPeriod: pulumi.String("180s"),
+	}
+	if s.Host.DockerAPIVersion.AtLeast(StartIntervalAPIVersion) {
+		hc.StartInterval = pulumi.String(readyInterval.String())
+	} else {
+		hc.Interval = pulumi.String(readyInterval.String())
+		hc.Retries = pulumi.Int(healthRetries * int(healthInterval/readyInterval))
+	}
+	return hc
+}
 
 // ValidationRecord is a DNS record a customer creates to prove a custom domain and get its
 // certificate (one element of the "customDomainValidation" output).
@@ -130,18 +168,11 @@ func deploy(ctx *pulumi.Context, s Spec) (*outputs, error) {
 			NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
 				docker.ContainerNetworksAdvancedArgs{Name: pulumi.String(s.Host.Network)},
 			},
-			Memory:     pulumi.Int(s.Tier.MemoryMB),
-			MemorySwap: pulumi.Int(s.Tier.MemoryMB), // no swap beyond the limit
-			Cpus:       pulumi.String(strconv.FormatFloat(s.Tier.CPUs, 'f', -1, 64)),
-			Restart:    pulumi.String("unless-stopped"),
-			Healthcheck: &docker.ContainerHealthcheckArgs{
-				Tests:         pulumi.ToStringArray([]string{"CMD", "python", "-c", healthCheck}),
-				Interval:      pulumi.String("30s"),
-				Timeout:       pulumi.String("10s"),
-				Retries:       pulumi.Int(5),
-				StartPeriod:   pulumi.String("180s"),
-				StartInterval: pulumi.String("5s"),
-			},
+			Memory:       pulumi.Int(s.Tier.MemoryMB),
+			MemorySwap:   pulumi.Int(s.Tier.MemoryMB), // no swap beyond the limit
+			Cpus:         pulumi.String(strconv.FormatFloat(s.Tier.CPUs, 'f', -1, 64)),
+			Restart:      pulumi.String("unless-stopped"),
+			Healthcheck:  s.healthcheck(),
 			SecurityOpts: pulumi.ToStringArray([]string{"no-new-privileges:true"}),
 			LogDriver:    pulumi.String("json-file"),
 			LogOpts:      pulumi.StringMap{"max-size": pulumi.String("10m"), "max-file": pulumi.String("3")},

@@ -3,6 +3,7 @@ package tenant
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/axiestudio/tenantpool/infra/internal/pulumitest"
+	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
 )
 
@@ -241,6 +243,45 @@ func TestContainer(t *testing.T) {
 	})
 }
 
+// The health check has the shape the host's engine accepts. From API 1.44 a starting tenant is
+// checked every 2 s (start interval), a started one every 30 s. Older engines refuse a start
+// interval, so they check every 2 s throughout, with retries that keep the unhealthy verdict at
+// 150 s of failures. Either way a tenant is routable within 5 s of Langflow answering, where a
+// 30 s interval alone made it wait 30 s.
+func TestHealthCheckPerDockerAPI(t *testing.T) {
+	withStartInterval := map[string]any{
+		"interval": "30s", "timeout": "10s", "retries": float64(5), "startPeriod": "180s", "startInterval": "2s",
+	}
+	withoutStartInterval := map[string]any{
+		"interval": "2s", "timeout": "10s", "retries": float64(75), "startPeriod": "180s",
+	}
+	for _, tc := range []struct {
+		api  platform.DockerAPIVersion
+		want map[string]any
+	}{
+		{"", withoutStartInterval}, // a host that states nothing: the stock engine, API 1.41
+		{"1.41", withoutStartInterval},
+		{"1.43", withoutStartInterval},
+		{"1.44", withStartInterval},
+		{"1.47", withStartInterval},
+		{"1.100", withStartInterval},
+	} {
+		t.Run("api "+string(tc.api), func(t *testing.T) {
+			spec := devSpec(t)
+			spec.Host.DockerAPIVersion = tc.api
+			hc, _ := run(t, spec).Get(t, tContainer, "langflow").Input("healthcheck")
+			got := hc.(map[string]any)
+			if tests := fmt.Sprint(got["tests"]); !strings.HasPrefix(tests, "[CMD python -c ") || !strings.Contains(tests, "/health_check") {
+				t.Errorf("tests = %s", tests)
+			}
+			delete(got, "tests")
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("health check\n got %v\nwant %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestCloudflare(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
@@ -409,6 +450,8 @@ func TestInvalidSpecRejected(t *testing.T) {
 		{"image by tag", func(s *Spec) { s.Image = "langflowai/langflow:latest" }, "pinned by digest"},
 		{"bad docker url", func(s *Spec) { s.Host.DockerURL = "tcp://10.0.0.1:2375" }, "docker URL"},
 		{"no network", func(s *Spec) { s.Host.Network = "" }, "network"},
+		{"garbage docker API version", func(s *Spec) { s.Host.DockerAPIVersion = "abc" }, `docker API version "abc" must be <major>.<minor>`},
+		{"docker API version below the minimum", func(s *Spec) { s.Host.DockerAPIVersion = "1.40" }, "older than the minimum 1.41"},
 		{"branding on basic", func(s *Spec) {
 			s.Tier = tier(t, "basic")
 			s.CustomDomains = nil

@@ -44,7 +44,8 @@ type Spec struct {
 	Domain string
 	// Tier gives the limits, the custom-domain allowance and whether branding is allowed.
 	Tier pool.Tier
-	// Host is the Docker host, from the platform outputs.
+	// Host is the Docker host, from the platform outputs. Its DockerAPIVersion decides the
+	// container's health check (StartIntervalAPIVersion).
 	Host Host
 	// Image is the Langflow image, pinned by digest (repo[:tag]@sha256:<hex>).
 	Image string

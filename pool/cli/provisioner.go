@@ -36,9 +36,8 @@ func (f *provisionFlags) register(fs *pflag.FlagSet, getenv func(string) string)
 }
 
 // localHost is the default host without a platform stack or hosts: the local Docker socket,
-// as the dev platform stack sets it up.
-var localHost = platform.Host{Name: "local", DockerURL: "unix:///var/run/docker.sock", Address: "127.0.0.1",
-	Capacity: 20, Network: platform.DefaultNetwork, WildcardTarget: true}
+// as the dev platform stack sets it up (one definition, shared with that stack's test).
+var localHost = platform.LocalHost()
 
 // validate checks the provisioning settings without building anything, reporting every
 // problem at once. It returns the Pulumi CLI path and the health timeout. A missing image is

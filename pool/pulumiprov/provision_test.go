@@ -257,19 +257,21 @@ func TestConcurrentUpdateIsRetryable(t *testing.T) {
 }
 
 // Hosts and domain come from the platform stack's outputs when there is one (the platform's own
-// secrets are not needed to read them).
+// secrets are not needed to read them), with each host's Docker API version.
 func TestHostsFromPlatformStack(t *testing.T) {
 	ts := newTenants(t)
 	dir := t.TempDir()
 	backend := "file://" + dir + "/state"
-	makePlatformStack(t, dir+"/platform", backend, "platform.localhost", []platform.Host{host("edge7", 2)})
+	edge7 := host("edge7", 2)
+	edge7.DockerAPIVersion = "1.44"
+	makePlatformStack(t, dir+"/platform", backend, "platform.localhost", []platform.Host{edge7})
 	p, _ := newProvisioner(t, ts, options{dataDir: dir, backend: backend, platform: "organization/tenantpool/dev"})
 	a := account(1, "client01")
 	ts.server(a)
 	if got := mustProvision(t, p, a); got.Host != "edge7" {
 		t.Errorf("host %q, want edge7 from the platform stack", got.Host)
 	}
-	if spec := ts.specs[a.Slug]; spec.Domain != "platform.localhost" || !reflect.DeepEqual(spec.Host, host("edge7", 2)) {
+	if spec := ts.specs[a.Slug]; spec.Domain != "platform.localhost" || !reflect.DeepEqual(spec.Host, edge7) {
 		t.Errorf("spec domain %q host %+v, want the platform's", spec.Domain, spec.Host)
 	}
 }
@@ -293,6 +295,9 @@ func makePlatformStack(t *testing.T, dir, backend, domain string, hosts []platfo
 			"name": pulumi.String(h.Name), "dockerUrl": pulumi.String(h.DockerURL), "address": pulumi.String(h.Address),
 			"capacity": pulumi.Int(h.Capacity), "network": pulumi.String(h.Network), "wildcardTarget": pulumi.Bool(h.WildcardTarget),
 		})
+		if h.DockerAPIVersion != "" { // a platform stack older than the field has no such key
+			list[len(list)-1].(pulumi.Map)["dockerApiVersion"] = pulumi.String(string(h.DockerAPIVersion))
+		}
 	}
 	st, err := auto.UpsertStackInlineSource(t.Context(), "dev", "tenantpool", func(ctx *pulumi.Context) error {
 		ctx.Export(platform.OutputDomain, pulumi.String(domain))

@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/infra/tenant"
 )
 
@@ -75,5 +76,27 @@ func TestSpecFromAccountIsWhatTheTenantProgramExpects(t *testing.T) {
 	}
 	if mem := c["memory"].NumberValue(); int(mem) != testTier().MemoryMB {
 		t.Errorf("memory %v, want the tier's %d", mem, testTier().MemoryMB)
+	}
+
+	// The host's Docker API version reaches the program and decides the health check: none
+	// stated is the stock engine (API 1.41), which refuses a start interval.
+	for _, tc := range []struct {
+		api           platform.DockerAPIVersion
+		startInterval bool
+	}{{"", false}, {"1.41", false}, {"1.44", true}} {
+		h := host("local", 100)
+		h.DockerAPIVersion = tc.api
+		spec := p.BuildSpec(a, testTier(), "localhost", h)
+		if spec.Host.DockerAPIVersion != tc.api {
+			t.Errorf("api %q: spec host API %q", tc.api, spec.Host.DockerAPIVersion)
+		}
+		m := &mocks{res: map[string]resource.PropertyMap{}}
+		if err := pulumi.RunErr(tenant.Program(spec), pulumi.WithMocks("tenantpool-tenants", "tenant-client07", m)); err != nil {
+			t.Fatalf("api %q: tenant.Program: %v", tc.api, err)
+		}
+		hc := m.res["docker:index/container:Container"]["healthcheck"].ObjectValue()
+		if _, got := hc["startInterval"]; got != tc.startInterval {
+			t.Errorf("api %q: health check %v, want a start interval: %v", tc.api, hc, tc.startInterval)
+		}
 	}
 }

@@ -6,7 +6,9 @@
 // Stack configuration keys (tenantpool:<key>):
 //
 //	domain               apex domain; "localhost" for local development
-//	hosts                list of {name, dockerUrl, address, capacity, sshOpts}; the first is primary
+//	hosts                list of {name, dockerUrl, address, capacity, sshOpts, dockerApiVersion};
+//	                     the first is primary. dockerApiVersion is the host's Docker Engine API
+//	                     version, quoted ("1.41"; default "1.41", Engine 20.10, the minimum)
 //	network              tenants' network name (default tenantpool-tenants)
 //	proxyImage           Traefik v3 image pinned by digest
 //	landingAddress       apex record target (default: the primary host's address)

@@ -3,13 +3,17 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 	"gopkg.in/yaml.v3"
 
 	"github.com/axiestudio/tenantpool/infra/internal/pulumitest"
+	"github.com/axiestudio/tenantpool/infra/platform"
 )
 
 // stackConfig reads a stack file of stacks/ into the form Pulumi hands a program: "ns:key" →
@@ -59,11 +63,34 @@ func stackConfig(t *testing.T, file string, plaintexts map[string]string) (map[s
 	return cfg, secretKeys
 }
 
+// loaded is what load makes of a stack configuration.
+func loaded(t *testing.T, cfg map[string]string, secretKeys []string) (platform.Config, error) {
+	t.Helper()
+	var got platform.Config
+	_, err := pulumitest.Run("load", func(ctx *pulumi.Context) error {
+		var err error
+		got, err = load(config.New(ctx, Namespace))
+		return err
+	}, pulumitest.WithConfig(cfg, secretKeys...))
+	return got, err
+}
+
 func TestDevStack(t *testing.T) {
 	cfg, secretKeys := stackConfig(t, "Pulumi.dev.yaml", nil)
 	m, err := pulumitest.Run("dev", run, pulumitest.WithConfig(cfg, secretKeys...))
 	if err != nil {
 		t.Fatalf("dev stack: %v", err)
+	}
+	// The daemon's built-in host (no platform stack, no hosts) is the dev stack's one host.
+	c, err := loaded(t, cfg, secretKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := platform.LocalHost()
+	want := platform.HostConfig{Name: local.Name, DockerURL: local.DockerURL, Address: local.Address,
+		Capacity: local.Capacity, DockerAPIVersion: local.DockerAPIVersion}
+	if len(c.Hosts) != 1 || !reflect.DeepEqual(c.Hosts[0], want) || c.Network != local.Network {
+		t.Errorf("dev stack hosts %+v network %q, want platform.LocalHost %+v", c.Hosts, c.Network, local)
 	}
 	for _, r := range m.Resources() {
 		if strings.Contains(r.Type, "cloudflare") {
@@ -90,6 +117,15 @@ func TestProdStack(t *testing.T) {
 			t.Errorf("%s host = %q, want ssh://", name, h)
 		}
 	}
+	c, err := loaded(t, cfg, secretKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []platform.DockerAPIVersion{"1.47", "1.41"} {
+		if got := c.Hosts[i].DockerAPIVersion; got != want {
+			t.Errorf("%s dockerApiVersion = %q, want %q", c.Hosts[i].Name, got, want)
+		}
+	}
 	m.Get(t, "cloudflare:index/record:Record", "wildcard")
 	m.Get(t, "cloudflare:index/customHostnameFallbackOrigin:CustomHostnameFallbackOrigin", "fallback-origin")
 	if _, secret := m.Get(t, "pulumi:providers:cloudflare", "cloudflare").Input("apiToken"); !secret {
@@ -104,5 +140,27 @@ func TestMissingConfigRejected(t *testing.T) {
 	}
 	if n := len(m.Resources()); n != 0 {
 		t.Errorf("%d resources registered", n)
+	}
+}
+
+// A host's dockerApiVersion is checked before anything is registered; an unquoted YAML number
+// (1.40 reads as 1.4) is refused with the advice to quote it.
+func TestDockerAPIVersionConfig(t *testing.T) {
+	for _, tc := range []struct{ value, want string }{
+		{`"abc"`, `host local: docker API version "abc" must be <major>.<minor>`},
+		{`"1.40"`, "host local: docker API version 1.40 is older than the minimum 1.41"},
+		{`1.4`, `must be a quoted string such as "1.41"`},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			cfg, secretKeys := stackConfig(t, "Pulumi.dev.yaml", nil)
+			cfg["tenantpool:hosts"] = `[{"name":"local","dockerUrl":"unix:///var/run/docker.sock","address":"127.0.0.1","capacity":10,"dockerApiVersion":` + tc.value + `}]`
+			m, err := pulumitest.Run("dev", run, pulumitest.WithConfig(cfg, secretKeys...))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if n := len(m.Resources()); n != 0 {
+				t.Errorf("%d resources registered", n)
+			}
+		})
 	}
 }
