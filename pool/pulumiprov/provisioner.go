@@ -20,6 +20,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/axiestudio/tenantpool/infra/deploy"
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
@@ -70,7 +71,7 @@ func New(ctx context.Context, cfg Config) (*Provisioner, error) {
 	p := &Provisioner{
 		cfg:    cfg,
 		cli:    c,
-		home:   filepath.Join(root, "home"),
+		home:   HomeDir(cfg.DataDir),
 		stacks: filepath.Join(root, "stacks"),
 		refDir: filepath.Join(root, "platform-ref"),
 		engine: make(chan struct{}, cfg.Concurrency),
@@ -320,7 +321,7 @@ func (p *Provisioner) cancel(ctx context.Context, log *slog.Logger, st auto.Stac
 	cctx, done := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
 	defer done()
 	if err := st.Cancel(cctx); err != nil {
-		log.Warn("stack cancel after interrupted update failed", "stack", st.Name(), "err", firstErrorLines(p.scrub.scrub(err.Error())))
+		log.Warn("stack cancel after interrupted update failed", "stack", st.Name(), "err", deploy.ErrorLines(p.scrub.scrub(err.Error())))
 	}
 }
 
