@@ -51,7 +51,7 @@ type Options struct {
 	// passphrase comes from PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE) or a KMS
 	// URL. An existing stack keeps the provider it has.
 	SecretsProvider string
-	// Command is the Pulumi CLI. Required.
+	// Command is the Pulumi CLI. Required by the operations (Open does not run it).
 	Command auto.PulumiCommand
 	// Env is extra environment for the CLI (the passphrase, cloud credentials, …).
 	Env map[string]string
@@ -80,9 +80,6 @@ var stackNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A
 
 // Open finds the project and the stack's file and checks the options. It runs nothing.
 func Open(opts Options) (*Stack, error) {
-	if opts.Command == nil {
-		return nil, errors.New("deploy: no Pulumi CLI")
-	}
 	if opts.BackendURL == "" {
 		return nil, errors.New("deploy: no backend URL")
 	}
@@ -193,6 +190,9 @@ func (c Changes) Pending() bool {
 // build it reads the stack configuration and builds the program from it; otherwise the program
 // must not run (refresh, destroy).
 func (s *Stack) open(ctx context.Context, verb string, create, build bool) (auto.Stack, error) {
+	if s.opts.Command == nil {
+		return auto.Stack{}, errors.New("deploy: no Pulumi CLI")
+	}
 	program := func(*pulumi.Context) error { return fmt.Errorf("%s does not run the program", verb) }
 	opts := []auto.LocalWorkspaceOption{
 		auto.WorkDir(s.dir),
@@ -219,7 +219,11 @@ func (s *Stack) open(ctx context.Context, verb string, create, build bool) (auto
 	}
 	values, err := st.GetAllConfig(ctx)
 	if err != nil {
-		return auto.Stack{}, classify(ctx, "read the configuration of stack", s.opts.Stack, err, "", s.opts.Home)
+		err = classify(ctx, "read the configuration of stack", s.opts.Stack, err, "", s.opts.Home)
+		if strings.Contains(err.Error(), "decrypt") {
+			err = fmt.Errorf("%w (set every secure: value of %s with `pulumi config set --secret --stack %s <key>` under this stack's passphrase)", err, s.file, s.opts.Stack)
+		}
+		return auto.Stack{}, err
 	}
 	p, err := s.opts.Program(NewConfig(s.project, values))
 	if err != nil {

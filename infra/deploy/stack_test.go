@@ -379,3 +379,13 @@ func TestPlatformInvalidConfigIsTheValidationMessage(t *testing.T) {
 		t.Fatalf("got %v, want the missing hosts named", err)
 	}
 }
+
+// The repository's prod stack file holds placeholders, not ciphertexts, for its secure values:
+// they cannot be decrypted, and the error says how to set them.
+func TestPlatformProdPlaceholdersSayHowToSetThem(t *testing.T) {
+	f := newFixture(t, map[string]string{"prod": repoFile(t, "stacks/Pulumi.prod.yaml")})
+	_, err := f.mustOpen("prod", deploy.Platform, nil).Preview(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "decrypt") || !strings.Contains(err.Error(), "pulumi config set --secret --stack prod <key>") {
+		t.Fatalf("got %v, want a decryption error saying how to set the secure values", err)
+	}
+}
