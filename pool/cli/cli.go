@@ -140,6 +140,8 @@ func newRoot(e *Env) *cobra.Command {
 	pause := newPause(e, true)
 	resume := newPause(e, false)
 	root.AddCommand(newServe(e), batch, newList(e), newExport(e), newClaim(e), newRetire(e), pause, resume, newStatus(e), newOrders(e), newConfig(e), newHealth(e))
+	root.AddCommand(newPlatform(e))
+	root.AddCommand(newTenant(e))
 	return root
 }
 

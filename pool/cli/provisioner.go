@@ -61,38 +61,54 @@ func (f provisionFlags) validate(e *Env) (cliPath string, health time.Duration, 
 			errs = append(errs, fmt.Errorf("--domain: %w", err))
 		}
 	}
-	cliPath = f.cli
-	if cliPath == "" {
-		if p, err := exec.LookPath("pulumi"); err == nil {
-			cliPath = p
-		} else if home, err := os.UserHomeDir(); err == nil {
-			cliPath = filepath.Join(home, ".cache", "tenantpool", "pulumi-v3.274.1", "pulumi")
-		}
-	}
+	cliPath = f.cliPath()
 	if _, err := os.Stat(cliPath); err != nil {
 		errs = append(errs, fmt.Errorf("Pulumi CLI not found at %q: install it or run `make pulumi` (--pulumi-cli)", cliPath))
 	}
 	return cliPath, health, errors.Join(errs...)
 }
 
+// cliPath is the Pulumi CLI: the flag, else pulumi in PATH, else the one `make pulumi` caches.
+func (f provisionFlags) cliPath() string {
+	if f.cli != "" {
+		return f.cli
+	}
+	if p, err := exec.LookPath("pulumi"); err == nil {
+		return p
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".cache", "tenantpool", "pulumi-v3.274.1", "pulumi")
+	}
+	return "pulumi"
+}
+
 // pulumiTenants builds the Pulumi provisioner from flags, environment and config.
 func (e *Env) pulumiTenants(ctx context.Context, s *store.Store, concurrency int) (pool.Tenants, error) {
-	f := e.provision
-	cliPath, health, err := f.validate(e)
+	cfg, err := e.pulumiConfig(s, concurrency)
 	if err != nil {
 		return nil, err
 	}
+	return pulumiprov.New(ctx, cfg)
+}
+
+// pulumiConfig is the Pulumi provisioner's configuration from flags, environment and config.
+func (e *Env) pulumiConfig(s *store.Store, concurrency int) (pulumiprov.Config, error) {
+	f := e.provision
+	cliPath, health, err := f.validate(e)
+	if err != nil {
+		return pulumiprov.Config{}, err
+	}
 	key, err := e.Key()
 	if err != nil {
-		return nil, err
+		return pulumiprov.Config{}, err
 	}
 	hosts := e.Hosts
 	if len(hosts) == 0 && f.platformStack == "" {
 		hosts = []platform.Host{localHost}
 	}
-	return pulumiprov.New(ctx, pulumiprov.Config{
+	return pulumiprov.Config{
 		DataDir: e.DataDir, PulumiCLI: cliPath, BackendURL: f.backend, SecretsProvider: f.secrets, SecretKey: key,
 		PlatformStack: f.platformStack, Hosts: hosts, Domain: f.domain, Placements: s.Placements, Tiers: e.Tiers,
 		Image: f.image, Concurrency: concurrency, HealthTimeout: health, NoPluginDownload: f.noPluginDownload, Log: e.Log,
-	})
+	}, nil
 }

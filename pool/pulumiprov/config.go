@@ -106,7 +106,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.DataDir = dir
 	if c.BackendURL == "" {
-		c.BackendURL = "file://" + filepath.ToSlash(filepath.Join(dir, "pulumi", "state"))
+		c.BackendURL = DefaultBackendURL(dir)
 	}
 	if c.Project == "" {
 		c.Project = DefaultProject
@@ -154,6 +154,17 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+// DefaultBackendURL is the backend of the stacks of the data directory dir (absolute) when none
+// is configured: file://<dir>/pulumi/state. `poold platform` defaults to it too, so the daemon
+// finds the platform stack's outputs there.
+func DefaultBackendURL(dir string) string {
+	return "file://" + filepath.ToSlash(filepath.Join(dir, "pulumi", "state"))
+}
+
+// HomeDir is PULUMI_HOME for the data directory dir: <dir>/pulumi/home, where the provider
+// plugins are installed.
+func HomeDir(dir string) string { return filepath.Join(dir, "pulumi", "home") }
 
 // passphrase derives the passphrase provider's passphrase from the pool's secret key; a
 // separate label keeps it independent of every other use of the key.

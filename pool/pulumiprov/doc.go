@@ -27,6 +27,13 @@
 // the count is what Config.Placements reports plus the placements this process made, chosen and
 // reserved under one lock, so parallel provisioning never over-fills a host.
 //
+// # By hand
+//
+// Preview, Up and Refresh run the engine on one existing tenant's stack for the operator
+// (`poold tenant preview|up|refresh SLUG`), through the same stack selection, placement and spec
+// code as the daemon, streaming the engine's progress (scrubbed). They never create a stack, and
+// a suspended account's spec stays suspended.
+//
 // # Errors
 //
 // Pulumi errors are classified before they are wrapped (auto.Is* match by type):

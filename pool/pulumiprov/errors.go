@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
+	"github.com/axiestudio/tenantpool/infra/deploy"
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
 )
@@ -37,10 +37,6 @@ type op struct {
 	home        string // PULUMI_HOME, for the plugin install hint
 }
 
-// pluginRE finds the plugin in the engine's "no resource plugin 'pulumi-resource-docker' found
-// in the workspace at version v4.10.0 …".
-var pluginRE = regexp.MustCompile(`resource plugin '(?:pulumi-resource-)?([A-Za-z0-9_-]+)'(?:[^\n']*?version v?([0-9][0-9A-Za-z.+-]*[0-9A-Za-z]))?`)
-
 // classify turns an engine error into the provisioner's error, checking the SDK's predicates on
 // the unwrapped error first.
 func classify(ctx context.Context, o op) error {
@@ -49,7 +45,7 @@ func classify(ctx context.Context, o op) error {
 	}
 	text := o.diagnostics
 	if text == "" {
-		text = firstErrorLines(o.stderr)
+		text = deploy.ErrorLines(o.stderr)
 	}
 	switch {
 	case errors.Is(o.err, ErrMissingCLI):
@@ -58,8 +54,8 @@ func classify(ctx context.Context, o op) error {
 		return fmt.Errorf("%s %s interrupted: %w", o.name, o.stack, ctx.Err())
 	case auto.IsConcurrentUpdateError(o.err):
 		return fmt.Errorf("%s %s: %w", o.name, o.stack, ErrConcurrentUpdate)
-	case missingPlugin(o.stderr + "\n" + o.diagnostics):
-		return pool.Permanent(fmt.Errorf("%s %s: %w: %s; %s", o.name, o.stack, ErrMissingPlugin, text, pluginHint(o.stderr+"\n"+o.diagnostics, o.home)))
+	case deploy.MissingPlugin(o.stderr + "\n" + o.diagnostics):
+		return pool.Permanent(fmt.Errorf("%s %s: %w: %s; %s", o.name, o.stack, ErrMissingPlugin, text, deploy.PluginInstallHint(o.stderr+"\n"+o.diagnostics, o.home)))
 	case strings.Contains(o.diagnostics+o.stderr, tenant.ErrInvalidSpec.Error()):
 		return pool.Permanent(fmt.Errorf("%s %s: %w: %s", o.name, o.stack, ErrProgram, text))
 	case auto.IsCompilationError(o.err), auto.IsRuntimeError(o.err), programFailed(o.diagnostics):
@@ -71,50 +67,11 @@ func classify(ctx context.Context, o op) error {
 	return fmt.Errorf("%s %s: %s", o.name, o.stack, text)
 }
 
-func missingPlugin(s string) bool {
-	l := strings.ToLower(s)
-	return strings.Contains(l, "no resource plugin") ||
-		(strings.Contains(l, "plugin") && (strings.Contains(l, "failed to download") ||
-			strings.Contains(l, "could not find") || strings.Contains(l, "not found in the workspace") ||
-			strings.Contains(l, "disable_automatic_plugin_acquisition")))
-}
-
-// pluginHint names the install command for the plugin the text mentions.
-func pluginHint(s, home string) string {
-	name, version := "<name>", "<version>"
-	if m := pluginRE.FindStringSubmatch(s); m != nil {
-		name = m[1]
-		if m[2] != "" {
-			version = "v" + m[2]
-		}
-	}
-	return fmt.Sprintf("install it with: PULUMI_HOME=%s pulumi plugin install resource %s %s (or allow plugin downloads)", home, name, version)
-}
-
 // programFailed reports whether the engine's error diagnostics say the program (not the engine)
 // failed.
 func programFailed(diag string) bool {
 	return strings.Contains(diag, "an unhandled error occurred") || strings.Contains(diag, "go inline source runtime error") ||
 		strings.Contains(diag, "error: update failed") && strings.Contains(diag, "program failed")
-}
-
-// firstErrorLines keeps the "error:" lines of CLI output (the reason), at most 2000 bytes.
-func firstErrorLines(s string) string {
-	var keep []string
-	for line := range strings.Lines(s) {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "error:") {
-			keep = append(keep, strings.TrimSpace(strings.TrimPrefix(line, "error:")))
-		}
-	}
-	out := strings.Join(keep, "; ")
-	if out == "" {
-		out = strings.TrimSpace(s)
-	}
-	if len(out) > 2000 {
-		out = out[:2000] + "…"
-	}
-	return out
 }
 
 // scrubber removes secret values from engine text.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/axiestudio/tenantpool/infra/deploy"
 	"github.com/axiestudio/tenantpool/infra/platform"
 )
 
@@ -94,7 +95,7 @@ func (p *Provisioner) platformOutputs(ctx context.Context) (string, []platform.H
 	stdout, stderr, _, err := p.cli.Run(ctx, p.refDir, nil, nil, nil, p.envList(),
 		"stack", "output", "--json", "--stack", p.cfg.PlatformStack)
 	if err != nil {
-		return "", nil, fmt.Errorf("read platform stack %s: %s: %w", p.cfg.PlatformStack, firstErrorLines(p.scrub.scrub(stderr)), err)
+		return "", nil, fmt.Errorf("read platform stack %s: %s: %w", p.cfg.PlatformStack, deploy.ErrorLines(p.scrub.scrub(stderr)), err)
 	}
 	var outs map[string]any
 	if err := json.Unmarshal([]byte(stdout), &outs); err != nil {

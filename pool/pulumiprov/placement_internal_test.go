@@ -85,11 +85,3 @@ func TestPassphraseIsDerivedAndStable(t *testing.T) {
 		t.Error("passphrase must be a stable 64-hex-digit function of the key")
 	}
 }
-
-func TestPluginHint(t *testing.T) {
-	msg := "no resource plugin 'pulumi-resource-docker' found in the workspace at version v4.10.0 or on your $PATH"
-	want := "install it with: PULUMI_HOME=/h pulumi plugin install resource docker v4.10.0 (or allow plugin downloads)"
-	if got := pluginHint(msg, "/h"); got != want {
-		t.Errorf("got %q\nwant %q", got, want)
-	}
-}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/axiestudio/tenantpool/infra/deploy"
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
@@ -70,7 +72,7 @@ func New(ctx context.Context, cfg Config) (*Provisioner, error) {
 	p := &Provisioner{
 		cfg:    cfg,
 		cli:    c,
-		home:   filepath.Join(root, "home"),
+		home:   HomeDir(cfg.DataDir),
 		stacks: filepath.Join(root, "stacks"),
 		refDir: filepath.Join(root, "platform-ref"),
 		engine: make(chan struct{}, cfg.Concurrency),
@@ -204,6 +206,11 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 type upMode struct {
 	suspended bool
 	restart   bool // a new restart token: the container is replaced (restarted) on its volume
+	// byHand is a run of `poold tenant`: the stack must exist already, and the engine's progress
+	// goes to out (scrubbed).
+	byHand  bool
+	preview bool // preview only: no resource changes (the stack's configuration is set as for an update)
+	out     io.Writer
 }
 
 func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a pool.Account, t pool.Tier, mode upMode) (url, hostName string, err error) {
@@ -229,9 +236,15 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	if err != nil {
 		return "", "", err
 	}
-	st, err := auto.UpsertStackInlineSource(ctx, name, p.cfg.Project,
-		func(c *pulumi.Context) error { return program(c) }, opts...)
+	open := auto.UpsertStackInlineSource
+	if mode.byHand {
+		open = auto.SelectStackInlineSource // never creates a stack
+	}
+	st, err := open(ctx, name, p.cfg.Project, func(c *pulumi.Context) error { return program(c) }, opts...)
 	if err != nil {
+		if mode.byHand && auto.IsSelectStack404Error(err) {
+			return "", "", p.noStack(a.Slug)
+		}
 		return "", "", classify(ctx, op{name: "select stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
 	}
 	have, err := st.GetAllConfig(ctx)
@@ -267,11 +280,18 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	}); err != nil {
 		return "", "", classify(ctx, op{name: "set config", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
 	}
+	if mode.preview {
+		return "", host.Name, p.preview(ctx, log, sec, st, mode.out)
+	}
 	log.Info("stack update", "stack", name, "host", host.Name)
 
 	ev := watchEvents(ctx, log, sec)
 	var stderr bytes.Buffer
-	res, err := st.Up(ctx, optup.EventStreams(ev.ch), optup.ErrorProgressStreams(&stderr), optup.SuppressProgress())
+	progress := optup.SuppressProgress()
+	if mode.out != nil {
+		progress = optup.ProgressStreams(mode.out)
+	}
+	res, err := st.Up(ctx, optup.EventStreams(ev.ch), optup.ErrorProgressStreams(&stderr), progress)
 	diag := ev.stop()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -320,7 +340,7 @@ func (p *Provisioner) cancel(ctx context.Context, log *slog.Logger, st auto.Stac
 	cctx, done := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
 	defer done()
 	if err := st.Cancel(cctx); err != nil {
-		log.Warn("stack cancel after interrupted update failed", "stack", st.Name(), "err", firstErrorLines(p.scrub.scrub(err.Error())))
+		log.Warn("stack cancel after interrupted update failed", "stack", st.Name(), "err", deploy.ErrorLines(p.scrub.scrub(err.Error())))
 	}
 }
 

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
@@ -35,7 +35,7 @@ func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name)
 	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
 
-	if err := p.refresh(ctx, log, sec, a.Slug); err != nil {
+	if err := p.refresh(ctx, log, sec, a.Slug, nil); err != nil {
 		return fmt.Errorf("reapply %s: %w", a.Slug, err)
 	}
 	url, _, err := p.up(ctx, log, sec, a, t, upMode{restart: true})
@@ -49,9 +49,9 @@ func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
 	return nil
 }
 
-// refresh brings the existing stack's state in line with what really runs. The caller holds the
-// slug's lock.
-func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubber, slug string) error {
+// refresh brings the existing stack's state in line with what really runs; the engine's progress
+// goes to out when it is not nil. The caller holds the slug's lock.
+func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubber, slug string, out io.Writer) error {
 	release, err := p.acquire(ctx)
 	if err != nil {
 		return err
@@ -65,15 +65,18 @@ func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubbe
 	st, err := auto.SelectStackInlineSource(ctx, name, p.cfg.Project, func(*pulumi.Context) error { return nil }, opts...)
 	if err != nil {
 		if auto.IsSelectStack404Error(err) {
-			_ = os.RemoveAll(p.workDir(slug)) // made by workspaceOptions for nothing
-			return fmt.Errorf("stack %s does not exist (never provisioned, or destroyed): %w", name, pool.ErrNotFound)
+			return p.noStack(slug)
 		}
 		return classify(ctx, op{name: "select stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
 	}
 	ev := watchEvents(ctx, log, sec)
 	var stderr bytes.Buffer
+	progress := optrefresh.SuppressProgress()
+	if out != nil {
+		progress = optrefresh.ProgressStreams(out)
+	}
 	_, err = st.Refresh(ctx, optrefresh.RunProgram(false), optrefresh.EventStreams(ev.ch),
-		optrefresh.ErrorProgressStreams(&stderr), optrefresh.SuppressProgress())
+		optrefresh.ErrorProgressStreams(&stderr), progress)
 	diag := ev.stop()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -1,7 +1,8 @@
 // Command platform is the thin main behind Pulumi.yaml: `pulumi up -s dev|prod` from the
-// repository root runs it. It reads the stack configuration (namespace "tenantpool", files in
-// stacks/), builds a platform.Config and runs platform.Program; the program itself never reads
-// configuration.
+// repository root runs it (this needs the official Pulumi CLI with its Go language host;
+// `poold platform up --stack dev|prod` runs the same program without one). It reads the stack
+// configuration (namespace "tenantpool", files in stacks/) with platform.ConfigFromStack and
+// runs platform.Program; the program itself never reads configuration.
 //
 // Stack configuration keys (tenantpool:<key>):
 //
@@ -27,40 +28,14 @@ import (
 	"github.com/axiestudio/tenantpool/infra/platform"
 )
 
-// Namespace is the stack configuration namespace (the project name).
-const Namespace = "tenantpool"
-
 func main() { pulumi.Run(run) }
 
+// run is the program `pulumi up` runs: the stack configuration, loaded the same way as by
+// `poold platform` (infra/deploy), then platform.Program.
 func run(ctx *pulumi.Context) error {
-	cfg, err := load(config.New(ctx, Namespace))
+	cfg, err := platform.ConfigFromStack(config.New(ctx, platform.Namespace))
 	if err != nil {
 		return err
 	}
 	return platform.Program(cfg)(ctx)
-}
-
-// load builds the platform configuration from the stack configuration. Secrets are read as plain
-// strings (the program turns them back into Pulumi secrets); platform.Config.Validate does the
-// checking.
-func load(c *config.Config) (platform.Config, error) {
-	cfg := platform.Config{
-		Domain:         c.Get("domain"),
-		Network:        c.Get("network"),
-		ProxyImage:     c.Get("proxyImage"),
-		LandingAddress: c.Get("landingAddress"),
-	}
-	if err := c.TryObject("hosts", &cfg.Hosts); err != nil {
-		return platform.Config{}, err
-	}
-	if err := c.GetObject("tls", &cfg.TLS); err != nil {
-		return platform.Config{}, err
-	}
-	cfg.TLS.OriginCertificate = c.Get("originCertificate")
-	cfg.TLS.OriginPrivateKey = c.Get("originPrivateKey")
-	cfg.TLS.ACMEDNSToken = c.Get("acmeDnsToken")
-	if zone := c.Get("cloudflareZoneId"); zone != "" {
-		cfg.Cloudflare = &platform.CloudflareConfig{ZoneID: zone, APIToken: c.Get("cloudflareApiToken")}
-	}
-	return cfg, nil
 }

@@ -63,13 +63,13 @@ func stackConfig(t *testing.T, file string, plaintexts map[string]string) (map[s
 	return cfg, secretKeys
 }
 
-// loaded is what load makes of a stack configuration.
+// loaded is what platform.ConfigFromStack makes of a stack configuration.
 func loaded(t *testing.T, cfg map[string]string, secretKeys []string) (platform.Config, error) {
 	t.Helper()
 	var got platform.Config
 	_, err := pulumitest.Run("load", func(ctx *pulumi.Context) error {
 		var err error
-		got, err = load(config.New(ctx, Namespace))
+		got, err = platform.ConfigFromStack(config.New(ctx, platform.Namespace))
 		return err
 	}, pulumitest.WithConfig(cfg, secretKeys...))
 	return got, err
