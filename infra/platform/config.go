@@ -128,6 +128,18 @@ func LocalHost() Host {
 		Network: DefaultNetwork, WildcardTarget: true, DockerAPIVersion: MinDockerAPIVersion}
 }
 
+// OutputHosts are the hosts as the "hosts" output states them (and DecodeHosts reads them back):
+// the first host is the wildcard target, every host is on the tenants' network, and a host that
+// states no Docker API version is output with MinDockerAPIVersion, what was assumed.
+func (c Config) OutputHosts() []Host {
+	out := make([]Host, len(c.Hosts))
+	for i, h := range c.Hosts {
+		out[i] = Host{Name: h.Name, DockerURL: h.DockerURL, SSHOpts: h.SSHOpts, Address: h.Address, Capacity: h.Capacity,
+			Network: c.network(), WildcardTarget: i == 0, DockerAPIVersion: h.DockerAPIVersion.OrMin()}
+	}
+	return out
+}
+
 // Validate reports every problem with the host; nothing secret is quoted.
 func (h Host) Validate() error {
 	var errs []error

@@ -67,21 +67,20 @@ type outputs struct {
 
 func deploy(ctx *pulumi.Context, cfg Config) (*outputs, error) {
 	out := &outputs{networks: pulumi.StringMap{}, customDomainTarget: pulumi.String("").ToStringOutput()}
-	for i, h := range cfg.Hosts {
-		net, err := deployHost(ctx, cfg, h)
+	for i, h := range cfg.OutputHosts() {
+		net, err := deployHost(ctx, cfg, cfg.Hosts[i])
 		if err != nil {
 			return nil, err
 		}
 		out.networks[h.Name] = net.Name
 		host := pulumi.Map{
-			"name":           pulumi.String(h.Name),
-			"dockerUrl":      pulumi.String(h.DockerURL),
-			"address":        pulumi.String(h.Address),
-			"capacity":       pulumi.Int(h.Capacity),
-			"network":        net.Name,
-			"wildcardTarget": pulumi.Bool(i == 0),
-			// Stated even when the operator left it out, so that tenants read what was assumed.
-			"dockerApiVersion": pulumi.String(string(h.DockerAPIVersion.OrMin())),
+			"name":             pulumi.String(h.Name),
+			"dockerUrl":        pulumi.String(h.DockerURL),
+			"address":          pulumi.String(h.Address),
+			"capacity":         pulumi.Int(h.Capacity),
+			"network":          net.Name, // the same name, once the network exists
+			"wildcardTarget":   pulumi.Bool(h.WildcardTarget),
+			"dockerApiVersion": pulumi.String(string(h.DockerAPIVersion)),
 		}
 		if len(h.SSHOpts) > 0 {
 			host["sshOpts"] = pulumi.ToStringArray(h.SSHOpts)

@@ -291,6 +291,9 @@ func TestOutputs(t *testing.T) {
 				if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", tc.wantHosts) {
 					t.Errorf("hosts output\n got %+v\nwant %+v", got, tc.wantHosts)
 				}
+				if want := tc.cfg.OutputHosts(); fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+					t.Errorf("hosts output\n got %+v\nOutputHosts %+v", got, want)
+				}
 				target, err := pulumitest.Await(ctx.Context(), out.customDomainTarget)
 				if err != nil {
 					return err

@@ -151,6 +151,57 @@ func (s Spec) flowsPath() string {
 	return s.StarterFlowsPath
 }
 
+// ErrNeedsCloudflare marks a host whose tenants need a DNS record of their own (it is not the
+// wildcard target of a real domain) while no Cloudflare zone is configured.
+var ErrNeedsCloudflare = errors.New("Cloudflare is needed")
+
+// ValidateDNS reports, for every host at once, what the tenants placed on it would lack for
+// their names under domain with the Cloudflare settings cf (nil: none). It is the DNS rule of
+// Validate, so a daemon can refuse a configuration before it places any tenant: a host that is
+// not the wildcard target of a real domain needs Cloudflare and an address for each tenant's
+// record (errors.Is ErrNeedsCloudflare when Cloudflare is missing); a local domain must not have
+// Cloudflare. The errors wrap ErrInvalidSpec: every spec on such a host would be refused.
+func ValidateDNS(domain string, cf *CloudflareConfig, hosts ...Host) error {
+	var errs []error
+	if len(hosts) == 0 {
+		errs = dnsErrors(domain, cf, Host{WildcardTarget: true})
+	}
+	seen := map[string]bool{}
+	for _, h := range hosts {
+		for _, err := range dnsErrors(domain, cf, h) {
+			// The domain's and the zone's problems are the same for every host: say them once.
+			if msg := err.Error(); !seen[msg] {
+				seen[msg] = true
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
+}
+
+// dnsErrors are the problems of a tenant's DNS name on host h under domain, with cf.
+func dnsErrors(domain string, cf *CloudflareConfig, h Host) []error {
+	var errs []error
+	local := platform.IsLocalDomain(domain)
+	switch {
+	case local && cf != nil:
+		errs = append(errs, fmt.Errorf("domain %s is local: Cloudflare must not be configured", domain))
+	case cf != nil:
+		if err := cf.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	case !local && !h.WildcardTarget:
+		errs = append(errs, fmt.Errorf("host %s is not the wildcard target: %w for the tenant's DNS record", h.Name, ErrNeedsCloudflare))
+	}
+	if cf != nil && !h.WildcardTarget && h.Address == "" {
+		errs = append(errs, fmt.Errorf("host %s has no address for the tenant's DNS record", h.Name))
+	}
+	return errs
+}
+
 // Validate reports every problem with the spec, wrapped in ErrInvalidSpec. Secret values are
 // never quoted.
 func (s Spec) Validate() error {
@@ -164,7 +215,6 @@ func (s Spec) Validate() error {
 		add(fmt.Errorf("slug %q must be a lowercase DNS label", s.Slug))
 	}
 	add(platform.ValidateDomain(s.Domain))
-	local := platform.IsLocalDomain(s.Domain)
 
 	if s.Tier.Name == "" {
 		add(fmt.Errorf("%w: the spec has no tier", pool.ErrUnknownTier))
@@ -184,17 +234,7 @@ func (s Spec) Validate() error {
 		add(fmt.Errorf("secret key (secret) is missing or shorter than %d characters", MinSecretKeyLen))
 	}
 
-	switch {
-	case local && s.Cloudflare != nil:
-		add(fmt.Errorf("domain %s is local: Cloudflare must not be configured", s.Domain))
-	case s.Cloudflare != nil:
-		add(s.Cloudflare.Validate())
-	case !local && !s.Host.WildcardTarget:
-		add(fmt.Errorf("host %s is not the wildcard target: Cloudflare is needed for the tenant's DNS record", s.Host.Name))
-	}
-	if s.Cloudflare != nil && !s.Host.WildcardTarget && s.Host.Address == "" {
-		add(fmt.Errorf("host %s has no address for the tenant's DNS record", s.Host.Name))
-	}
+	errs = append(errs, dnsErrors(s.Domain, s.Cloudflare, s.Host)...)
 
 	if n := len(s.CustomDomains); n > 0 {
 		if n > s.Tier.CustomDomains {
