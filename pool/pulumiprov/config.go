@@ -69,7 +69,10 @@ type Config struct {
 
 	// Image is the Langflow image, pinned by digest (repo[:tag]@sha256:<hex>).
 	Image string
-	// Cloudflare is the zone (nil for a local domain).
+	// Cloudflare is the zone of the domain and a token that may edit its DNS (and custom
+	// hostnames); nil for a local domain. Every tenant's spec carries it: a tenant on a host that
+	// is not the wildcard target gets its own DNS record with it, and without it such a tenant's
+	// spec is invalid (CheckDNS finds that before any tenant is placed). The token is a secret.
 	Cloudflare *platform.CloudflareConfig
 	// StarterFlowsPath and StarterFlows are passed to every tenant (see tenant.Spec).
 	StarterFlowsPath string
@@ -133,6 +136,13 @@ func (c Config) withDefaults() (Config, error) {
 		if err := validateHosts(c.Hosts); err != nil {
 			return c, fmt.Errorf("pulumiprov: %w", err)
 		}
+		if err := tenant.ValidateDNS(c.Domain, c.Cloudflare, c.Hosts...); err != nil {
+			return c, fmt.Errorf("pulumiprov: %w", err)
+		}
+	} else if c.Cloudflare != nil {
+		if err := c.Cloudflare.Validate(); err != nil {
+			return c, fmt.Errorf("pulumiprov: %w", err)
+		}
 	}
 	if c.Revision == "" {
 		c.Revision = buildRevision()
@@ -153,6 +163,27 @@ func (c Config) withDefaults() (Config, error) {
 		c.HealthTimeout = DefaultHealthTimeout
 	}
 	return c, nil
+}
+
+// CheckDNS reads the hosts and the domain tenants are placed by (the platform stack's outputs,
+// else the configured ones) and reports what their tenants would lack for their DNS names with
+// the configured Cloudflare settings (tenant.ValidateDNS): a host that is not the wildcard
+// target of a real domain needs Cloudflare. Such an error wraps tenant.ErrInvalidSpec (and
+// tenant.ErrNeedsCloudflare when Cloudflare is missing): every tenant placed there would fail
+// for good, so a daemon should refuse to start rather than find out tenant by tenant. Any other
+// error is a failure to read the platform stack.
+func (p *Provisioner) CheckDNS(ctx context.Context) error {
+	domain, hosts, err := p.platformOutputs(ctx)
+	if err != nil {
+		return err
+	}
+	if err := tenant.ValidateDNS(domain, p.cfg.Cloudflare, hosts...); err != nil {
+		if p.cfg.PlatformStack != "" {
+			return fmt.Errorf("platform stack %s (domain %s): %w", p.cfg.PlatformStack, domain, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // DefaultBackendURL is the backend of the stacks of the data directory dir (absolute) when none
