@@ -142,6 +142,7 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newServe(e), batch, newList(e), newExport(e), newClaim(e), newRetire(e), pause, resume, newStatus(e), newOrders(e), newConfig(e), newHealth(e))
 	root.AddCommand(newPlatform(e))
 	root.AddCommand(newTenant(e))
+	root.AddCommand(newPlugins(e))
 	return root
 }
 
