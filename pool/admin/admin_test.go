@@ -481,7 +481,7 @@ func TestExportReservesAndNeutralisesFormulas(t *testing.T) {
 		before := digest(t, s)
 		w = e.do("POST", "/admin/v1/claim", tokenA, `{"order":"manual-2","tier":"basic"}`)
 		wantCode(t, w, http.StatusConflict)
-		w = e.do("POST", "/admin/v1/export", tokenA, `{"tier":"basic"}`)
+		w = e.do("POST", "/admin/v1/export", tokenA, `{"tier":"basic","all":true}`)
 		wantCode(t, w, http.StatusConflict)
 		if after := digest(t, s); after != before {
 			t.Errorf("a refused claim or export changed the store")
@@ -492,8 +492,13 @@ func TestExportReservesAndNeutralisesFormulas(t *testing.T) {
 			}
 		}
 
-		// Every tier, every ready account.
+		// Every tier, every ready account: only when asked for.
 		w = e.do("POST", "/admin/v1/export", tokenB, `{}`)
+		wantCode(t, w, http.StatusBadRequest)
+		if after := digest(t, s); after != before {
+			t.Errorf("an export without count or all changed the store")
+		}
+		w = e.do("POST", "/admin/v1/export", tokenB, `{"all":true}`)
 		wantCode(t, w, http.StatusOK)
 		rows, err = csv.NewReader(w.Body).ReadAll()
 		if err != nil {
@@ -524,7 +529,7 @@ func TestExportFailureReservesNothing(t *testing.T) {
 		as := seedReady(t, s, "basic", 2)
 		e := newEnv(t, s, func(c *admin.Config) { c.Store = failingReserve{s} })
 		before := digest(t, s)
-		w := e.do("POST", "/admin/v1/export", tokenA, `{"tier":"basic"}`)
+		w := e.do("POST", "/admin/v1/export", tokenA, `{"tier":"basic","all":true}`)
 		wantCode(t, w, http.StatusInternalServerError)
 		if b := decodeJSON[map[string]string](t, w); b["error"] != "internal error" {
 			t.Errorf("500 body %v", b)
@@ -735,10 +740,15 @@ func TestBadInputChangesNothing(t *testing.T) {
 			{"no content type", "POST", "/admin/v1/claim", "-", `{"order":"o","tier":"basic"}`, 415, "", ""},
 			{"too large", "POST", "/admin/v1/accounts/batch", "", big, 413, "", ""},
 			{"too large, unknown length", "POST", "/admin/v1/export", "chunked", big, 413, "", ""},
-			{"export count negative", "POST", "/admin/v1/export", "", `{"count":-1}`, 400, "count", "count -1: must be ≥ 0"},
-			{"export unknown tier", "POST", "/admin/v1/export", "", `{"tier":"gold"}`, 400, "tier", ""},
+			{"export count negative", "POST", "/admin/v1/export", "", `{"count":-1}`, 400, "count", "count -1: must be ≥ 1"},
+			{"export neither count nor all", "POST", "/admin/v1/export", "", `{"tier":"basic"}`, 400, "count", "count or all: required"},
+			{"export count 0", "POST", "/admin/v1/export", "", `{"count":0}`, 400, "count", "count or all: required"},
+			{"export all false", "POST", "/admin/v1/export", "", `{"all":false}`, 400, "count", "count or all: required"},
+			{"export count and all", "POST", "/admin/v1/export", "", `{"count":2,"all":true}`, 400, "count", "count or all: give one, not both"},
+			{"export all not a boolean", "POST", "/admin/v1/export", "", `{"all":"yes"}`, 400, "", ""},
+			{"export unknown tier", "POST", "/admin/v1/export", "", `{"tier":"gold","all":true}`, 400, "tier", ""},
 			{"export unknown field", "POST", "/admin/v1/export", "", `{"tier":"basic","csv":"x"}`, 400, "", ""},
-			{"export empty tier", "POST", "/admin/v1/export", "", `{"tier":"premium"}`, 409, "", "no ready account"},
+			{"export empty tier", "POST", "/admin/v1/export", "", `{"tier":"premium","all":true}`, 409, "", "no ready account"},
 			{"claim no order", "POST", "/admin/v1/claim", "", `{"tier":"basic"}`, 400, "order", "order: required"},
 			{"claim long order", "POST", "/admin/v1/claim", "", `{"order":"` + strings.Repeat("o", 256) + `","tier":"basic"}`, 400, "order", "at most 255"},
 			{"claim unknown tier", "POST", "/admin/v1/claim", "", `{"order":"o","tier":"gold"}`, 400, "tier", ""},

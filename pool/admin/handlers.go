@@ -334,15 +334,17 @@ func (a *API) export(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Tier  string `json:"tier"`
 		Count int    `json:"count"`
+		All   bool   `json:"all"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := ValidateExport(a.tiers, req.Tier, req.Count); err != nil {
+	n, err := ValidateExport(a.tiers, req.Tier, req.Count, req.All)
+	if err != nil {
 		return err
 	}
 	var body bytes.Buffer
-	as, err := a.store.Reserve(r.Context(), req.Tier, req.Count, func(as []pool.Account) error {
+	as, err := a.store.Reserve(r.Context(), req.Tier, n, func(as []pool.Account) error {
 		if len(as) == 0 {
 			return fmt.Errorf("export: %w", pool.ErrPoolEmpty)
 		}

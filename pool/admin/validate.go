@@ -19,22 +19,32 @@ const MaxOrderID = 255
 // it with 400; the CLI renders the same rule with its flag name through Flag.
 type FieldError struct {
 	Field string // "count"
+	Or    string // the other field of a rule about two ("all": count or all), else ""
 	Value string // the rejected value when the message names it ("0"), else ""
 	Err   error  // what is wrong; may wrap a pool sentinel (pool.ErrUnknownTier)
 }
 
 func (e *FieldError) Error() string {
-	if e.Value != "" {
-		return e.Field + " " + e.Value + ": " + e.Err.Error()
+	name := e.Field
+	if e.Or != "" {
+		name += " or " + e.Or
 	}
-	return e.Field + ": " + e.Err.Error()
+	if e.Value != "" {
+		return name + " " + e.Value + ": " + e.Err.Error()
+	}
+	return name + ": " + e.Err.Error()
 }
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// Flag returns the same error named as a CLI flag: "--count 0: must be between 1 and 500".
+// Flag returns the same error named as CLI flags: "--count 0: must be between 1 and 500",
+// "--count or --all: required".
 func (e *FieldError) Flag() error {
-	return &FieldError{Field: "--" + e.Field, Value: e.Value, Err: e.Err}
+	f := &FieldError{Field: "--" + e.Field, Value: e.Value, Err: e.Err}
+	if e.Or != "" {
+		f.Or = "--" + e.Or
+	}
+	return f
 }
 
 func fieldErr(field, value, msg string) error {
@@ -64,17 +74,26 @@ func ValidateBatch(tiers pool.Tiers, count int, prefix, tier string) error {
 	return validTier(tiers, tier)
 }
 
-// ValidateExport checks an export: tier "" means every tier, count 0 every ready account.
-func ValidateExport(tiers pool.Tiers, tier string, count int) error {
+// ValidateExport checks an export and returns how many accounts to reserve, 0 meaning every
+// ready one (the store's convention). Exported accounts are reserved for good, so how many is
+// never implied: count N (≥ 1) exports at most N ready accounts, all every one of them, and
+// exactly one of the two is given. Tier "" means every tier.
+func ValidateExport(tiers pool.Tiers, tier string, count int, all bool) (int, error) {
 	if tier != "" {
 		if err := validTier(tiers, tier); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	if count < 0 {
-		return fieldErr("count", strconv.Itoa(count), "must be ≥ 0")
+	switch {
+	case count < 0:
+		return 0, fieldErr("count", strconv.Itoa(count), "must be ≥ 1")
+	case count > 0 && all:
+		return 0, &FieldError{Field: "count", Or: "all", Err: errors.New("give one, not both")}
+	case count == 0 && !all:
+		return 0, &FieldError{Field: "count", Or: "all", Err: errors.New("required: exported accounts are reserved for good, " +
+			"so give how many (≥ 1) or ask for all of them")}
 	}
-	return nil
+	return count, nil
 }
 
 // ValidateClaim checks a manual claim: an order id (the claim's idempotency key) of at most

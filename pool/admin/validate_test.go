@@ -3,6 +3,7 @@ package admin_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/axiestudio/tenantpool/pool"
@@ -46,8 +47,25 @@ func TestValidatorsShareTheCLIRules(t *testing.T) {
 	if err := admin.ValidateBatch(ts, 500, "client", "basic"); err != nil {
 		t.Error(err)
 	}
-	if err := admin.ValidateExport(ts, "", 0); err != nil {
-		t.Errorf("export of everything: %v", err)
+	if n, err := admin.ValidateExport(ts, "", 0, true); n != 0 || err != nil {
+		t.Errorf("export of everything = %d, %v, want 0 (the store's every), nil", n, err)
+	}
+	if n, err := admin.ValidateExport(ts, "basic", 3, false); n != 3 || err != nil {
+		t.Errorf("export of 3 = %d, %v", n, err)
+	}
+	for _, tc := range []struct {
+		count      int
+		all        bool
+		json, flag string
+	}{
+		{0, false, "count or all: required", "--count or --all: required"},
+		{2, true, "count or all: give one, not both", "--count or --all: give one, not both"},
+		{-1, false, "count -1: must be ≥ 1", "--count -1: must be ≥ 1"},
+	} {
+		_, err := admin.ValidateExport(ts, "", tc.count, tc.all)
+		if !errors.As(err, &fe) || !strings.HasPrefix(fe.Error(), tc.json) || !strings.HasPrefix(fe.Flag().Error(), tc.flag) {
+			t.Errorf("ValidateExport(%d, %v) = %v, want %q (as flags %q)", tc.count, tc.all, err, tc.json, tc.flag)
+		}
 	}
 	if err := admin.ValidateClaim(ts, string(make([]byte, admin.MaxOrderID)), "basic"); err != nil {
 		t.Errorf("255-byte order: %v", err)

@@ -228,11 +228,35 @@ func TestExportReservesAccountsWithMode0600(t *testing.T) {
 	}
 	// Nothing left to export: nothing written.
 	empty := filepath.Join(t.TempDir(), "none.csv")
-	if _, err := h.run(context.Background(), "export", "--csv", empty); err == nil {
-		t.Fatal("empty export succeeded")
+	if _, err := h.run(context.Background(), "export", "--csv", empty, "--all"); err == nil || !strings.Contains(err.Error(), "no ready account") {
+		t.Fatalf("empty export: %v", err)
 	}
 	if _, err := os.Stat(empty); !os.IsNotExist(err) {
 		t.Fatal("empty export left a file")
+	}
+}
+
+// Exporting reserves accounts for good, so the whole pool goes only when asked for: without
+// --count or --all nothing is reserved; --all exports every ready account of every tier.
+func TestExportAllOnlyWhenAskedFor(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("batch", "create", "--count", "2", "--tier", "basic")
+	h.mustRun("batch", "create", "--count", "1", "--tier", "premium")
+	path := filepath.Join(t.TempDir(), "accounts.csv")
+	if _, err := h.run(context.Background(), "export", "--csv", path); err == nil || !strings.Contains(err.Error(), "--count or --all: required") {
+		t.Fatalf("export without --count or --all: %v", err)
+	}
+	if n := len(h.list("--state", "ready")); n != 3 {
+		t.Fatalf("a refused export reserved accounts: %d ready, want 3", n)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("a refused export wrote the file")
+	}
+	if out := h.mustRun("export", "--csv", path, "--all"); !strings.Contains(out, "exported 3 accounts") {
+		t.Fatalf("export --all: %s", out)
+	}
+	if n := len(h.list("--state", "reserved")); n != 3 {
+		t.Fatalf("reserved = %d, want all 3", n)
 	}
 }
 
@@ -259,7 +283,11 @@ func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 		{[]string{"list", "--tier", "gold"}, "unknown tier"},
 		{[]string{"export"}, "--csv FILE is required"},
 		{[]string{"export", "--csv", existing}, "exists"},
-		{[]string{"export", "--csv", "x.csv", "--tier", "gold"}, "unknown tier"},
+		{[]string{"export", "--csv", "x.csv", "--tier", "gold", "--all"}, "unknown tier"},
+		{[]string{"export", "--csv", "x.csv"}, "--count or --all: required"},
+		{[]string{"export", "--csv", "x.csv", "--tier", "basic"}, "--count or --all: required"},
+		{[]string{"export", "--csv", "x.csv", "--count", "1", "--all"}, "--count or --all: give one, not both"},
+		{[]string{"export", "--csv", "x.csv", "--count", "-1"}, "--count -1: must be ≥ 1"},
 		{[]string{"claim", "--tier", "basic"}, "--order: required"},
 		{[]string{"claim", "--order", "o", "--tier", "gold"}, "unknown tier"},
 		{[]string{"retire", "client99"}, "not found"},

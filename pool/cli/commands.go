@@ -180,6 +180,7 @@ func newList(e *Env) *cobra.Command {
 func newExport(e *Env) *cobra.Command {
 	var path, tier string
 	var count int
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Export ready accounts' credentials to CSV; they become reserved and are never sold by the webhook",
@@ -191,12 +192,13 @@ func newExport(e *Env) *cobra.Command {
 			if _, err := os.Lstat(path); err == nil {
 				return fmt.Errorf("--csv %s: file exists; refusing to overwrite credentials", path)
 			}
-			if err := flagErr(admin.ValidateExport(e.Tiers, tier, count)); err != nil {
+			n, err := admin.ValidateExport(e.Tiers, tier, count, all)
+			if err := flagErr(err); err != nil {
 				return err
 			}
 			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
 				var tmp string
-				as, err := s.Reserve(ctx, tier, count, func(as []pool.Account) error {
+				as, err := s.Reserve(ctx, tier, n, func(as []pool.Account) error {
 					if len(as) == 0 {
 						return errors.New("no ready account to export")
 					}
@@ -226,7 +228,8 @@ func newExport(e *Env) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&path, "csv", "", "output file (created with mode 0600; must not exist)")
 	f.StringVar(&tier, "tier", "", "only this tier (default: all)")
-	f.IntVar(&count, "count", 0, "at most this many (0 = every ready account)")
+	f.IntVar(&count, "count", 0, "export at most this many ready accounts (≥ 1); this or --all is required")
+	f.BoolVar(&all, "all", false, "export every ready account (of --tier, else of every tier)")
 	return cmd
 }
 
