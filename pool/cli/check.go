@@ -27,9 +27,10 @@ func newConfig(e *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Configuration"}
 	var f serveFlags
 	check := &cobra.Command{
-		Use:   "check",
-		Short: "Validate the configuration serve would run with and report every problem at once",
-		Args:  cobra.NoArgs,
+		Use:         "check",
+		Short:       "Validate the configuration serve would run with and report every problem at once",
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{reportsAll: "true"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var problems []error
 			add := func(err error) {
@@ -37,11 +38,16 @@ func newConfig(e *Env) *cobra.Command {
 					problems = append(problems, err)
 				}
 			}
+			problems = append(problems, e.envErrs...)
 			add(f.validate())
-			if _, _, err := e.provision.validate(e); errors.Is(err, daemon.ErrNotConfigured) {
+			if set, err := e.provision.validate(e); errors.Is(err, daemon.ErrNotConfigured) {
 				fmt.Fprintf(e.Stdout, "warning: %v (the daemon will serve but not top the pool up)\n", err)
 			} else {
 				add(err)
+				if e.provision.platformStack != "" && set.cloudflare == nil {
+					fmt.Fprintf(e.Stdout, "note: the hosts of platform stack %s are checked when serve starts: "+
+						"a host other than its first (the wildcard target) needs Cloudflare: %s\n", e.provision.platformStack, cloudflareHint)
+				}
 			}
 			if e.ordersEnabled() {
 				_, err := e.ordersSettings()

@@ -10,12 +10,15 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/spf13/cobra"
 
 	"github.com/axiestudio/tenantpool/infra/platform"
+	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/secret"
@@ -31,6 +34,9 @@ type Option func(*options)
 type options struct {
 	tenants TenantsFactory
 	jobs    func(*daemon.Jobs)
+	// program replaces the tenant program in the Pulumi provisioner (this package's tests run a
+	// plugin-free stand-in on the real engine); nil: tenant.Program.
+	program func(tenant.Spec) pulumi.RunFunc
 }
 
 // WithTenants replaces the Pulumi provisioner (tests run the pooltest double).
@@ -53,7 +59,27 @@ type Env struct {
 
 	opts      options
 	provision provisionFlags
+	envErrs   []error // environment values that do not parse (boolEnv)
 }
+
+// boolEnv is the boolean environment variable key (strconv.ParseBool: true, false, 1, 0, t, f,
+// …), def when unset. Any other value is recorded as an error naming the variable: every command
+// refuses to run with it, and config check reports it with the rest.
+func (e *Env) boolEnv(key string, def bool) bool {
+	v := e.Getenv(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		e.envErrs = append(e.envErrs, fmt.Errorf("%s=%q: want a boolean: true or false (or 1, 0)", key, v))
+		return def
+	}
+	return b
+}
+
+// reportsAll marks a command that reports the environment's problems itself, with the rest.
+const reportsAll = "reportsAll"
 
 // Key returns the pool's sealing key (POOL_SECRET_KEY, else the data dir's key file).
 func (e *Env) Key() ([]byte, error) {
@@ -113,6 +139,9 @@ func newRoot(e *Env) *cobra.Command {
 				return err
 			}
 			e.Log = log
+			if err := errors.Join(e.envErrs...); err != nil && cmd.Annotations[reportsAll] == "" {
+				return err
+			}
 			if e.DataDir == "" {
 				return errors.New("--data-dir must not be empty")
 			}
@@ -133,7 +162,7 @@ func newRoot(e *Env) *cobra.Command {
 	pf.StringVar(&configPath, "config", e.Getenv("POOL_CONFIG"), "YAML config file with tiers and slug_prefix (env POOL_CONFIG)")
 	pf.StringVar(&logLevel, "log-level", envOr(e.Getenv, "POOL_LOG_LEVEL", "info"), "debug, info, warn or error (env POOL_LOG_LEVEL)")
 	pf.StringVar(&logFormat, "log-format", envOr(e.Getenv, "POOL_LOG_FORMAT", "auto"), "auto (JSON unless a terminal), json or text (env POOL_LOG_FORMAT)")
-	e.provision.register(pf, e.Getenv)
+	e.provision.register(pf, e)
 
 	batch := &cobra.Command{Use: "batch", Short: "Bulk operations"}
 	batch.AddCommand(newBatchCreate(e))

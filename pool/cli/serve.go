@@ -113,6 +113,14 @@ func intEnv(getenv func(string) string, key string, def int) int {
 }
 
 func serve(ctx context.Context, e *Env, f serveFlags) error {
+	// The provisioning settings first, before the store is opened: a configuration whose tenants
+	// would all fail (a per-replica Pulumi backend on PostgreSQL, a host without DNS) never
+	// starts. Without an image the daemon serves without provisioning.
+	if e.opts.tenants == nil {
+		if _, err := e.provision.validate(e); err != nil && !errors.Is(err, daemon.ErrNotConfigured) {
+			return err
+		}
+	}
 	cfg, err := e.daemonConfig(f)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ nothing creates one.`,
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if _, _, err := e.provision.validate(e); err != nil {
+				if _, err := e.provision.validate(e); err != nil {
 					return err
 				}
 				return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
