@@ -17,7 +17,7 @@ export PATH := $(PULUMI_DIR):$(PATH)
 export TENANTPOOL_PULUMI := $(PULUMI)
 export TENANTPOOL_MAILPIT := $(MAILPIT)
 
-.PHONY: build test test-short run bench lint fuzz pulumi mailpit tools clean
+.PHONY: build test test-short run bench lint fuzz pulumi plugins mailpit tools clean
 
 build:
 	$(GO) build -o bin/poold ./pool/cmd/poold
@@ -71,6 +71,11 @@ $(PULUMI):
 	  -o $(PULUMI).tmp github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 	mv $(PULUMI).tmp $(PULUMI)
 	$(PULUMI) version
+
+# The Docker and Cloudflare provider plugins (the versions go.mod pins) in $(DATA_DIR)'s Pulumi
+# home, where poold looks for them; they are downloaded, so this needs network access.
+plugins: build pulumi
+	./bin/poold plugins install --data-dir $(DATA_DIR)
 
 mailpit: $(MAILPIT)
 
