@@ -62,6 +62,24 @@ func (s *standIn) program(spec tenant.Spec) pulumi.RunFunc {
 	}
 }
 
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // poold's Cloudflare settings reach every tenant's spec: on a real domain with two hosts, an
 // account placed on the second one (not the wildcard target) is provisioned by the real Pulumi
 // provisioner on the real engine with the zone and the token in its spec, instead of failing
@@ -86,7 +104,7 @@ func TestCloudflareFlagsReachTheTenantSpec(t *testing.T) {
 		"POOL_CLOUDFLARE_API_TOKEN_FILE": tokenFile, "POOL_LOG_FORMAT": "json",
 	}
 	fake := &standIn{t: t, specs: map[string]tenant.Spec{}}
-	var out, logs bytes.Buffer
+	var out, logs lockedBuffer // the job workers log from their own goroutines
 	err := Run(context.Background(), []string{"--log-level", "debug", "--cloudflare-zone-id", zone, "batch", "create", "--count", "1", "--timeout", "3m"},
 		func(k string) string { return env[k] }, &out, &logs, func(o *options) { o.program = fake.program })
 	if err != nil || !strings.Contains(out.String(), "1 ready, 0 failed") {
