@@ -42,7 +42,9 @@ func TestConfigCheckPassesAGoodConfiguration(t *testing.T) {
 	h := newHarness(t)
 	h.real = true
 	h.env["POOL_LANGFLOW_IMAGE"] = "langflowai/langflow:1.5.0@sha256:" + strings.Repeat("ab", 32)
-	h.env["TENANTPOOL_PULUMI"] = os.Args[0] // any existing file stands in for the CLI here
+	// Config check only looks for the CLI; the stand-in fails loudly if it is ever run (the
+	// test binary itself, which stood in before, would run the tests again, and again).
+	h.env["TENANTPOOL_PULUMI"] = writeFile(t, "pulumi", "#!/bin/sh\necho 'error: config check must not run the Pulumi CLI' >&2\nexit 3\n")
 	h.env["POOL_ADMIN_TOKEN"] = "a-long-enough-admin-token"
 	out, err := h.run(context.Background(), "config", "check")
 	if err != nil || !strings.Contains(out, "configuration ok") || !strings.Contains(out, "Stripe orders disabled") {
