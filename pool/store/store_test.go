@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -464,6 +465,43 @@ func TestPostgresLeaderLockIsExclusive(t *testing.T) {
 	a.Close() // the leader dies
 	if ok, _ := b.TryLead(ctx); !ok {
 		t.Fatal("no takeover after the leader closed")
+	}
+}
+
+// Replicas reach one database by URLs that differ (a host alias, a rolled password, an extra
+// parameter): the reconcile lock must still be one lock, and another schema's pool (a parallel
+// test) must not share it.
+func TestPostgresLeaderLockIgnoresHowTheURLIsSpelled(t *testing.T) {
+	u := storetest.SchemaURL(t, storetest.RequirePostgres(t))
+	alias, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host, port := alias.Hostname(), alias.Port(); host == "127.0.0.1" {
+		alias.Host = "localhost:" + port
+	}
+	q := alias.Query()
+	q.Set("application_name", "replica-b")
+	q.Set("connect_timeout", "10")
+	alias.RawQuery = q.Encode()
+	if alias.String() == u {
+		t.Fatal("the two URLs are the same")
+	}
+	a, b := storetest.OpenPostgres(t, u, nil), storetest.OpenPostgres(t, alias.String(), nil)
+	other := storetest.OpenPostgres(t, storetest.SchemaURL(t, storetest.RequirePostgres(t)), nil)
+	ctx := context.Background()
+	if ok, err := a.TryLead(ctx); !ok || err != nil {
+		t.Fatalf("first leader: %v %v", ok, err)
+	}
+	if ok, err := b.TryLead(ctx); ok || err != nil {
+		t.Fatalf("a replica with a differently spelled URL led too: %v %v", ok, err)
+	}
+	if ok, err := other.TryLead(ctx); !ok || err != nil {
+		t.Fatalf("the pool of another schema could not lead: %v %v", ok, err)
+	}
+	a.Resign()
+	if ok, _ := b.TryLead(ctx); !ok {
+		t.Fatal("no takeover by the other URL after resign")
 	}
 }
 
