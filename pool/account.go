@@ -80,6 +80,8 @@ var (
 	ErrIllegalTransition = errors.New("illegal state transition")
 	ErrUnknownTier       = errors.New("unknown tier")
 	ErrPaused            = errors.New("tier is paused")
+	// ErrNoCapacity: every host is full. Retryable: capacity frees up as tenants are retired.
+	ErrNoCapacity = errors.New("no docker host has free capacity")
 )
 
 // Account is one hosted Langflow tenant. Secrets (passwords, secret key) are plaintext in memory

@@ -108,7 +108,7 @@ func (e *Env) pulumiConfig(s *store.Store, concurrency int) (pulumiprov.Config, 
 	}
 	return pulumiprov.Config{
 		DataDir: e.DataDir, PulumiCLI: cliPath, BackendURL: f.backend, SecretsProvider: f.secrets, SecretKey: key,
-		PlatformStack: f.platformStack, Hosts: hosts, Domain: f.domain, Placements: s.Placements, Tiers: e.Tiers,
+		PlatformStack: f.platformStack, Hosts: hosts, Domain: f.domain, Place: s.PlaceAccount, Tiers: e.Tiers,
 		Image: f.image, Concurrency: concurrency, HealthTimeout: health, NoPluginDownload: f.noPluginDownload, Log: e.Log,
 	}, nil
 }

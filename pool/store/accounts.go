@@ -639,25 +639,6 @@ func tierStatuses(ctx context.Context, q interface {
 	return status, rows.Err()
 }
 
-// Placements returns where live tenants run: slug → host, for every account that holds a host
-// and is neither failed nor retired (the provisioner's host placement counts them).
-func (s *Store) Placements(ctx context.Context) (map[string]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT slug, host FROM accounts WHERE host <> '' AND state NOT IN ('failed', 'retired')`)
-	if err != nil {
-		return nil, fmt.Errorf("placements: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var slug, host string
-		if err := rows.Scan(&slug, &host); err != nil {
-			return nil, err
-		}
-		out[slug] = host
-	}
-	return out, rows.Err()
-}
-
 // queryIDs runs a query of one id column and closes its rows before returning, so the
 // transaction can run its next statement.
 func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]int64, error) {
