@@ -416,6 +416,16 @@ func TestBatch(t *testing.T) {
 		if len(as) != 4 || as[0].Tier != "premium" || as[3].Slug != "acme01" || as[3].Tier != "basic" {
 			t.Fatalf("store holds %v", as)
 		}
+		for _, a := range as {
+			if a.Origin != pool.OriginBatch {
+				t.Errorf("%s has origin %q, want batch (max_total neither counts nor retires it)", a.Slug, a.Origin)
+			}
+		}
+		w = e.do("GET", "/admin/v1/accounts?state=provisioning&limit=1", tokenA, "")
+		wantCode(t, w, http.StatusOK)
+		if got := decodeJSON[struct{ Accounts []admin.Account }](t, w); len(got.Accounts) != 1 || got.Accounts[0].Origin != "batch" {
+			t.Errorf("listed %+v, want origin batch", got.Accounts)
+		}
 		var jobs int
 		if err := s.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'provision'`).Scan(&jobs); err != nil {
 			t.Fatal(err)

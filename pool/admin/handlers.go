@@ -29,10 +29,12 @@ type Account struct {
 	URL        string    `json:"url,omitempty"`
 	Username   string    `json:"username"`
 	OrderID    string    `json:"order_id,omitempty"`
+	Origin     string    `json:"origin"` // pool, batch or order
 	Generation string    `json:"generation,omitempty"`
 	Attempts   int       `json:"attempts"`
 	LastError  string    `json:"last_error,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
+	StartedAt  time.Time `json:"started_at,omitzero"` // provisioning's first attempt
 	ReadyAt    time.Time `json:"ready_at,omitzero"`
 	ClaimedAt  time.Time `json:"claimed_at,omitzero"`
 }
@@ -40,8 +42,8 @@ type Account struct {
 // AccountView is how the API and `poold list --json` show an account: never a password.
 func AccountView(a pool.Account) Account {
 	return Account{ID: a.ID, Slug: a.Slug, Tier: a.Tier, State: string(a.State), Host: a.Host, URL: a.URL,
-		Username: a.CustomerUser, OrderID: a.OrderID, Generation: a.Generation, Attempts: a.Attempts,
-		LastError: a.LastError, CreatedAt: a.CreatedAt, ReadyAt: a.ReadyAt, ClaimedAt: a.ClaimedAt}
+		Username: a.CustomerUser, OrderID: a.OrderID, Origin: string(a.Origin), Generation: a.Generation, Attempts: a.Attempts,
+		LastError: a.LastError, CreatedAt: a.CreatedAt, StartedAt: a.StartedAt, ReadyAt: a.ReadyAt, ClaimedAt: a.ClaimedAt}
 }
 
 // Claimed is the answer to a manual claim: the account with the customer's password (the

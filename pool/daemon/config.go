@@ -40,7 +40,7 @@ type Config struct {
 	Listen               string        // HTTP address
 	ReconcileSchedule    string        // robfig/cron schedule of reconcile passes
 	ProvisionConcurrency int           // concurrent provisioning jobs in this process
-	StuckTimeout         time.Duration // provisioning this long after creation fails the account
+	StuckTimeout         time.Duration // provisioning this long after its job first started fails the account
 	HardFailureLimit     int           // consecutive failures that stop a tier
 	ShutdownTimeout      time.Duration // on shutdown, running jobs get this long
 
