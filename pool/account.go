@@ -128,6 +128,9 @@ type Account struct {
 	StartedAt time.Time // when its provisioning job first started; zero until then
 	ReadyAt   time.Time // zero until ready
 	ClaimedAt time.Time // zero until claimed
+	// RetireAt is when a sold account the operator retired with a grace period is destroyed
+	// (it is suspended until then); zero when no such retirement is pending.
+	RetireAt time.Time
 }
 
 // LogValue-friendly identity for log lines: never the secrets.

@@ -25,6 +25,7 @@ type Store interface {
 	RecordError(ctx context.Context, id int64, reason string) error
 	MarkReady(ctx context.Context, id int64, p pool.Provisioned) error
 	MarkFailed(ctx context.Context, id int64, reason string) error
+	Retire(ctx context.Context, id int64) (pool.Account, error)
 }
 
 // ReconcilerConfig configures a Reconciler.

@@ -19,7 +19,8 @@ import (
 func fsSub(f fs.FS, dir string) (fs.FS, error) { return fs.Sub(f, dir) }
 
 const accountCols = `id, slug, tier, state, host, url, operator_user, customer_user, customer_user_id,
-	secrets, order_id, origin, generation, attempts, last_error, created_at, updated_at, started_at, ready_at, claimed_at`
+	secrets, order_id, origin, generation, attempts, last_error, created_at, updated_at, started_at, ready_at, claimed_at,
+	retire_at`
 
 // OperatorUser is the Langflow superuser name every tenant is built with.
 const OperatorUser = "tenantpool-admin"
@@ -45,21 +46,21 @@ type scanner interface{ Scan(dest ...any) error }
 
 func (s *Store) scanAccount(r scanner) (pool.Account, error) {
 	var (
-		a                                        pool.Account
-		state, sealed, origin                    string
-		order                                    sql.NullString
-		created, updated, started, ready, claimd int64
+		a                                                pool.Account
+		state, sealed, origin                            string
+		order                                            sql.NullString
+		created, updated, started, ready, claimd, retire int64
 	)
 	err := r.Scan(&a.ID, &a.Slug, &a.Tier, &state, &a.Host, &a.URL, &a.OperatorUser, &a.CustomerUser,
 		&a.CustomerUserID, &sealed, &order, &origin, &a.Generation, &a.Attempts, &a.LastError,
-		&created, &updated, &started, &ready, &claimd)
+		&created, &updated, &started, &ready, &claimd, &retire)
 	if err != nil {
 		return a, err
 	}
 	a.State, a.Origin = pool.State(state), pool.Origin(origin)
 	a.OrderID = order.String
 	a.CreatedAt, a.UpdatedAt, a.ReadyAt, a.ClaimedAt = msTime(created), msTime(updated), msTime(ready), msTime(claimd)
-	a.StartedAt = msTime(started)
+	a.StartedAt, a.RetireAt = msTime(started), msTime(retire)
 	plain, err := s.box.Open(sealed, aad(a.ID))
 	if err != nil {
 		return a, fmt.Errorf("account %d: %w", a.ID, err)
@@ -430,6 +431,87 @@ func (s *Store) Retire(ctx context.Context, id int64) (pool.Account, error) {
 		return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DestroyArgs{AccountID: id}})
 	})
 	return a, err
+}
+
+// RetireRequest is an operator's request to retire an account (`poold retire`, the admin API).
+type RetireRequest struct {
+	// Force allows retiring a sold account (pool.State.Sold).
+	Force bool
+	// Now retires a sold account at once instead of after the grace.
+	Now bool
+	// Grace is how long a sold account is kept suspended before it is destroyed.
+	Grace time.Duration
+}
+
+// RequestRetire carries out an operator's retire request, decided by pool.DecideRetire on the
+// account as it is inside the transaction (so a claim that lands meanwhile is never destroyed
+// without force):
+//
+//   - pool.RetireNow: the account is retired and its teardown queued (as Retire);
+//   - pool.RetireAfterGrace: the account becomes suspended and gets a retire time (now + grace;
+//     a retirement already pending keeps its earlier time), and two jobs are queued with it —
+//     one that stops the tenant now, keeping its data, and one that retires it at the retire
+//     time.
+//
+// A sold account without Force is refused with pool.ErrForceRequired and nothing changes. It
+// returns the account as it is afterwards and how it was retired.
+func (s *Store) RequestRetire(ctx context.Context, id int64, req RetireRequest) (pool.Account, pool.RetireHow, error) {
+	var (
+		a   pool.Account
+		how pool.RetireHow
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		q := `SELECT ` + accountCols + ` FROM accounts WHERE id = ?`
+		if s.pg {
+			q += " FOR UPDATE"
+		}
+		got, err := s.queryAccounts(ctx, tx, q, id)
+		if err != nil {
+			return fmt.Errorf("retire %d: %w", id, err)
+		}
+		if len(got) == 0 {
+			return fmt.Errorf("account %d: %w", id, pool.ErrNotFound)
+		}
+		a = got[0]
+		if how, err = pool.DecideRetire(a.State, req.Force, req.Now); err != nil {
+			return fmt.Errorf("retire %s: %w", a.Slug, err)
+		}
+		now := s.nowMS()
+		if how == pool.RetireNow {
+			if err := pool.CheckTransition(a.State, pool.StateRetired); err != nil {
+				return fmt.Errorf("retire %s: %w", a.Slug, err)
+			}
+			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET state = 'retired', updated_at = ? WHERE id = ?`), now, id); err != nil {
+				return fmt.Errorf("retire %d: %w", id, err)
+			}
+			a.State, a.UpdatedAt = pool.StateRetired, msTime(now)
+			return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DestroyArgs{AccountID: id}})
+		}
+		if req.Grace <= 0 {
+			return fmt.Errorf("retire %s: the suspension grace must be > 0", a.Slug)
+		}
+		if a.State != pool.StateSuspended {
+			if err := pool.CheckTransition(a.State, pool.StateSuspended); err != nil {
+				return fmt.Errorf("retire %s: %w", a.Slug, err)
+			}
+		}
+		if a.RetireAt.IsZero() {
+			a.RetireAt = msTime(now + req.Grace.Milliseconds())
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET state = 'suspended', retire_at = ?, updated_at = ? WHERE id = ?`),
+			a.RetireAt.UnixMilli(), now, id); err != nil {
+			return fmt.Errorf("retire %d: %w", id, err)
+		}
+		a.State, a.UpdatedAt = pool.StateSuspended, msTime(now)
+		// Both unique by their arguments: a repeated request queues nothing new.
+		return s.insertJobs(ctx, tx,
+			jobs.Job{Args: jobs.SuspendAccountArgs{AccountID: id}},
+			jobs.Job{Args: jobs.RetireAccountArgs{AccountID: id, RetireAt: a.RetireAt.UnixMilli()}, ScheduledAt: a.RetireAt})
+	})
+	if err != nil {
+		return pool.Account{}, 0, err
+	}
+	return a, how, nil
 }
 
 // RetireReady retires up to n of the pool's oldest ready accounts of a tier (inventory above

@@ -430,8 +430,8 @@ func (s *Store) setStateTx(ctx context.Context, tx *sql.Tx, id int64, to pool.St
 	for _, f := range from {
 		match = match || pool.State(cur) == f
 	}
-	if !match {
-		return nil
+	if !match || pool.State(cur) == to {
+		return nil // not ours to move, or there already (an operator suspended it)
 	}
 	if err := pool.CheckTransition(pool.State(cur), to); err != nil {
 		return fmt.Errorf("account %d: %w", id, err)
