@@ -73,6 +73,22 @@ func CheckTransition(from, to State) error {
 	return nil
 }
 
+// Origin is where an account came from. It decides what the pool's targets count (see Plan).
+type Origin string
+
+// The origins.
+const (
+	// OriginPool: the reconciler created it to top the pool up to min_ready.
+	OriginPool Origin = "pool"
+	// OriginBatch: an operator batch (`poold batch create`, the admin API's batch route). Its
+	// ready accounts are sellable like the pool's, but max_total neither counts nor retires them,
+	// and its failures do not count toward the tier's failure streak.
+	OriginBatch Origin = "batch"
+	// OriginOrder: an on-demand account for a paid order that found the pool empty. It counts
+	// like the pool's own.
+	OriginOrder Origin = "order"
+)
+
 // Sentinel errors. Adapters wrap them; callers test with errors.Is.
 var (
 	ErrPoolEmpty         = errors.New("no ready account in the pool")
@@ -80,6 +96,8 @@ var (
 	ErrIllegalTransition = errors.New("illegal state transition")
 	ErrUnknownTier       = errors.New("unknown tier")
 	ErrPaused            = errors.New("tier is paused")
+	// ErrNoCapacity: every host is full. Retryable: capacity frees up as tenants are retired.
+	ErrNoCapacity = errors.New("no docker host has free capacity")
 )
 
 // Account is one hosted Langflow tenant. Secrets (passwords, secret key) are plaintext in memory
@@ -100,14 +118,19 @@ type Account struct {
 	CustomerUserID   string // Langflow user id of the customer login
 
 	OrderID    string // set once claimed; unique
+	Origin     Origin // who asked for it
 	Generation string // program/image version that built it
 	Attempts   int
 	LastError  string
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	StartedAt time.Time // when its provisioning job first started; zero until then
 	ReadyAt   time.Time // zero until ready
 	ClaimedAt time.Time // zero until claimed
+	// RetireAt is when a sold account the operator retired with a grace period is destroyed
+	// (it is suspended until then); zero when no such retirement is pending.
+	RetireAt time.Time
 }
 
 // LogValue-friendly identity for log lines: never the secrets.

@@ -8,10 +8,19 @@ import (
 // TierSnapshot is what the planner knows about one tier: live counts and failure history, read
 // in one go by the store.
 type TierSnapshot struct {
+	// Provisioning and Ready count the pool's own accounts (origins pool and order).
 	Provisioning int
 	Ready        int
-	// Stuck are provisioning accounts created before the stuck cutoff (at most a bounded page).
-	Stuck               []int64
+	// BatchReady counts the ready accounts of operator batches: they are sold like the pool's,
+	// so they count toward min_ready, but never toward max_total (an operator's batch may be
+	// larger than it), and max_total never retires them.
+	BatchReady int
+	// Stuck are the pool's provisioning accounts found stuck (at most a bounded page): their
+	// provisioning job first started before the stuck cutoff, or it never started, the account
+	// is older than the cutoff and its job is gone.
+	Stuck []int64
+	// BatchStuck are operator batches' stuck accounts: cleaned like the pool's, counted nowhere.
+	BatchStuck          []int64
 	Paused              bool
 	ConsecutiveFailures int
 	LastFailureAt       time.Time
@@ -26,8 +35,9 @@ type PlanConfig struct {
 	// further one, up to BackoffMax.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
-	// HardFailureLimit stops creation for a tier after this many consecutive failures, until an
-	// operator resumes it (or a provisioning succeeds).
+	// HardFailureLimit stops creation for a tier after this many consecutive failures of the
+	// pool's own accounts (an operator batch's failures do not count), until an operator resumes
+	// it (or a provisioning succeeds).
 	HardFailureLimit int
 }
 
@@ -42,7 +52,8 @@ type TierPlan struct {
 	Create int
 	// CleanStuck are provisioning accounts to fail (and tear down).
 	CleanStuck []int64
-	// Retire is how many of the oldest ready accounts to retire (inventory above max_total).
+	// Retire is how many of the pool's oldest ready accounts to retire (inventory above
+	// max_total; operator batches are never retired by it).
 	Retire int
 	// BackoffUntil is set when creation waits after recent failures.
 	BackoffUntil time.Time
@@ -56,12 +67,19 @@ func (p TierPlan) Empty() bool { return p.Create == 0 && p.Retire == 0 && len(p.
 // Plan is the pure reconcile decision: snapshot + targets + clock → actions, one TierPlan per
 // configured tier, sorted by tier name. It never plans more creations than the deficit, more
 // in-flight provisioning than max_in_flight, or more inventory than max_total.
+//
+// The deficit is min_ready minus every ready account (the pool's and operator batches': all are
+// for sale) minus the pool's in-flight ones. max_total and max_in_flight bound the pool's own
+// inventory only: operator batches neither count toward them nor are retired by them.
 func Plan(snap Snapshot, tiers Tiers, cfg PlanConfig, now time.Time) []TierPlan {
 	out := make([]TierPlan, 0, len(tiers))
 	for _, name := range tiers.Names() {
 		t := tiers[name]
 		s := snap[name]
-		p := TierPlan{Tier: name, Paused: s.Paused, CleanStuck: s.Stuck}
+		p := TierPlan{Tier: name, Paused: s.Paused}
+		if len(s.Stuck)+len(s.BatchStuck) > 0 {
+			p.CleanStuck = append(append([]int64{}, s.Stuck...), s.BatchStuck...)
+		}
 		inFlight := max(s.Provisioning-len(s.Stuck), 0)
 		if s.Paused {
 			out = append(out, p)
@@ -71,7 +89,7 @@ func Plan(snap Snapshot, tiers Tiers, cfg PlanConfig, now time.Time) []TierPlan 
 			p.Retire = min(over, s.Ready)
 		}
 		p.HardLimited = cfg.HardFailureLimit > 0 && s.ConsecutiveFailures >= cfg.HardFailureLimit
-		create := min(t.MinReady-s.Ready-inFlight, t.MaxInFlight-inFlight, t.MaxTotal-s.Ready-inFlight)
+		create := min(t.MinReady-s.Ready-s.BatchReady-inFlight, t.MaxInFlight-inFlight, t.MaxTotal-s.Ready-inFlight)
 		switch {
 		case create <= 0, p.HardLimited:
 		case s.ConsecutiveFailures > 0 && now.Before(s.LastFailureAt.Add(backoff(cfg, s.ConsecutiveFailures))):

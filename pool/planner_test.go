@@ -48,6 +48,17 @@ func TestPlan(t *testing.T) {
 			TierPlan{HardLimited: true, Retire: 1, CleanStuck: []int64{1}}},
 		{"paused does nothing but clean stuck", TierSnapshot{Paused: true, Provisioning: 1, Stuck: []int64{4}}, now,
 			TierPlan{Paused: true, CleanStuck: []int64{4}}},
+		// Operator batches: sold like the pool's accounts, outside max_total and max_in_flight.
+		{"a batch far above max_total is not retired and fills min_ready", TierSnapshot{BatchReady: 500}, now,
+			TierPlan{}},
+		{"ready batch accounts count toward min_ready", TierSnapshot{Ready: 1, BatchReady: 2}, now,
+			TierPlan{Create: 2}},
+		{"only the pool's excess over max_total is retired", TierSnapshot{Ready: 12, BatchReady: 100}, now,
+			TierPlan{Retire: 2}},
+		{"stuck batch accounts are cleaned but were never in the pool's flight", TierSnapshot{Provisioning: 3, BatchStuck: []int64{9}}, now,
+			TierPlan{CleanStuck: []int64{9}}},
+		{"both kinds of stuck are cleaned", TierSnapshot{Provisioning: 2, Stuck: []int64{7}, BatchStuck: []int64{9}}, now,
+			TierPlan{CleanStuck: []int64{7, 9}, Create: 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,6 +33,13 @@ type Provisioned struct {
 	Generation     string
 }
 
+// HostCapacity is one Docker host as placement sees it: its name and how many live tenants it
+// may run.
+type HostCapacity struct {
+	Name     string
+	Capacity int
+}
+
 // PermanentError marks a provisioning failure that retrying cannot fix (an invalid spec, a
 // program error): the account fails at once instead of being retried.
 type PermanentError struct{ Err error }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/jobs"
@@ -36,7 +37,7 @@ type Store interface {
 	GetBySlug(ctx context.Context, slug string) (pool.Account, error)
 	Reserve(ctx context.Context, tier string, n int, write func([]pool.Account) error) ([]pool.Account, error)
 	Claim(ctx context.Context, tier, orderID string, then ...jobs.Job) (pool.Account, bool, error)
-	Retire(ctx context.Context, id int64) (pool.Account, error)
+	RequestRetire(ctx context.Context, id int64, req store.RetireRequest) (pool.Account, pool.RetireHow, error)
 	SetPaused(ctx context.Context, tier string, paused bool) error
 	Counts(ctx context.Context) (map[string]map[pool.State]int, map[string]store.TierStatus, error)
 	ListOrders(ctx context.Context, f store.OrderFilter) ([]store.Order, error)
@@ -61,7 +62,10 @@ type Config struct {
 	// Trigger asks the reconciler for a pass after the pool changed (claim, export, batch,
 	// retire, resume). Optional.
 	Trigger func()
-	Log     *slog.Logger
+	// Grace is how long a sold account retired with "force" (and without "now") is kept
+	// suspended before it is destroyed; default pool.DefaultSuspendGrace (POOL_SUSPEND_GRACE).
+	Grace time.Duration
+	Log   *slog.Logger
 }
 
 // API serves the admin routes.
@@ -72,6 +76,7 @@ type API struct {
 	tokens  [][sha256.Size]byte
 	resend  func(ctx context.Context, orderID string) (int, error)
 	trigger func()
+	grace   time.Duration
 	log     *slog.Logger
 	mux     *http.ServeMux
 }
@@ -121,7 +126,10 @@ func New(cfg Config) (*API, error) {
 	if err := CheckTokens(cfg.Tokens); err != nil {
 		return nil, err
 	}
-	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, trigger: cfg.Trigger, log: cfg.Log}
+	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, trigger: cfg.Trigger, grace: cfg.Grace, log: cfg.Log}
+	if a.grace <= 0 {
+		a.grace = pool.DefaultSuspendGrace
+	}
 	for _, t := range cfg.Tokens {
 		a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
 	}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coder/quartz"
 
@@ -416,6 +417,16 @@ func TestBatch(t *testing.T) {
 		if len(as) != 4 || as[0].Tier != "premium" || as[3].Slug != "acme01" || as[3].Tier != "basic" {
 			t.Fatalf("store holds %v", as)
 		}
+		for _, a := range as {
+			if a.Origin != pool.OriginBatch {
+				t.Errorf("%s has origin %q, want batch (max_total neither counts nor retires it)", a.Slug, a.Origin)
+			}
+		}
+		w = e.do("GET", "/admin/v1/accounts?state=provisioning&limit=1", tokenA, "")
+		wantCode(t, w, http.StatusOK)
+		if got := decodeJSON[struct{ Accounts []admin.Account }](t, w); len(got.Accounts) != 1 || got.Accounts[0].Origin != "batch" {
+			t.Errorf("listed %+v, want origin batch", got.Accounts)
+		}
 		var jobs int
 		if err := s.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'provision'`).Scan(&jobs); err != nil {
 			t.Fatal(err)
@@ -647,6 +658,68 @@ func TestRetirePauseResume(t *testing.T) {
 		wantCode(t, e.do("POST", "/admin/v1/tiers/premium/resume", tokenA, ""), http.StatusOK)
 		if paused("premium") {
 			t.Error("resume did not resume")
+		}
+	})
+}
+
+// A sold account is retired only with "force": then it is suspended and its teardown is
+// scheduled after the grace, or it is retired at once with "now" too.
+func TestRetireSoldNeedsForce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
+		ctx := context.Background()
+		clock := quartz.NewMock(t).WithLogger(quartz.NoOpLogger)
+		s := open(clock)
+		seedReady(t, s, "basic", 3)
+		const grace = 72 * time.Hour
+		e := newEnv(t, s, func(c *admin.Config) { c.Grace = grace })
+		var sold []pool.Account
+		for _, o := range []string{"o1", "o2"} {
+			a, _, err := s.Claim(ctx, "basic", o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sold = append(sold, a)
+		}
+		before := digest(t, s)
+		for _, body := range []string{"", `{}`, `{"now":true}`, `{"force":false}`} {
+			w := e.do("POST", "/admin/v1/accounts/"+sold[0].Slug+"/retire", tokenA, body)
+			wantCode(t, w, http.StatusConflict)
+			if b := decodeJSON[map[string]string](t, w); !strings.Contains(b["error"], "needs force") {
+				t.Errorf("body %q: error %q", body, b["error"])
+			}
+		}
+		for _, bad := range []string{`{"force":"yes"}`, `{"force":true,"grace":"1h"}`, `[true]`} {
+			wantCode(t, e.do("POST", "/admin/v1/accounts/"+sold[0].Slug+"/retire", tokenA, bad), http.StatusBadRequest)
+		}
+		if digest(t, s) != before {
+			t.Fatal("a refused retire changed the store")
+		}
+
+		w := e.do("POST", "/admin/v1/accounts/"+sold[0].Slug+"/retire", tokenA, `{"force":true}`)
+		wantCode(t, w, http.StatusOK)
+		due := clock.Now().Add(grace).Truncate(time.Millisecond)
+		if a := decodeJSON[admin.Account](t, w); a.State != "suspended" || !a.RetireAt.Equal(due) {
+			t.Fatalf("forced retire = %+v, want suspended until %v", a, due)
+		}
+		var suspends, retires, destroys int
+		s.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'account_suspend'`).Scan(&suspends)
+		s.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'account_retire' AND state = 'scheduled'`).Scan(&retires)
+		s.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'destroy'`).Scan(&destroys)
+		if suspends != 1 || retires != 1 || destroys != 0 {
+			t.Fatalf("jobs: %d suspend, %d scheduled retire, %d destroy; want 1, 1, 0", suspends, retires, destroys)
+		}
+
+		w = e.do("POST", "/admin/v1/accounts/"+fmt.Sprint(sold[1].ID)+"/retire", tokenA, `{"force":true,"now":true}`)
+		wantCode(t, w, http.StatusOK)
+		if a := decodeJSON[admin.Account](t, w); a.State != "retired" {
+			t.Fatalf("forced retire now = %+v", a)
+		}
+		s.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'destroy'`).Scan(&destroys)
+		if destroys != 1 {
+			t.Fatalf("%d teardowns queued, want 1", destroys)
+		}
+		if !strings.Contains(e.logs.String(), "sold account retired") {
+			t.Error("the forced retirement was not logged")
 		}
 	})
 }

@@ -29,19 +29,23 @@ type Account struct {
 	URL        string    `json:"url,omitempty"`
 	Username   string    `json:"username"`
 	OrderID    string    `json:"order_id,omitempty"`
+	Origin     string    `json:"origin"` // pool, batch or order
 	Generation string    `json:"generation,omitempty"`
 	Attempts   int       `json:"attempts"`
 	LastError  string    `json:"last_error,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
+	StartedAt  time.Time `json:"started_at,omitzero"` // provisioning's first attempt
 	ReadyAt    time.Time `json:"ready_at,omitzero"`
 	ClaimedAt  time.Time `json:"claimed_at,omitzero"`
+	RetireAt   time.Time `json:"retire_at,omitzero"` // a sold account retired with a grace: destroyed then
 }
 
 // AccountView is how the API and `poold list --json` show an account: never a password.
 func AccountView(a pool.Account) Account {
 	return Account{ID: a.ID, Slug: a.Slug, Tier: a.Tier, State: string(a.State), Host: a.Host, URL: a.URL,
-		Username: a.CustomerUser, OrderID: a.OrderID, Generation: a.Generation, Attempts: a.Attempts,
-		LastError: a.LastError, CreatedAt: a.CreatedAt, ReadyAt: a.ReadyAt, ClaimedAt: a.ClaimedAt}
+		Username: a.CustomerUser, OrderID: a.OrderID, Origin: string(a.Origin), Generation: a.Generation, Attempts: a.Attempts,
+		LastError: a.LastError, CreatedAt: a.CreatedAt, StartedAt: a.StartedAt, ReadyAt: a.ReadyAt, ClaimedAt: a.ClaimedAt,
+		RetireAt: a.RetireAt}
 }
 
 // Claimed is the answer to a manual claim: the account with the customer's password (the
@@ -157,7 +161,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		code = http.StatusBadRequest
 	case errors.Is(err, pool.ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, pool.ErrIllegalTransition), errors.Is(err, pool.ErrPoolEmpty), errors.Is(err, errConflict):
+	case errors.Is(err, pool.ErrIllegalTransition), errors.Is(err, pool.ErrPoolEmpty), errors.Is(err, pool.ErrForceRequired),
+		errors.Is(err, errConflict):
 		code = http.StatusConflict
 	case errors.Is(err, errUnavailable):
 		code = http.StatusServiceUnavailable
@@ -400,7 +405,20 @@ func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// retire retires an account by id or slug. The body is optional: {"force":true} is needed for a
+// sold account (claimed, delivered, suspended, reserved), which is then suspended and destroyed
+// after the grace, or at once with "now":true; anything else is retired at once, as by
+// `poold retire`. A sold account without force is 409 and nothing changes.
 func (a *API) retire(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Force bool `json:"force"`
+		Now   bool `json:"now"`
+	}
+	if r.ContentLength != 0 { // no body: neither force nor now
+		if err := decode(w, r, &req); err != nil {
+			return err
+		}
+	}
 	ref := r.PathValue("account")
 	id, err := strconv.ParseInt(ref, 10, 64)
 	if err != nil {
@@ -410,11 +428,16 @@ func (a *API) retire(w http.ResponseWriter, r *http.Request) error {
 		}
 		id = acc.ID
 	}
-	acc, err := a.store.Retire(r.Context(), id)
+	acc, how, err := a.store.RequestRetire(r.Context(), id, store.RetireRequest{Force: req.Force, Now: req.Now, Grace: a.grace})
 	if err != nil {
 		return err
 	}
-	a.log.Info("account retired", "account", acc.Slug, "tier", acc.Tier)
+	if how == pool.RetireAfterGrace {
+		a.log.Warn("sold account retired: tenant suspended, destroyed after the grace", "account", acc.Slug, "tier", acc.Tier,
+			"destroy_after", acc.RetireAt.Format(time.RFC3339))
+	} else {
+		a.log.Info("account retired", "account", acc.Slug, "tier", acc.Tier, "forced", req.Force)
+	}
 	a.trigger()
 	writeJSON(w, http.StatusOK, AccountView(acc))
 	return nil

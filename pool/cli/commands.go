@@ -264,11 +264,16 @@ func newClaim(e *Env) *cobra.Command {
 }
 
 func newRetire(e *Env) *cobra.Command {
-	return &cobra.Command{
+	var force, now bool
+	cmd := &cobra.Command{
 		Use:   "retire ID|SLUG",
-		Short: "Retire an account and tear its tenant down",
+		Short: "Retire an account and tear its tenant down (a sold one needs --force, and is kept stopped for POOL_SUSPEND_GRACE unless --now)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			grace, err := e.suspendGrace()
+			if err != nil {
+				return err
+			}
 			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
 				id, err := strconv.ParseInt(args[0], 10, 64)
 				if err != nil {
@@ -278,16 +283,45 @@ func newRetire(e *Env) *cobra.Command {
 					}
 					id = a.ID
 				}
-				a, err := s.Retire(ctx, id)
+				a, how, err := s.RequestRetire(ctx, id, store.RetireRequest{Force: force, Now: now, Grace: grace})
+				if errors.Is(err, pool.ErrForceRequired) {
+					return fmt.Errorf("%w: retiring it destroys a customer's tenant and data; add --force to stop it now and "+
+						"destroy it after %s (POOL_SUSPEND_GRACE), or --force --now to destroy it at once", err, grace)
+				}
 				if err != nil {
 					return err
 				}
-				e.Log.Info("account retired", "account", a.Slug)
+				if how == pool.RetireAfterGrace {
+					e.Log.Warn("sold account retired: tenant suspended, destroyed after the grace", "account", a.Slug,
+						"destroy_after", a.RetireAt.Format(time.RFC3339))
+					fmt.Fprintf(e.Stdout, "suspended %s: its tenant is being stopped, its data kept until %s, then destroyed "+
+						"(`poold retire --force --now %s` destroys it at once)\n", a.Slug, a.RetireAt.Format(time.RFC3339), a.Slug)
+					return nil
+				}
+				e.Log.Info("account retired", "account", a.Slug, "forced", force)
 				fmt.Fprintf(e.Stdout, "retired %s; teardown queued\n", a.Slug)
 				return nil
 			})
 		},
 	}
+	f := cmd.Flags()
+	f.BoolVar(&force, "force", false, "retire a sold account (claimed, delivered, suspended or reserved): its tenant is stopped at once, its data kept, and destroyed after POOL_SUSPEND_GRACE")
+	f.BoolVar(&now, "now", false, "with --force: destroy a sold account at once, without the grace")
+	return cmd
+}
+
+// suspendGrace is POOL_SUSPEND_GRACE: how long a sold tenant is kept stopped before it is
+// destroyed (an operator's retirement here; a cancelled subscription's in the orders settings).
+func (e *Env) suspendGrace() (time.Duration, error) {
+	v := e.Getenv("POOL_SUSPEND_GRACE")
+	if v == "" {
+		return pool.DefaultSuspendGrace, nil
+	}
+	d, err := parseTimeout(v)
+	if err != nil {
+		return 0, fmt.Errorf("POOL_SUSPEND_GRACE: %w", err)
+	}
+	return d, nil
 }
 
 func newPause(e *Env, paused bool) *cobra.Command {

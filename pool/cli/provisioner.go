@@ -258,7 +258,7 @@ func (e *Env) pulumiConfig(s *store.Store, concurrency int) (pulumiprov.Config, 
 	}
 	return pulumiprov.Config{
 		DataDir: e.DataDir, PulumiCLI: set.cliPath, BackendURL: f.backend, SecretsProvider: f.secrets, SecretKey: key,
-		PlatformStack: f.platformStack, Hosts: f.hosts(e), Domain: f.domain, Placements: s.Placements, Tiers: e.Tiers,
+		PlatformStack: f.platformStack, Hosts: f.hosts(e), Domain: f.domain, Place: s.PlaceAccount, Tiers: e.Tiers,
 		Image: f.image, Cloudflare: set.cloudflare, Concurrency: concurrency, HealthTimeout: set.health,
 		NoPluginDownload: f.noPluginDownload, Program: e.opts.program, Log: e.Log,
 	}, nil

@@ -120,16 +120,14 @@ func TestReplicasOnePostgres(t *testing.T) {
 	if n := count("SELECT COUNT(*) FROM accounts WHERE tier = 'basic'"); n != 30 {
 		t.Fatalf("%d basic accounts, want exactly 30 (min_ready): an account was made twice", n)
 	}
-	if n := count("SELECT COUNT(*) FROM river_job WHERE kind = 'provision' AND state = 'completed'"); n != 30 {
-		rows, _ := st.DB().Query("SELECT state, attempt, COALESCE(attempted_by[1], '') FROM river_job WHERE kind = 'provision' AND state <> 'completed'")
-		var left []string
-		for rows != nil && rows.Next() {
-			var state, by string
-			var attempt int
-			rows.Scan(&state, &attempt, &by)
-			left = append(left, fmt.Sprintf("%s (attempt %d, by %s)", state, attempt, by))
-		}
-		t.Errorf("%d completed provisioning jobs, want 30; the others: %v", n, left)
+	// One provisioning job per account, none failed. (A job the killed leader finished may still
+	// read "running": river records completions in batches, and a SIGKILL can land before the
+	// batch. River's rescuer retries it later; the account is ready, so the retry does nothing.)
+	if n := count("SELECT COUNT(*) FROM river_job WHERE kind = 'provision'"); n != 30 {
+		t.Errorf("%d provisioning jobs, want 30 (one per account)", n)
+	}
+	if n := count("SELECT COUNT(*) FROM river_job WHERE kind = 'provision' AND state NOT IN ('completed', 'running')"); n != 0 {
+		t.Errorf("%d provisioning jobs neither completed nor running: an attempt failed", n)
 	}
 
 	// 10,000 ready accounts of the bulk tier, then 10,000 claims over the live replicas.

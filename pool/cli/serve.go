@@ -148,6 +148,9 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 			return e.tenants(ctx, s, f.concurrency)
 		},
 	}
+	if cfg.SuspendGrace, err = e.suspendGrace(); err != nil {
+		return daemon.Config{}, err
+	}
 	if e.opts.jobs != nil {
 		e.opts.jobs(&cfg.Jobs)
 	}

@@ -1,7 +1,8 @@
 // Package control is the pool's runtime: the loops and workers that act on the domain through
 // the store and the tenants. The reconciler keeps every tier's pool at its targets, the prober
-// watches sold tenants' health, the job workers provision and tear down accounts, and all of
-// them run on one scheduling loop ([Loop]) on an injected clock.
+// watches sold tenants' health, the job workers provision and tear down accounts (and suspend
+// and, after the grace, retire the sold ones an operator retires), and all of them run on one
+// scheduling loop ([Loop]) on an injected clock.
 package control
 
 import (

@@ -17,7 +17,7 @@ import (
 // it on SQLite and PostgreSQL).
 type Store interface {
 	Snapshot(ctx context.Context, stuckBefore time.Time, page int) (pool.Snapshot, error)
-	CreateAccounts(ctx context.Context, tier, prefix string, n int) ([]pool.Account, error)
+	CreateAccountsFrom(ctx context.Context, origin pool.Origin, tier, prefix string, n int) ([]pool.Account, error)
 	FailStuck(ctx context.Context, ids []int64, reason string) (int, error)
 	RetireReady(ctx context.Context, tier string, n int) ([]int64, error)
 	Get(ctx context.Context, id int64) (pool.Account, error)
@@ -25,6 +25,7 @@ type Store interface {
 	RecordError(ctx context.Context, id int64, reason string) error
 	MarkReady(ctx context.Context, id int64, p pool.Provisioned) error
 	MarkFailed(ctx context.Context, id int64, reason string) error
+	Retire(ctx context.Context, id int64) (pool.Account, error)
 }
 
 // ReconcilerConfig configures a Reconciler.
@@ -33,7 +34,8 @@ type ReconcilerConfig struct {
 	Tiers  pool.Tiers
 	Plan   pool.PlanConfig
 	Prefix string // slug prefix of new accounts, e.g. "client"
-	// StuckTimeout fails accounts still provisioning this long after they were created.
+	// StuckTimeout fails accounts still provisioning this long after their provisioning job
+	// first started (or, when it never started, this long after creation once the job is gone).
 	StuckTimeout time.Duration
 	// Leader reports whether this process may reconcile (PostgreSQL advisory lock); nil means
 	// always (SQLite: one process holds the data dir).
@@ -109,7 +111,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) ([]pool.TierPlan, error)
 	for _, p := range plans {
 		log := r.cfg.Log.With("tier", p.Tier)
 		if len(p.CleanStuck) > 0 {
-			n, err := r.cfg.Store.FailStuck(ctx, p.CleanStuck, fmt.Sprintf("stuck in provisioning for more than %s", r.cfg.StuckTimeout))
+			n, err := r.cfg.Store.FailStuck(ctx, p.CleanStuck, fmt.Sprintf("stuck: provisioning started more than %s ago, or its job is gone", r.cfg.StuckTimeout))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tier %s: clean stuck: %w", p.Tier, err))
 			} else if n > 0 {
@@ -125,7 +127,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) ([]pool.TierPlan, error)
 			}
 		}
 		if p.Create > 0 {
-			as, err := r.cfg.Store.CreateAccounts(ctx, p.Tier, r.cfg.Prefix, p.Create)
+			as, err := r.cfg.Store.CreateAccountsFrom(ctx, pool.OriginPool, p.Tier, r.cfg.Prefix, p.Create)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tier %s: create: %w", p.Tier, err))
 			} else {

@@ -261,6 +261,71 @@ func TestRestartMidProvisioningRecovers(t *testing.T) {
 	})
 }
 
+// An operator batch larger than max_total (8 > 6) at a concurrency of 2: the accounts waiting
+// in the queue are not stuck however long they wait (stuck time counts from their job's first
+// start), the two whose attempts did hang are cleaned without counting toward the tier's failure
+// streak, and once ready the batch is neither retired by max_total nor counted toward it — its
+// ready accounts do fill min_ready.
+func TestBigBatchIsNeitherStuckNorRetired(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
+		ctx := context.Background()
+		clock := quartz.NewMock(t).WithLogger(quartz.NoOpLogger)
+		s := open(clock)
+		r := newReconciler(t, s, clock)
+		if err := s.SetPaused(ctx, "premium", true); err != nil {
+			t.Fatal(err)
+		}
+		batch, err := s.CreateAccounts(ctx, "basic", "batch", 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prov := &pooltest.Provisioner{Block: make(chan struct{}), Started: make(chan string, 16)}
+		startJobs(t, s, prov, func(c *control.WorkerConfig) { c.ProvisionConcurrency = 2 })
+		hung := map[string]bool{<-prov.Started: true, <-prov.Started: true}
+
+		clock.Advance(2 * time.Hour) // far beyond the stuck timeout (30m) since creation and start
+		plans, err := r.ReconcileOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		basic := plans[0]
+		if len(basic.CleanStuck) != 2 || basic.Retire != 0 || basic.Create != 2 || basic.HardLimited || !basic.BackoffUntil.IsZero() {
+			t.Fatalf("basic plan = %+v; want the 2 hung batch accounts cleaned, nothing retired, the pool's own 2 created", basic)
+		}
+		for _, id := range basic.CleanStuck {
+			a, _ := s.Get(ctx, id)
+			if !hung[a.Slug] || a.State != pool.StateFailed || a.Origin != pool.OriginBatch {
+				t.Fatalf("cleaned %s (%s, %s); want one of the hung %v", a.Slug, a.State, a.Origin, hung)
+			}
+		}
+		if n := countState(t, s, "basic", pool.StateProvisioning); n != 8 {
+			t.Fatalf("%d provisioning, want the 6 waiting batch accounts and the pool's 2", n)
+		}
+		if snap, _ := s.Snapshot(ctx, clock.Now(), 100); snap["basic"].ConsecutiveFailures != 0 {
+			t.Fatalf("batch failures counted toward the tier: %d", snap["basic"].ConsecutiveFailures)
+		}
+
+		close(prov.Block)
+		waitFor(t, "the batch and the pool's accounts ready", func() bool {
+			return countState(t, s, "basic", pool.StateReady) == 8
+		})
+		for range 3 {
+			plans, err := r.ReconcileOnce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !plans[0].Empty() {
+				t.Fatalf("with 6 batch and 2 pool accounts ready: %+v; want nothing (min_ready 3 is met, the batch is not inventory above max_total 6)", plans[0])
+			}
+		}
+		for _, a := range batch {
+			if got, _ := s.Get(ctx, a.ID); got.State == pool.StateRetired {
+				t.Fatalf("batch account %s retired", a.Slug)
+			}
+		}
+	})
+}
+
 func TestPausedTierIsLeftAlone(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()

@@ -40,8 +40,8 @@ type WorkerConfig struct {
 	Configure func(*river.Workers, map[string]river.QueueConfig)
 }
 
-// NewJobClient returns a river client that works provisioning and teardown jobs (and whatever
-// Configure adds) on driver's database, under the registry's policies. Start it with Start(ctx);
+// NewJobClient returns a river client that works provisioning and teardown jobs, an operator's
+// retirements of sold accounts (and whatever Configure adds) on driver's database, under the registry's policies. Start it with Start(ctx);
 // stop it with Stop(ctx).
 func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.Client[*sql.Tx], error) {
 	if cfg.Store == nil || cfg.Tenants == nil || len(cfg.Tiers) == 0 {
@@ -65,6 +65,8 @@ func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &ProvisionWorker{cfg: cfg})
 	river.AddWorker(workers, &DestroyWorker{cfg: cfg})
+	river.AddWorker(workers, &SuspendWorker{cfg: cfg})
+	river.AddWorker(workers, &RetireAfterGraceWorker{cfg: cfg})
 	queues := map[string]river.QueueConfig{
 		jobs.QueueTeardown:  {MaxWorkers: cfg.ProvisionConcurrency},
 		jobs.QueueProvision: {MaxWorkers: cfg.ProvisionConcurrency},
@@ -174,5 +176,62 @@ func (w *DestroyWorker) Work(ctx context.Context, job *river.Job[jobs.DestroyArg
 		return err
 	}
 	w.cfg.Log.Info("tenant torn down", "account", a.Slug, "state", a.State)
+	return nil
+}
+
+// SuspendWorker stops the tenant of a sold account the operator retired with a grace period
+// (store.RequestRetire): the container goes, the data stays until RetireAfterGraceWorker.
+type SuspendWorker struct {
+	jobs.WorkerDefaults[jobs.SuspendAccountArgs]
+	cfg WorkerConfig
+}
+
+// Work suspends the tenant of an account still waiting for its retirement. Suspend is
+// idempotent, so retries are safe; an account retired at once meanwhile is left to its teardown.
+func (w *SuspendWorker) Work(ctx context.Context, job *river.Job[jobs.SuspendAccountArgs]) error {
+	a, err := w.cfg.Store.Get(ctx, job.Args.AccountID)
+	if errors.Is(err, pool.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	log := w.cfg.Log.With("account", a.Slug, "tier", a.Tier)
+	if a.State != pool.StateSuspended || a.RetireAt.IsZero() {
+		log.Info("suspension skipped: the account is no longer waiting for its retirement", "state", a.State)
+		return nil
+	}
+	if err := w.cfg.Tenants.Suspend(ctx, a); err != nil {
+		log.Warn("suspending a retired tenant failed; will retry", "err", err)
+		return err
+	}
+	log.Info("tenant stopped, data kept until its retirement", "destroy_after", a.RetireAt.Format(time.RFC3339))
+	return nil
+}
+
+// RetireAfterGraceWorker retires — and so tears down, through DestroyWorker — a sold account the
+// operator retired with a grace period, once the grace is over.
+type RetireAfterGraceWorker struct {
+	jobs.WorkerDefaults[jobs.RetireAccountArgs]
+	cfg WorkerConfig
+}
+
+// Work retires the account if it is still suspended for the retirement this job was scheduled
+// for; otherwise (retired at once meanwhile) it does nothing.
+func (w *RetireAfterGraceWorker) Work(ctx context.Context, job *river.Job[jobs.RetireAccountArgs]) error {
+	a, err := w.cfg.Store.Get(ctx, job.Args.AccountID)
+	if errors.Is(err, pool.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if a.State != pool.StateSuspended || a.RetireAt.UnixMilli() != job.Args.RetireAt {
+		return nil
+	}
+	if _, err := w.cfg.Store.Retire(ctx, a.ID); err != nil && !errors.Is(err, pool.ErrIllegalTransition) {
+		return err
+	}
+	w.cfg.Log.Info("grace period over: retired account's tenant is torn down", "account", a.Slug, "tier", a.Tier)
 	return nil
 }

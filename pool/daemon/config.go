@@ -40,9 +40,13 @@ type Config struct {
 	Listen               string        // HTTP address
 	ReconcileSchedule    string        // robfig/cron schedule of reconcile passes
 	ProvisionConcurrency int           // concurrent provisioning jobs in this process
-	StuckTimeout         time.Duration // provisioning this long after creation fails the account
+	StuckTimeout         time.Duration // provisioning this long after its job first started fails the account
 	HardFailureLimit     int           // consecutive failures that stop a tier
 	ShutdownTimeout      time.Duration // on shutdown, running jobs get this long
+	// SuspendGrace is how long a sold account the operator retires through the admin API (with
+	// force, without now) is kept suspended before it is destroyed; 0 is
+	// pool.DefaultSuspendGrace. (A cancelled subscription's grace is Orders.Grace.)
+	SuspendGrace time.Duration
 
 	Probe Probe
 	// Orders configures Stripe orders; nil turns them off (manual sales only).

@@ -18,6 +18,27 @@ type DestroyArgs struct {
 // Kind implements river.JobArgs.
 func (DestroyArgs) Kind() string { return "destroy" }
 
+// SuspendAccountArgs stops the tenant of a sold account the operator retired with a grace
+// period (`poold retire --force`): its container goes, its data stays. Keyed by account, so
+// manual sales without an order are covered too.
+type SuspendAccountArgs struct {
+	AccountID int64 `json:"account_id"`
+}
+
+// Kind implements river.JobArgs.
+func (SuspendAccountArgs) Kind() string { return "account_suspend" }
+
+// RetireAccountArgs retires (and so destroys, through the teardown job) an account the operator
+// retired with a grace period, once the grace is over — unless it is no longer waiting for that
+// retirement (retired at once meanwhile).
+type RetireAccountArgs struct {
+	AccountID int64 `json:"account_id"`
+	RetireAt  int64 `json:"retire_at"` // Unix ms of the retirement this job belongs to
+}
+
+// Kind implements river.JobArgs.
+func (RetireAccountArgs) Kind() string { return "account_retire" }
+
 // Order jobs.
 
 // DeliverArgs sends an order's credentials e-mail. Resend > 0 is the n-th resend (its own job

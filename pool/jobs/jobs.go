@@ -21,7 +21,8 @@ import (
 const (
 	// QueueProvision bounds concurrent provisioning (and Pulumi engine runs) across tiers.
 	QueueProvision = "provision"
-	// QueueTeardown runs teardowns, bounded like provisioning.
+	// QueueTeardown runs teardowns and an operator's retirements of sold accounts, bounded like
+	// provisioning.
 	QueueTeardown = river.QueueDefault
 	// QueueOrders runs order bookkeeping: pending claims, subscription syncs, retirements.
 	QueueOrders = "orders"
@@ -65,9 +66,12 @@ type Registry map[string]Policy
 //   - e-mails: SMTP outages are survived for about 18 hours (EmailBackoff, 25 attempts).
 //   - order bookkeeping: short attempts, retried for days like teardowns; a claim waiting for a
 //     ready account snoozes, which does not use attempts.
+//   - an operator's retirement of a sold account: stopping the tenant is a Pulumi update, long
+//     and retried for days like a teardown; retiring it after the grace is a short store update.
+//     Both run on the teardown queue, which every daemon works whether orders are on or not.
 //
-// Short attempts (2 minutes) are rescued 3 minutes after they started; provisioning and
-// teardown after 20.
+// Short attempts (2 minutes) are rescued 3 minutes after they started; provisioning, teardown
+// and suspension after 20.
 func Default() Registry {
 	const short, long = 2 * time.Minute, 15 * time.Minute
 	return Registry{
@@ -78,8 +82,10 @@ func Default() Registry {
 		ClaimPendingArgs{}.Kind(): {Queue: QueueOrders, Timeout: short, MaxAttempts: 25, RescueAfter: short + time.Minute, Unique: true},
 		// Not unique: every subscription status change enqueues one, and each converges to the
 		// newest status. A sync may suspend or resume a tenant through Pulumi.
-		SyncArgs{}.Kind():   {Queue: QueueOrders, Timeout: long, MaxAttempts: 25, RescueAfter: long + 5*time.Minute},
-		RetireArgs{}.Kind(): {Queue: QueueOrders, Timeout: short, MaxAttempts: 25, RescueAfter: short + time.Minute, Unique: true},
+		SyncArgs{}.Kind():           {Queue: QueueOrders, Timeout: long, MaxAttempts: 25, RescueAfter: long + 5*time.Minute},
+		RetireArgs{}.Kind():         {Queue: QueueOrders, Timeout: short, MaxAttempts: 25, RescueAfter: short + time.Minute, Unique: true},
+		SuspendAccountArgs{}.Kind(): {Queue: QueueTeardown, Timeout: long, MaxAttempts: 25, RescueAfter: long + 5*time.Minute, Unique: true},
+		RetireAccountArgs{}.Kind():  {Queue: QueueTeardown, Timeout: short, MaxAttempts: 25, RescueAfter: short + time.Minute, Unique: true},
 	}
 }
 

@@ -65,6 +65,10 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArg
 		log.Warn("credentials not sent: account is gone", "state", a.State)
 		return river.JobCancel(fmt.Errorf("account %d is %s", a.ID, a.State))
 	}
+	if !a.RetireAt.IsZero() {
+		log.Warn("credentials not sent: the operator retired the account", "destroy_after", a.RetireAt.Format(time.RFC3339))
+		return river.JobCancel(fmt.Errorf("account %d is being retired", a.ID))
+	}
 	key := s.credentials(o, a, job.Args.Resend).DedupeKey()
 	sent, err := s.cfg.Store.EmailSent(ctx, key)
 	if err != nil {
@@ -251,6 +255,10 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[jobs.SyncArgs]) er
 		}
 		if a.State != pool.StateSuspended {
 			return nil // retired: the grace period is over
+		}
+		if !a.RetireAt.IsZero() {
+			log.Warn("subscription active again, but the operator retired the account: it stays suspended", "destroy_after", a.RetireAt.Format(time.RFC3339))
+			return nil
 		}
 		if err := s.cfg.Tenants.Resume(ctx, a); err != nil {
 			return fmt.Errorf("resume %s: %w", a.Slug, err)

@@ -3,6 +3,7 @@ package pulumiprov_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -29,14 +30,21 @@ func twoHosts() []platform.Host {
 }
 
 // cfProvisioner is a provisioner on the real engine reading the platform stack in backend, with
-// cf as its Cloudflare settings; one other tenant already fills host a.
+// cf as its Cloudflare settings; host a is full (another tenant), so tenants go to b.
 func cfProvisioner(t *testing.T, ts *tenants, dir, backend string, cf *platform.CloudflareConfig) *pulumiprov.Provisioner {
 	t.Helper()
 	p, err := pulumiprov.New(t.Context(), pulumiprov.Config{
 		DataDir: dir, PulumiCLI: pulumiCLI(t), BackendURL: backend, SecretKey: []byte("0123456789abcdef0123456789abcdef"),
 		PlatformStack: "organization/tenantpool/dev", Cloudflare: cf,
-		Placements: func(context.Context) (map[string]string, error) { return map[string]string{"client99": "a"}, nil },
-		Tiers:      pool.Tiers{"basic": testTier()}, Image: testImage, Revision: "test", Program: ts.program,
+		Place: func(_ context.Context, _ int64, _ string, hosts []pool.HostCapacity) (string, error) {
+			for _, h := range hosts {
+				if h.Name == "b" {
+					return "b", nil
+				}
+			}
+			return "", fmt.Errorf("host b not offered: %v", hosts)
+		},
+		Tiers: pool.Tiers{"basic": testTier()}, Image: testImage, Revision: "test", Program: ts.program,
 		Gate:          langflow.NewGate(langflow.GateOptions{PollInterval: 10 * time.Millisecond}),
 		HealthTimeout: time.Minute, Log: slog.New(slog.DiscardHandler),
 	})

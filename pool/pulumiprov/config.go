@@ -59,10 +59,12 @@ type Config struct {
 	Hosts []platform.Host
 	// Domain is the platform domain; when PlatformStack is set its "domain" output wins.
 	Domain string
-	// Placements reports where the store's live tenants run: slug → host name, for every account
-	// that holds a host (retired accounts excluded). Nil means none. Placements made by this
-	// process are added to it, so an account that is still provisioning counts too.
-	Placements func(ctx context.Context) (map[string]string, error)
+	// Place reserves a host for an account among hosts and records it with the account
+	// (store.PlaceAccount): prefer (where an earlier attempt put the stack) or the host it holds
+	// if listed, else the one with the most free capacity, atomically across replicas, counting
+	// accounts still provisioning; ErrNoCapacity when every host is full. Nil: this process
+	// places on its own, counting only its own placements (a provisioner without a store).
+	Place func(ctx context.Context, accountID int64, prefer string, hosts []pool.HostCapacity) (string, error)
 
 	// Tiers resolve an account's tier for Suspend and Resume (Provision is handed its tier).
 	Tiers pool.Tiers

@@ -23,9 +23,11 @@
 // # Placement
 //
 // Hosts come from the platform stack's "hosts" output (Config.PlatformStack, read with the
-// Automation API) or from Config.Hosts. A tenant goes to the host with the most free capacity;
-// the count is what Config.Placements reports plus the placements this process made, chosen and
-// reserved under one lock, so parallel provisioning never over-fills a host.
+// Automation API) or from Config.Hosts. A tenant goes to the host with the most free capacity,
+// reserved through Config.Place: the store counts every live account on a host (provisioning
+// ones from the moment they are placed) and records the placement on the account row under one
+// lock shared by every replica, so neither parallel provisioning nor several replicas
+// over-fill a host, and a restarted job finds its host in the row. A retry keeps its host.
 //
 // # By hand
 //

@@ -164,7 +164,7 @@ type options struct {
 	concurrency int
 	hosts       []platform.Host
 	platform    string
-	placements  func(context.Context) (map[string]string, error)
+	place       func(ctx context.Context, accountID int64, prefer string, hosts []pool.HostCapacity) (string, error)
 	program     func(tenant.Spec) pulumi.RunFunc // nil: the fleet's
 	noDownload  bool
 	health      time.Duration // default a minute
@@ -197,7 +197,7 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		PlatformStack:    o.platform,
 		Hosts:            o.hosts,
 		Domain:           "localhost",
-		Placements:       o.placements,
+		Place:            o.place,
 		Tiers:            pool.Tiers{"basic": testTier()},
 		Image:            testImage,
 		Revision:         "test",

@@ -10,23 +10,50 @@ import (
 
 	"github.com/axiestudio/tenantpool/infra/deploy"
 	"github.com/axiestudio/tenantpool/infra/platform"
+	"github.com/axiestudio/tenantpool/pool"
 )
 
 // ErrNoCapacity: every host is full. Retryable: capacity frees up when tenants are retired.
-var ErrNoCapacity = errors.New("no docker host has free capacity")
+var ErrNoCapacity = pool.ErrNoCapacity
 
-// placer remembers where this process put tenants, so that placements still provisioning (not
-// yet in the store) count against their host.
+// place reserves a's host among hosts: through Config.Place (the store, atomic across replicas,
+// the placement recorded on the account row) or, without one, this process's own placer. prefer
+// is where an earlier attempt put the stack.
+func (p *Provisioner) place(ctx context.Context, a pool.Account, prefer string, hosts []platform.Host) (platform.Host, error) {
+	caps := make([]pool.HostCapacity, len(hosts))
+	for i, h := range hosts {
+		caps[i] = pool.HostCapacity{Name: h.Name, Capacity: h.Capacity}
+	}
+	var (
+		name string
+		err  error
+	)
+	if p.cfg.Place != nil {
+		name, err = p.cfg.Place(ctx, a.ID, prefer, caps)
+	} else {
+		name, err = p.placer.place(a.Slug, prefer, caps)
+	}
+	if err != nil {
+		return platform.Host{}, fmt.Errorf("place %s: %w", a.Slug, err)
+	}
+	i := slices.IndexFunc(hosts, func(h platform.Host) bool { return h.Name == name })
+	if i < 0 {
+		return platform.Host{}, fmt.Errorf("place %s: placed on %q, which is not a host", a.Slug, name)
+	}
+	return hosts[i], nil
+}
+
+// placer places tenants when no store does (Config.Place is nil: a provisioner on its own, as in
+// tests): it remembers where this process put them, counting and reserving under one lock, so
+// parallel placements in this process never over-fill a host.
 type placer struct {
 	mu     sync.Mutex
 	placed map[string]string // slug → host
 }
 
 // place picks slug's host: prefer (where an earlier attempt put it) if it is still a host, else
-// the host with the most free capacity (the first such, in platform order). Counting and
-// reserving happen under one lock, so parallel placements never over-fill a host. stored is
-// slug → host from the store.
-func (pl *placer) place(slug, prefer string, hosts []platform.Host, stored map[string]string) (platform.Host, error) {
+// the host with the most free capacity (the first such, in platform order).
+func (pl *placer) place(slug, prefer string, hosts []pool.HostCapacity) (string, error) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	if pl.placed == nil {
@@ -35,32 +62,27 @@ func (pl *placer) place(slug, prefer string, hosts []platform.Host, stored map[s
 	if prefer == "" {
 		prefer = pl.placed[slug]
 	}
-	if i := slices.IndexFunc(hosts, func(h platform.Host) bool { return h.Name == prefer }); prefer != "" && i >= 0 {
+	if prefer != "" && slices.ContainsFunc(hosts, func(h pool.HostCapacity) bool { return h.Name == prefer }) {
 		pl.placed[slug] = prefer
-		return hosts[i], nil
+		return prefer, nil
 	}
 	used := map[string]int{}
-	for s, h := range stored {
-		if _, mine := pl.placed[s]; !mine && s != slug {
-			used[h]++
-		}
-	}
 	for s, h := range pl.placed {
 		if s != slug {
 			used[h]++
 		}
 	}
-	best, free := -1, 0
-	for i, h := range hosts {
+	best, free := "", 0
+	for _, h := range hosts {
 		if f := h.Capacity - used[h.Name]; f > free {
-			best, free = i, f
+			best, free = h.Name, f
 		}
 	}
-	if best < 0 {
-		return platform.Host{}, fmt.Errorf("place %s: %w (%d hosts)", slug, ErrNoCapacity, len(hosts))
+	if best == "" {
+		return "", fmt.Errorf("%w (%d hosts)", ErrNoCapacity, len(hosts))
 	}
-	pl.placed[slug] = hosts[best].Name
-	return hosts[best], nil
+	pl.placed[slug] = best
+	return best, nil
 }
 
 // release forgets slug's placement (its tenant is destroyed).

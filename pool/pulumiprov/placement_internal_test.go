@@ -6,26 +6,26 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/axiestudio/tenantpool/infra/platform"
+	"github.com/axiestudio/tenantpool/pool"
 )
 
-func h(name string, capacity int) platform.Host {
-	return platform.Host{Name: name, DockerURL: "unix:///var/run/docker.sock", Capacity: capacity, Network: "n"}
+func h(name string, capacity int) pool.HostCapacity {
+	return pool.HostCapacity{Name: name, Capacity: capacity}
 }
 
-// GIVEN hosts with some tenants in the store WHEN many placements race THEN no host goes over
-// its capacity, and the rest get ErrNoCapacity.
+// GIVEN hosts with some tenants this process placed WHEN many placements race THEN no host goes
+// over its capacity, and the rest get ErrNoCapacity. (With a store, Config.Place does this
+// across replicas: see store.PlaceAccount and its tests.)
 func TestPlaceNeverOverfills(t *testing.T) {
-	hosts := []platform.Host{h("a", 3), h("b", 2), h("c", 0)}
-	stored := map[string]string{"old1": "a", "old2": "b"}
-	var pl placer
+	hosts := []pool.HostCapacity{h("a", 3), h("b", 2), h("c", 0)}
+	pl := placer{placed: map[string]string{"old1": "a", "old2": "b"}}
 	var mu sync.Mutex
 	got := map[string]int{}
 	full := 0
 	var wg sync.WaitGroup
 	for i := range 10 {
 		wg.Go(func() {
-			host, err := pl.place(fmt.Sprintf("new%d", i), "", hosts, stored)
+			host, err := pl.place(fmt.Sprintf("new%d", i), "", hosts)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -34,7 +34,7 @@ func TestPlaceNeverOverfills(t *testing.T) {
 			case err != nil:
 				t.Error(err)
 			default:
-				got[host.Name]++
+				got[host]++
 			}
 		})
 	}
@@ -45,19 +45,16 @@ func TestPlaceNeverOverfills(t *testing.T) {
 }
 
 func TestPlaceRules(t *testing.T) {
-	hosts := []platform.Host{h("a", 2), h("b", 3)}
+	hosts := []pool.HostCapacity{h("a", 2), h("b", 3)}
 	for _, tc := range []struct {
 		name, slug, prefer string
-		stored             map[string]string
 		mine               map[string]string
 		want               string
 	}{
 		{name: "most free wins", slug: "x", want: "b"},
-		{name: "tie goes to the first host", slug: "x", stored: map[string]string{"s1": "b"}, want: "a"},
-		{name: "a retry keeps its host even when full", slug: "x", prefer: "a", stored: map[string]string{"s1": "a", "s2": "a"}, want: "a"},
+		{name: "tie goes to the first host", slug: "x", mine: map[string]string{"s1": "b"}, want: "a"},
+		{name: "a retry keeps its host even when full", slug: "x", prefer: "a", mine: map[string]string{"s1": "a", "s2": "a"}, want: "a"},
 		{name: "a host that is gone is not kept", slug: "x", prefer: "gone", want: "b"},
-		{name: "the store and this process count once per slug", slug: "x",
-			stored: map[string]string{"s1": "b", "s2": "b"}, mine: map[string]string{"s1": "b", "s2": "b"}, want: "a"},
 		{name: "an earlier placement in this process is kept", slug: "x", mine: map[string]string{"x": "a"}, want: "a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,17 +62,20 @@ func TestPlaceRules(t *testing.T) {
 			for k, v := range tc.mine {
 				pl.placed[k] = v
 			}
-			got, err := pl.place(tc.slug, tc.prefer, hosts, tc.stored)
-			if err != nil || got.Name != tc.want {
-				t.Errorf("got %q, %v; want %q", got.Name, err, tc.want)
+			got, err := pl.place(tc.slug, tc.prefer, hosts)
+			if err != nil || got != tc.want {
+				t.Errorf("got %q, %v; want %q", got, err, tc.want)
 			}
 		})
 	}
-	pl := placer{}
-	if _, err := pl.place("x", "", []platform.Host{h("a", 1)}, map[string]string{"y": "a"}); !errors.Is(err, ErrNoCapacity) {
+	pl := placer{placed: map[string]string{"y": "a"}}
+	if _, err := pl.place("x", "", []pool.HostCapacity{h("a", 1)}); !errors.Is(err, ErrNoCapacity) {
 		t.Errorf("full host: %v", err)
 	}
-	pl.release("x")
+	pl.release("y")
+	if got, err := pl.place("x", "", []pool.HostCapacity{h("a", 1)}); err != nil || got != "a" {
+		t.Errorf("after release: %q, %v; want a", got, err)
+	}
 }
 
 func TestPassphraseIsDerivedAndStable(t *testing.T) {

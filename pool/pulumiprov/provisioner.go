@@ -218,12 +218,6 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	if err != nil {
 		return "", "", err
 	}
-	var stored map[string]string
-	if p.cfg.Placements != nil {
-		if stored, err = p.cfg.Placements(ctx); err != nil {
-			return "", "", fmt.Errorf("placements: %w", err)
-		}
-	}
 	release, err := p.acquire(ctx)
 	if err != nil {
 		return "", "", err
@@ -261,7 +255,7 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	if mode.restart {
 		restart = strconv.FormatInt(time.Now().UnixNano(), 10)
 	}
-	host, err := p.placer.place(a.Slug, prefer, hosts, stored)
+	host, err := p.place(ctx, a, prefer, hosts)
 	if err != nil {
 		return "", "", err
 	}

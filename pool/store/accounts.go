@@ -19,7 +19,8 @@ import (
 func fsSub(f fs.FS, dir string) (fs.FS, error) { return fs.Sub(f, dir) }
 
 const accountCols = `id, slug, tier, state, host, url, operator_user, customer_user, customer_user_id,
-	secrets, order_id, generation, attempts, last_error, created_at, updated_at, ready_at, claimed_at`
+	secrets, order_id, origin, generation, attempts, last_error, created_at, updated_at, started_at, ready_at, claimed_at,
+	retire_at`
 
 // OperatorUser is the Langflow superuser name every tenant is built with.
 const OperatorUser = "tenantpool-admin"
@@ -45,20 +46,21 @@ type scanner interface{ Scan(dest ...any) error }
 
 func (s *Store) scanAccount(r scanner) (pool.Account, error) {
 	var (
-		a                               pool.Account
-		state, sealed                   string
-		order                           sql.NullString
-		created, updated, ready, claimd int64
+		a                                                pool.Account
+		state, sealed, origin                            string
+		order                                            sql.NullString
+		created, updated, started, ready, claimd, retire int64
 	)
 	err := r.Scan(&a.ID, &a.Slug, &a.Tier, &state, &a.Host, &a.URL, &a.OperatorUser, &a.CustomerUser,
-		&a.CustomerUserID, &sealed, &order, &a.Generation, &a.Attempts, &a.LastError,
-		&created, &updated, &ready, &claimd)
+		&a.CustomerUserID, &sealed, &order, &origin, &a.Generation, &a.Attempts, &a.LastError,
+		&created, &updated, &started, &ready, &claimd, &retire)
 	if err != nil {
 		return a, err
 	}
-	a.State = pool.State(state)
+	a.State, a.Origin = pool.State(state), pool.Origin(origin)
 	a.OrderID = order.String
 	a.CreatedAt, a.UpdatedAt, a.ReadyAt, a.ClaimedAt = msTime(created), msTime(updated), msTime(ready), msTime(claimd)
+	a.StartedAt, a.RetireAt = msTime(started), msTime(retire)
 	plain, err := s.box.Open(sealed, aad(a.ID))
 	if err != nil {
 		return a, fmt.Errorf("account %d: %w", a.ID, err)
@@ -104,10 +106,19 @@ func (s *Store) bump(ctx context.Context, tx *sql.Tx, name string, n int) (int64
 	return v, nil
 }
 
-// CreateAccounts writes n accounts of a tier in state provisioning, with fresh slugs
-// (<prefix><NN>), generated credentials, and one provisioning job each — all in one
-// transaction, before any infrastructure exists.
+// CreateAccounts writes an operator batch (`poold batch create`, the admin API's batch route):
+// CreateAccountsFrom with origin pool.OriginBatch.
 func (s *Store) CreateAccounts(ctx context.Context, tier, prefix string, n int) ([]pool.Account, error) {
+	return s.CreateAccountsFrom(ctx, pool.OriginBatch, tier, prefix, n)
+}
+
+// CreateAccountsFrom writes n accounts of a tier in state provisioning, with fresh slugs
+// (<prefix><NN>), generated credentials, the origin, and one provisioning job each — all in one
+// transaction, before any infrastructure exists.
+func (s *Store) CreateAccountsFrom(ctx context.Context, origin pool.Origin, tier, prefix string, n int) ([]pool.Account, error) {
+	if origin != pool.OriginPool && origin != pool.OriginBatch && origin != pool.OriginOrder {
+		return nil, fmt.Errorf("unknown account origin %q", origin)
+	}
 	if n < 1 {
 		return nil, fmt.Errorf("count %d must be ≥ 1", n)
 	}
@@ -116,7 +127,7 @@ func (s *Store) CreateAccounts(ctx context.Context, tier, prefix string, n int) 
 	}
 	var accounts []pool.Account
 	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
-		accounts, err = s.createAccountsTx(ctx, tx, tier, prefix, n, s.nowMS())
+		accounts, err = s.createAccountsTx(ctx, tx, origin, tier, prefix, n, s.nowMS())
 		return err
 	})
 	if err != nil {
@@ -127,7 +138,7 @@ func (s *Store) CreateAccounts(ctx context.Context, tier, prefix string, n int) 
 
 // createAccountsTx is CreateAccounts inside the caller's transaction (an on-demand account for
 // a pending order commits with the order).
-func (s *Store) createAccountsTx(ctx context.Context, tx *sql.Tx, tier, prefix string, n int, now int64) ([]pool.Account, error) {
+func (s *Store) createAccountsTx(ctx context.Context, tx *sql.Tx, origin pool.Origin, tier, prefix string, n int, now int64) ([]pool.Account, error) {
 	lastID, err := s.bump(ctx, tx, "account", n)
 	if err != nil {
 		return nil, err
@@ -144,6 +155,7 @@ func (s *Store) createAccountsTx(ctx context.Context, tx *sql.Tx, tier, prefix s
 			Slug:             pool.Slug(prefix, lastSlug-int64(n-1-i)),
 			Tier:             tier,
 			State:            pool.StateProvisioning,
+			Origin:           origin,
 			OperatorUser:     OperatorUser,
 			OperatorPassword: secret.Password(32),
 			SecretKey:        secret.Token(),
@@ -160,9 +172,9 @@ func (s *Store) createAccountsTx(ctx context.Context, tx *sql.Tx, tier, prefix s
 			return nil, err
 		}
 		_, err = tx.ExecContext(ctx, s.rebind(`INSERT INTO accounts
-			(id, slug, tier, state, operator_user, customer_user, secrets, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			a.ID, a.Slug, a.Tier, string(a.State), a.OperatorUser, a.CustomerUser, sealed, now, now)
+			(id, slug, tier, state, origin, operator_user, customer_user, secrets, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			a.ID, a.Slug, a.Tier, string(a.State), string(a.Origin), a.OperatorUser, a.CustomerUser, sealed, now, now)
 		if err != nil {
 			if isUniqueViolation(err) {
 				return nil, fmt.Errorf("slug %s already taken: %w", a.Slug, err)
@@ -293,11 +305,14 @@ func (s *Store) Reserve(ctx context.Context, tier string, n int, write func([]po
 	return out, nil
 }
 
-// StartAttempt counts a provisioning attempt and returns the account. An account that is no
+// StartAttempt counts a provisioning attempt and returns the account; the first one also
+// records when provisioning started (stuck time counts from there). An account that is no
 // longer provisioning is returned as it is, unchanged.
 func (s *Store) StartAttempt(ctx context.Context, id int64) (pool.Account, error) {
-	got, err := s.queryAccounts(ctx, s.db, `UPDATE accounts SET attempts = attempts + 1, updated_at = ?
-		WHERE id = ? AND state = 'provisioning' RETURNING `+accountCols, s.nowMS(), id)
+	now := s.nowMS()
+	got, err := s.queryAccounts(ctx, s.db, `UPDATE accounts SET attempts = attempts + 1, updated_at = ?,
+		started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END
+		WHERE id = ? AND state = 'provisioning' RETURNING `+accountCols, now, now, id)
 	if err != nil {
 		return pool.Account{}, fmt.Errorf("start attempt %d: %w", id, err)
 	}
@@ -336,8 +351,8 @@ func (s *Store) MarkReady(ctx context.Context, id int64, p pool.Provisioned) err
 	})
 }
 
-// MarkFailed moves a provisioning account to failed, counts the failure against its tier and
-// enqueues the teardown of whatever was built.
+// MarkFailed moves a provisioning account to failed, counts the failure against its tier
+// (unless it belongs to an operator batch) and enqueues the teardown of whatever was built.
 func (s *Store) MarkFailed(ctx context.Context, id int64, reason string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		n, err := s.failTx(ctx, tx, []int64{id}, reason)
@@ -352,7 +367,8 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, reason string) error {
 }
 
 // FailStuck fails the listed accounts that are still provisioning (the planner found them
-// stuck) and enqueues their teardown; it returns how many it failed.
+// stuck), counts the pool's against their tier and enqueues their teardown; it returns how many
+// it failed.
 func (s *Store) FailStuck(ctx context.Context, ids []int64, reason string) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
@@ -366,17 +382,20 @@ func (s *Store) failTx(ctx context.Context, tx *sql.Tx, ids []int64, reason stri
 	now := s.nowMS()
 	n := 0
 	for _, id := range ids {
-		var tier string
+		var tier, origin string
 		err := tx.QueryRowContext(ctx, s.rebind(`UPDATE accounts SET state = 'failed', last_error = ?, updated_at = ?
-			WHERE id = ? AND state = 'provisioning' RETURNING tier`), reason, now, id).Scan(&tier)
+			WHERE id = ? AND state = 'provisioning' RETURNING tier, origin`), reason, now, id).Scan(&tier, &origin)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
 		if err != nil {
 			return n, fmt.Errorf("fail account %d: %w", id, err)
 		}
-		if err := s.tierFailed(ctx, tx, tier, reason, now); err != nil {
-			return n, err
+		// An operator batch is not the pool's doing: its failures must not stop the tier.
+		if pool.Origin(origin) != pool.OriginBatch {
+			if err := s.tierFailed(ctx, tx, tier, reason, now); err != nil {
+				return n, err
+			}
 		}
 		if err := s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DestroyArgs{AccountID: id}}); err != nil {
 			return n, fmt.Errorf("enqueue teardown: %w", err)
@@ -414,12 +433,94 @@ func (s *Store) Retire(ctx context.Context, id int64) (pool.Account, error) {
 	return a, err
 }
 
-// RetireReady retires up to n of the oldest ready accounts of a tier (inventory above
-// max_total) and enqueues their teardown. It returns the retired ids.
+// RetireRequest is an operator's request to retire an account (`poold retire`, the admin API).
+type RetireRequest struct {
+	// Force allows retiring a sold account (pool.State.Sold).
+	Force bool
+	// Now retires a sold account at once instead of after the grace.
+	Now bool
+	// Grace is how long a sold account is kept suspended before it is destroyed.
+	Grace time.Duration
+}
+
+// RequestRetire carries out an operator's retire request, decided by pool.DecideRetire on the
+// account as it is inside the transaction (so a claim that lands meanwhile is never destroyed
+// without force):
+//
+//   - pool.RetireNow: the account is retired and its teardown queued (as Retire);
+//   - pool.RetireAfterGrace: the account becomes suspended and gets a retire time (now + grace;
+//     a retirement already pending keeps its earlier time), and two jobs are queued with it —
+//     one that stops the tenant now, keeping its data, and one that retires it at the retire
+//     time.
+//
+// A sold account without Force is refused with pool.ErrForceRequired and nothing changes. It
+// returns the account as it is afterwards and how it was retired.
+func (s *Store) RequestRetire(ctx context.Context, id int64, req RetireRequest) (pool.Account, pool.RetireHow, error) {
+	var (
+		a   pool.Account
+		how pool.RetireHow
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		q := `SELECT ` + accountCols + ` FROM accounts WHERE id = ?`
+		if s.pg {
+			q += " FOR UPDATE"
+		}
+		got, err := s.queryAccounts(ctx, tx, q, id)
+		if err != nil {
+			return fmt.Errorf("retire %d: %w", id, err)
+		}
+		if len(got) == 0 {
+			return fmt.Errorf("account %d: %w", id, pool.ErrNotFound)
+		}
+		a = got[0]
+		if how, err = pool.DecideRetire(a.State, req.Force, req.Now); err != nil {
+			return fmt.Errorf("retire %s: %w", a.Slug, err)
+		}
+		now := s.nowMS()
+		if how == pool.RetireNow {
+			if err := pool.CheckTransition(a.State, pool.StateRetired); err != nil {
+				return fmt.Errorf("retire %s: %w", a.Slug, err)
+			}
+			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET state = 'retired', updated_at = ? WHERE id = ?`), now, id); err != nil {
+				return fmt.Errorf("retire %d: %w", id, err)
+			}
+			a.State, a.UpdatedAt = pool.StateRetired, msTime(now)
+			return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DestroyArgs{AccountID: id}})
+		}
+		if req.Grace <= 0 {
+			return fmt.Errorf("retire %s: the suspension grace must be > 0", a.Slug)
+		}
+		if a.State != pool.StateSuspended {
+			if err := pool.CheckTransition(a.State, pool.StateSuspended); err != nil {
+				return fmt.Errorf("retire %s: %w", a.Slug, err)
+			}
+		}
+		if a.RetireAt.IsZero() {
+			a.RetireAt = msTime(now + req.Grace.Milliseconds())
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET state = 'suspended', retire_at = ?, updated_at = ? WHERE id = ?`),
+			a.RetireAt.UnixMilli(), now, id); err != nil {
+			return fmt.Errorf("retire %d: %w", id, err)
+		}
+		a.State, a.UpdatedAt = pool.StateSuspended, msTime(now)
+		// Both unique by their arguments: a repeated request queues nothing new.
+		return s.insertJobs(ctx, tx,
+			jobs.Job{Args: jobs.SuspendAccountArgs{AccountID: id}},
+			jobs.Job{Args: jobs.RetireAccountArgs{AccountID: id, RetireAt: a.RetireAt.UnixMilli()}, ScheduledAt: a.RetireAt})
+	})
+	if err != nil {
+		return pool.Account{}, 0, err
+	}
+	return a, how, nil
+}
+
+// RetireReady retires up to n of the pool's oldest ready accounts of a tier (inventory above
+// max_total; operator batches are never retired by it) and enqueues their teardown. It returns
+// the retired ids.
 func (s *Store) RetireReady(ctx context.Context, tier string, n int) ([]int64, error) {
 	var ids []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		q := `SELECT id FROM accounts WHERE state = 'ready' AND tier = ? ORDER BY id LIMIT ?`
+		q := `SELECT id FROM accounts WHERE state = 'ready' AND tier = ? AND origin <> 'batch' ORDER BY id LIMIT ?`
 		if s.pg {
 			q += " FOR UPDATE SKIP LOCKED"
 		}
@@ -519,9 +620,12 @@ func (s *Store) SetPaused(ctx context.Context, tier string, paused bool) error {
 }
 
 // Snapshot reads what the planner needs, for every tier, in one read: counts of the live
-// states (provisioning, ready), a page of provisioning rows created before stuckBefore, and the
-// tiers' pause and failure status. Its cost follows the live rows, not the claimed or retired
-// history (indexed on state).
+// states (provisioning, ready) by origin, a page of stuck provisioning rows, and the tiers'
+// pause and failure status. An account is stuck when its provisioning job first started
+// (StartAttempt) before stuckBefore, or when it never started, was created before stuckBefore
+// and has no provisioning job left that could start it (none in a non-final state: the job was
+// lost). An account waiting in the queue behind a big batch is not stuck. Its cost follows the
+// live rows and live jobs, not the claimed or retired history (indexed on state).
 func (s *Store) Snapshot(ctx context.Context, stuckBefore time.Time, stuckPage int) (pool.Snapshot, error) {
 	snap := pool.Snapshot{}
 	opts := &sql.TxOptions{}
@@ -533,41 +637,58 @@ func (s *Store) Snapshot(ctx context.Context, stuckBefore time.Time, stuckPage i
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT tier, state, COUNT(*) FROM accounts
-		WHERE state IN ('provisioning', 'ready') GROUP BY tier, state`)
+	rows, err := tx.QueryContext(ctx, `SELECT tier, state, origin, COUNT(*) FROM accounts
+		WHERE state IN ('provisioning', 'ready') GROUP BY tier, state, origin`)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	for rows.Next() {
-		var tier, state string
+		var tier, state, origin string
 		var n int
-		if err := rows.Scan(&tier, &state, &n); err != nil {
+		if err := rows.Scan(&tier, &state, &origin, &n); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		t := snap[tier]
-		if state == string(pool.StateReady) {
-			t.Ready = n
-		} else {
-			t.Provisioning = n
+		switch {
+		case state == string(pool.StateReady) && origin == string(pool.OriginBatch):
+			t.BatchReady += n
+		case state == string(pool.StateReady):
+			t.Ready += n
+		case origin != string(pool.OriginBatch):
+			t.Provisioning += n
 		}
 		snap[tier] = t
 	}
 	rows.Close()
-	rows, err = tx.QueryContext(ctx, s.rebind(`SELECT id, tier FROM accounts WHERE state = 'provisioning' AND created_at < ?
-		ORDER BY created_at LIMIT ?`), stuckBefore.UnixMilli(), stuckPage)
+	jobAccount := `CAST(json_extract(args, '$.account_id') AS INTEGER)`
+	if s.pg {
+		jobAccount = `(args->>'account_id')::bigint`
+	}
+	cutoff := stuckBefore.UnixMilli()
+	rows, err = tx.QueryContext(ctx, s.rebind(`SELECT id, tier, origin FROM accounts WHERE state = 'provisioning' AND (
+			(started_at <> 0 AND started_at < ?)
+			OR (started_at = 0 AND created_at < ? AND id NOT IN (
+				SELECT `+jobAccount+` FROM river_job WHERE kind = ?
+				AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
+				AND `+jobAccount+` IS NOT NULL)))
+		ORDER BY created_at LIMIT ?`), cutoff, cutoff, jobs.ProvisionArgs{}.Kind(), stuckPage)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	for rows.Next() {
 		var id int64
-		var tier string
-		if err := rows.Scan(&id, &tier); err != nil {
+		var tier, origin string
+		if err := rows.Scan(&id, &tier, &origin); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		t := snap[tier]
-		t.Stuck = append(t.Stuck, id)
+		if origin == string(pool.OriginBatch) {
+			t.BatchStuck = append(t.BatchStuck, id)
+		} else {
+			t.Stuck = append(t.Stuck, id)
+		}
 		snap[tier] = t
 	}
 	rows.Close()
@@ -637,25 +758,6 @@ func tierStatuses(ctx context.Context, q interface {
 		status[tier] = st
 	}
 	return status, rows.Err()
-}
-
-// Placements returns where live tenants run: slug → host, for every account that holds a host
-// and is neither failed nor retired (the provisioner's host placement counts them).
-func (s *Store) Placements(ctx context.Context) (map[string]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT slug, host FROM accounts WHERE host <> '' AND state NOT IN ('failed', 'retired')`)
-	if err != nil {
-		return nil, fmt.Errorf("placements: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var slug, host string
-		if err := rows.Scan(&slug, &host); err != nil {
-			return nil, err
-		}
-		out[slug] = host
-	}
-	return out, rows.Err()
 }
 
 // queryIDs runs a query of one id column and closes its rows before returning, so the

@@ -318,7 +318,7 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 		created = true
 		o.CreatedAt, o.UpdatedAt = msTime(now), msTime(now)
 		if o.Tier != "" {
-			if _, err := s.createAccountsTx(ctx, tx, o.Tier, prefix, 1, now); err != nil {
+			if _, err := s.createAccountsTx(ctx, tx, pool.OriginOrder, o.Tier, prefix, 1, now); err != nil {
 				return fmt.Errorf("on-demand account: %w", err)
 			}
 		}
@@ -343,7 +343,7 @@ func (s *Store) RequestAccount(ctx context.Context, orderID, tier, prefix string
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		_, err = s.createAccountsTx(ctx, tx, tier, prefix, 1, now)
+		_, err = s.createAccountsTx(ctx, tx, pool.OriginOrder, tier, prefix, 1, now)
 		return err
 	})
 }
@@ -430,8 +430,8 @@ func (s *Store) setStateTx(ctx context.Context, tx *sql.Tx, id int64, to pool.St
 	for _, f := range from {
 		match = match || pool.State(cur) == f
 	}
-	if !match {
-		return nil
+	if !match || pool.State(cur) == to {
+		return nil // not ours to move, or there already (an operator suspended it)
 	}
 	if err := pool.CheckTransition(pool.State(cur), to); err != nil {
 		return fmt.Errorf("account %d: %w", id, err)

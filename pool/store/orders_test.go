@@ -83,8 +83,8 @@ func TestClaimOrderAndPendingOrder(t *testing.T) {
 			t.Fatalf("pending claims queued %d times, want 1", n)
 		}
 		prov, _ := s.List(ctx, store.Filter{State: pool.StateProvisioning})
-		if len(prov) != 1 || prov[0].Tier != "basic" {
-			t.Fatalf("on-demand accounts = %v, want one basic", prov)
+		if len(prov) != 1 || prov[0].Tier != "basic" || prov[0].Origin != pool.OriginOrder {
+			t.Fatalf("on-demand accounts = %v, want one basic of origin order", prov)
 		}
 		readyAccounts(t, s, "basic", 2)
 		deliver := jobs.Job{Args: jobs.DeliverArgs{OrderID: o.ID}}

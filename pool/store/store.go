@@ -137,10 +137,34 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.claims, s.claimsDone = make(chan *claimReq), make(chan struct{})
 		go s.claimLoop()
 	}
-	h := fnv.New64a()
-	h.Write([]byte("tenantpool-reconcile:" + o.DatabaseURL))
-	s.leaderKey = int64(h.Sum64() >> 1)
+	if s.pg {
+		if s.leaderKey, err = s.reconcileLockKey(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// reconcileLockKey is the advisory-lock id of the reconcile leadership on PostgreSQL: a constant
+// namespace combined with the schema the store's tables live in, never the database URL. Every
+// replica of one pool agrees on it however its URL is spelled (a rolled password, a host alias,
+// an extra parameter), and pools in different schemas of one database (tests run in parallel,
+// each in a fresh schema) do not block each other. Advisory locks are per database, so pools in
+// different databases never meet.
+func (s *Store) reconcileLockKey(ctx context.Context) (int64, error) {
+	var schema string
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(current_schema(), '')`).Scan(&schema); err != nil {
+		return 0, fmt.Errorf("leader lock: current schema: %w", err)
+	}
+	return leaderKey(schema), nil
+}
+
+// leaderKey hashes the reconcile lock's namespace and a schema name into an advisory-lock id.
+func leaderKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("tenantpool-reconcile\x00" + schema))
+	return int64(h.Sum64() >> 1)
 }
 
 // migrate applies the schema and river's job tables. On PostgreSQL an advisory lock keeps

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -358,14 +361,36 @@ func TestSnapshot(t *testing.T) {
 		ctx := context.Background()
 		clock := quartz.NewMock(t).WithLogger(quartz.NoOpLogger).WithLogger(quartz.NoOpLogger)
 		s := open(clock)
-		old, _ := s.CreateAccounts(ctx, "basic", "client", 2)
+		// An hour ago: started (stuck), failed, never started with its job (waiting in the
+		// queue: not stuck), never started with its job gone (lost: stuck).
+		old, _ := s.CreateAccountsFrom(ctx, pool.OriginPool, "basic", "client", 4)
+		if _, err := s.StartAttempt(ctx, old[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		deleteProvisionJob(t, s, old[3].ID)
 		clock.Advance(time.Hour)
+		// Now: started recently (not stuck), ready ones of the pool and of a batch, a stuck batch
+		// account started an hour ago.
+		fresh, _ := s.CreateAccountsFrom(ctx, pool.OriginPool, "basic", "client", 1)
+		if _, err := s.StartAttempt(ctx, fresh[0].ID); err != nil {
+			t.Fatal(err)
+		}
 		seedReady(t, s, "basic", 3)
-		s.CreateAccounts(ctx, "premium", "client", 1)
+		seedReadyFrom(t, s, pool.OriginPool, "basic", 2)
+		clock.Advance(-time.Hour)
+		batch, _ := s.CreateAccounts(ctx, "basic", "batch", 2)
+		if _, err := s.StartAttempt(ctx, batch[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Hour)
+		s.CreateAccountsFrom(ctx, pool.OriginOrder, "premium", "client", 1)
 		if err := s.MarkFailed(ctx, old[1].ID, "boom"); err != nil {
 			t.Fatal(err)
 		}
-		s.Claim(ctx, "basic", "o1")
+		if err := s.MarkFailed(ctx, batch[1].ID, "boom"); err != nil { // a batch's: not counted
+			t.Fatal(err)
+		}
+		s.Claim(ctx, "basic", "o1") // the oldest ready: one of the batch's
 		if err := s.SetPaused(ctx, "premium", true); err != nil {
 			t.Fatal(err)
 		}
@@ -374,30 +399,81 @@ func TestSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, p := snap["basic"], snap["premium"]
-		if b.Ready != 2 || b.Provisioning != 1 || len(b.Stuck) != 1 || b.Stuck[0] != old[0].ID {
-			t.Fatalf("basic = %+v, want ready 2, provisioning 1, stuck [%d]", b, old[0].ID)
-		}
-		if b.ConsecutiveFailures != 1 || !b.LastFailureAt.Equal(clock.Now().Truncate(time.Millisecond)) {
-			t.Fatalf("basic failures = %d at %v", b.ConsecutiveFailures, b.LastFailureAt)
+		want := pool.TierSnapshot{Provisioning: 4, Ready: 2, BatchReady: 2, Stuck: []int64{old[0].ID, old[3].ID},
+			BatchStuck: []int64{batch[0].ID}, ConsecutiveFailures: 1, LastFailureAt: clock.Now().Truncate(time.Millisecond)}
+		if !reflect.DeepEqual(b, want) {
+			t.Fatalf("basic = %+v\nwant    %+v", b, want)
 		}
 		if !p.Paused || p.Provisioning != 1 || len(p.Stuck) != 0 {
 			t.Fatalf("premium = %+v", p)
 		}
-		n, err := s.FailStuck(ctx, b.Stuck, "stuck")
-		if err != nil || n != 1 {
+		n, err := s.FailStuck(ctx, append(b.Stuck, b.BatchStuck...), "stuck")
+		if err != nil || n != 3 {
 			t.Fatalf("FailStuck = %d, %v", n, err)
 		}
 		if n, _ := s.FailStuck(ctx, b.Stuck, "stuck"); n != 0 {
 			t.Fatal("FailStuck failed an account twice")
 		}
+		snap, _ = s.Snapshot(ctx, clock.Now().Add(-30*time.Minute), 100)
+		if got := snap["basic"].ConsecutiveFailures; got != 3 {
+			t.Fatalf("failure streak %d, want 3 (the pool's failed and two stuck; the batch's two are not counted)", got)
+		}
 		if err := s.SetPaused(ctx, "basic", false); err != nil {
 			t.Fatal(err)
 		}
 		snap, _ = s.Snapshot(ctx, clock.Now().Add(-30*time.Minute), 100)
-		if snap["basic"].ConsecutiveFailures != 0 || snap["basic"].Provisioning != 0 {
+		if snap["basic"].ConsecutiveFailures != 0 || snap["basic"].Provisioning != 2 {
 			t.Fatalf("after resume: %+v", snap["basic"])
 		}
+		// The waiting account starts now: its stuck time counts from here, not from creation.
+		if a, err := s.StartAttempt(ctx, old[2].ID); err != nil || !a.StartedAt.Equal(clock.Now().Truncate(time.Millisecond)) {
+			t.Fatalf("first start %v, %v", a.StartedAt, err)
+		}
+		clock.Advance(20 * time.Minute)
+		if a, _ := s.StartAttempt(ctx, old[2].ID); a.Attempts != 2 || !a.StartedAt.Equal(clock.Now().Add(-20*time.Minute).Truncate(time.Millisecond)) {
+			t.Fatalf("second attempt moved the first start: %+v", a.StartedAt)
+		}
+		if snap, _ := s.Snapshot(ctx, clock.Now().Add(-30*time.Minute), 100); len(snap["basic"].Stuck) != 0 {
+			t.Fatalf("stuck 20 minutes after its first start: %v", snap["basic"].Stuck)
+		}
+		clock.Advance(11 * time.Minute)
+		// 31 minutes after their first start, it and the one started with it are stuck.
+		if snap, _ := s.Snapshot(ctx, clock.Now().Add(-30*time.Minute), 100); !slices.Equal(snap["basic"].Stuck, []int64{old[2].ID, fresh[0].ID}) {
+			t.Fatalf("31 minutes after their first start: stuck %v, want [%d %d]", snap["basic"].Stuck, old[2].ID, fresh[0].ID)
+		}
 	})
+}
+
+// seedReadyFrom creates n accounts of an origin and marks them ready.
+func seedReadyFrom(t testing.TB, s *store.Store, origin pool.Origin, tier string, n int) []pool.Account {
+	t.Helper()
+	as, err := s.CreateAccountsFrom(context.Background(), origin, tier, "client", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range as {
+		if err := s.MarkReady(context.Background(), as[i].ID, pool.Provisioned{Host: "h1", URL: "https://" + as[i].Slug + ".example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		as[i].State = pool.StateReady
+	}
+	return as
+}
+
+// deleteProvisionJob removes an account's provisioning job, as if it were lost.
+func deleteProvisionJob(t testing.TB, s *store.Store, id int64) {
+	t.Helper()
+	byAccount := "json_extract(args, '$.account_id')"
+	if s.Postgres() {
+		byAccount = "(args->>'account_id')::bigint"
+	}
+	res, err := s.DB().Exec(fmt.Sprintf(`DELETE FROM river_job WHERE kind = 'provision' AND %s = %d`, byAccount, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("deleted %d provisioning jobs of account %d, want 1", n, id)
+	}
 }
 
 func TestSecretsNeedTheKey(t *testing.T) {
@@ -464,6 +540,43 @@ func TestPostgresLeaderLockIsExclusive(t *testing.T) {
 	a.Close() // the leader dies
 	if ok, _ := b.TryLead(ctx); !ok {
 		t.Fatal("no takeover after the leader closed")
+	}
+}
+
+// Replicas reach one database by URLs that differ (a host alias, a rolled password, an extra
+// parameter): the reconcile lock must still be one lock, and another schema's pool (a parallel
+// test) must not share it.
+func TestPostgresLeaderLockIgnoresHowTheURLIsSpelled(t *testing.T) {
+	u := storetest.SchemaURL(t, storetest.RequirePostgres(t))
+	alias, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host, port := alias.Hostname(), alias.Port(); host == "127.0.0.1" {
+		alias.Host = "localhost:" + port
+	}
+	q := alias.Query()
+	q.Set("application_name", "replica-b")
+	q.Set("connect_timeout", "10")
+	alias.RawQuery = q.Encode()
+	if alias.String() == u {
+		t.Fatal("the two URLs are the same")
+	}
+	a, b := storetest.OpenPostgres(t, u, nil), storetest.OpenPostgres(t, alias.String(), nil)
+	other := storetest.OpenPostgres(t, storetest.SchemaURL(t, storetest.RequirePostgres(t)), nil)
+	ctx := context.Background()
+	if ok, err := a.TryLead(ctx); !ok || err != nil {
+		t.Fatalf("first leader: %v %v", ok, err)
+	}
+	if ok, err := b.TryLead(ctx); ok || err != nil {
+		t.Fatalf("a replica with a differently spelled URL led too: %v %v", ok, err)
+	}
+	if ok, err := other.TryLead(ctx); !ok || err != nil {
+		t.Fatalf("the pool of another schema could not lead: %v %v", ok, err)
+	}
+	a.Resign()
+	if ok, _ := b.TryLead(ctx); !ok {
+		t.Fatal("no takeover by the other URL after resign")
 	}
 }
 
