@@ -42,6 +42,9 @@
 //   - the CLI or a provider plugin is missing: ErrMissingCLI / ErrMissingPlugin, permanent, with
 //     the command that installs it;
 //   - an invalid spec or a program error: permanent, the reason is the account's last error;
+//   - a provider refused a resource (the engine rejected a container, a feature needs a newer
+//     engine API, a name is taken): ErrRefused, permanent, with the provider's message — unless
+//     the message says the engine could not be reached, which is retried;
 //   - the context ends (shutdown, job timeout): the update is interrupted, stack.Cancel releases
 //     the lock and the context's error is returned, so a shutdown leaves the account provisioning
 //     for the restarted daemon to resume;
