@@ -66,6 +66,9 @@ type Config struct {
 
 	// Tiers resolve an account's tier for Suspend and Resume (Provision is handed its tier).
 	Tiers pool.Tiers
+	// Account re-reads an account from the store: Reapply checks, under the tenant's lock,
+	// that the account is still sold. Nil: the account handed in is trusted.
+	Account func(ctx context.Context, id int64) (pool.Account, error)
 
 	// Image is the Langflow image, pinned by digest (repo[:tag]@sha256:<hex>).
 	Image string

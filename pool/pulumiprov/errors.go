@@ -29,6 +29,9 @@ var (
 	// request needs a newer engine API, a name is taken): the same request fails the same way
 	// every time. Permanent; the message is the provider's.
 	ErrRefused = errors.New("the provider refused a resource")
+	// ErrNotSold: a re-apply of an account that is no longer sold (suspended, retired): it
+	// would start or resurrect its tenant. Permanent.
+	ErrNotSold = errors.New("not re-applied: the account is no longer sold")
 )
 
 // op is one engine operation's outcome, as classify needs it.

@@ -168,6 +168,7 @@ type options struct {
 	program     func(tenant.Spec) pulumi.RunFunc // nil: the fleet's
 	noDownload  bool
 	health      time.Duration // default a minute
+	accounts    func(context.Context, int64) (pool.Account, error)
 }
 
 // newProvisioner builds a provisioner on the real CLI with a file backend in a temp dir.
@@ -206,6 +207,7 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		Gate:             langflow.NewGate(langflow.GateOptions{PollInterval: 10 * time.Millisecond}),
 		HealthTimeout:    o.health,
 		NoPluginDownload: o.noDownload,
+		Account:          o.accounts,
 		Log:              log,
 	})
 	if err != nil {

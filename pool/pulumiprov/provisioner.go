@@ -28,12 +28,15 @@ import (
 	"github.com/axiestudio/tenantpool/pool/langflow"
 )
 
-// Stack config keys the provisioner sets.
+// Stack config keys the provisioner sets. ConfigSuspended records that the stack's last update
+// suspended the tenant: a re-apply that waited for the tenant's lock while a suspension ran sees
+// it even before the store does.
 const (
 	ConfigHost                    = "tenantpool:host"
 	ConfigTier                    = "tenantpool:tier"
 	ConfigGeneration              = "tenantpool:generation"
 	ConfigRestart                 = "tenantpool:restart"
+	ConfigSuspended               = "tenantpool:suspended"
 	ConfigDisableDefaultProviders = "pulumi:disable-default-providers"
 )
 
@@ -52,8 +55,9 @@ type Provisioner struct {
 	engine chan struct{} // semaphore: concurrent engine operations
 	placer placer
 
-	mu    sync.Mutex
-	slugs map[string]*sync.Mutex // one operation per tenant at a time in this process
+	mu      sync.Mutex
+	slugs   map[string]*sync.Mutex // one operation per tenant at a time in this process
+	waiting map[string]int         // callers waiting for a slug's lock (tests observe it)
 }
 
 var _ pool.Tenants = (*Provisioner)(nil)
@@ -70,13 +74,14 @@ func New(ctx context.Context, cfg Config) (*Provisioner, error) {
 	}
 	root := filepath.Join(cfg.DataDir, "pulumi")
 	p := &Provisioner{
-		cfg:    cfg,
-		cli:    c,
-		home:   HomeDir(cfg.DataDir),
-		stacks: filepath.Join(root, "stacks"),
-		refDir: filepath.Join(root, "platform-ref"),
-		engine: make(chan struct{}, cfg.Concurrency),
-		slugs:  map[string]*sync.Mutex{},
+		cfg:     cfg,
+		cli:     c,
+		home:    HomeDir(cfg.DataDir),
+		stacks:  filepath.Join(root, "stacks"),
+		refDir:  filepath.Join(root, "platform-ref"),
+		engine:  make(chan struct{}, cfg.Concurrency),
+		slugs:   map[string]*sync.Mutex{},
+		waiting: map[string]int{},
 	}
 	dirs := []string{p.home, p.stacks, p.refDir}
 	if state, ok := strings.CutPrefix(cfg.BackendURL, "file://"); ok {
@@ -127,8 +132,12 @@ func (p *Provisioner) lockSlug(slug string) func() {
 		m = &sync.Mutex{}
 		p.slugs[slug] = m
 	}
+	p.waiting[slug]++
 	p.mu.Unlock()
 	m.Lock()
+	p.mu.Lock()
+	p.waiting[slug]--
+	p.mu.Unlock()
 	return m.Unlock
 }
 
@@ -277,6 +286,7 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 		ConfigTier:                    {Value: t.Name},
 		ConfigGeneration:              {Value: p.Generation()},
 		ConfigRestart:                 {Value: restart},
+		ConfigSuspended:               {Value: strconv.FormatBool(mode.suspended)},
 	}); err != nil {
 		return "", "", classify(ctx, op{name: "set config", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
 	}
