@@ -25,6 +25,7 @@ import (
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/dockerhost"
 	"github.com/axiestudio/tenantpool/pool/langflow"
 )
 
@@ -56,8 +57,9 @@ type Provisioner struct {
 	placer placer
 
 	mu      sync.Mutex
-	slugs   map[string]*sync.Mutex // one operation per tenant at a time in this process
-	waiting map[string]int         // callers waiting for a slug's lock (tests observe it)
+	slugs   map[string]*sync.Mutex        // one operation per tenant at a time in this process
+	waiting map[string]int                // callers waiting for a slug's lock (tests observe it)
+	dockers map[string]*dockerhost.Client // by Docker URL
 }
 
 var _ pool.Tenants = (*Provisioner)(nil)
@@ -82,6 +84,7 @@ func New(ctx context.Context, cfg Config) (*Provisioner, error) {
 		engine:  make(chan struct{}, cfg.Concurrency),
 		slugs:   map[string]*sync.Mutex{},
 		waiting: map[string]int{},
+		dockers: map[string]*dockerhost.Client{},
 	}
 	dirs := []string{p.home, p.stacks, p.refDir}
 	if state, ok := strings.CutPrefix(cfg.BackendURL, "file://"); ok {
@@ -109,6 +112,8 @@ func New(ctx context.Context, cfg Config) (*Provisioner, error) {
 		p.env[k] = v
 		p.scrub = append(p.scrub, v)
 	}
+	// Crash-only: whatever a killed predecessor on this data directory left running goes now.
+	p.sweep(cfg.Log)
 	return p, nil
 }
 
@@ -293,6 +298,9 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	if mode.preview {
 		return "", host.Name, p.preview(ctx, log, sec, st, mode.out)
 	}
+	if err := p.recoverStack(ctx, log, sec, st, a.Slug, &host); err != nil {
+		return "", "", err
+	}
 	log.Info("stack update", "stack", name, "host", host.Name)
 
 	ev := watchEvents(ctx, log, sec)
@@ -307,6 +315,7 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 		if ctx.Err() != nil {
 			p.cancel(ctx, log, st)
 		}
+		p.staleByMessage(ctx, log, st, err)
 		return "", "", classify(ctx, op{name: "up", stack: name, err: err, diagnostics: diag, stderr: sec.scrub(stderr.String()), home: p.home})
 	}
 	out, ok := res.Outputs[tenant.OutputURL]
@@ -375,8 +384,9 @@ func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (st
 	return id, nil
 }
 
-// Destroy implements pool.Tenants: destroy the stack's resources, remove the stack and its
-// work directory. A stack that does not exist is already destroyed.
+// Destroy implements pool.Tenants: destroy the stack's resources, remove whatever of the tenant
+// its stack left on its host (with Docker access), then remove the stack and its work
+// directory. A stack that does not exist is already destroyed.
 func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", a.Tier)
@@ -400,6 +410,13 @@ func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	case err != nil:
 		return classify(ctx, op{name: "select stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
 	}
+	host, err := p.stackHost(ctx, st, a.Host)
+	if err != nil {
+		return err
+	}
+	if err := p.recoverStack(ctx, log, sec, st, a.Slug, host); err != nil {
+		return err
+	}
 	ev := watchEvents(ctx, log, sec)
 	var stderr bytes.Buffer
 	_, err = st.Destroy(ctx, optdestroy.EventStreams(ev.ch), optdestroy.ErrorProgressStreams(&stderr), optdestroy.SuppressProgress())
@@ -408,7 +425,13 @@ func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 		if ctx.Err() != nil {
 			p.cancel(ctx, log, st)
 		}
+		p.staleByMessage(ctx, log, st, err)
 		return classify(ctx, op{name: "destroy", stack: name, err: err, diagnostics: diag, stderr: sec.scrub(stderr.String()), home: p.home})
+	}
+	if host != nil && p.cfg.Docker != nil {
+		if _, _, err := p.removeTenant(ctx, log, *host, a.Slug); err != nil {
+			return fmt.Errorf("destroy %s: %w", a.Slug, err)
+		}
 	}
 	if err := st.Workspace().RemoveStack(ctx, name); err != nil {
 		return classify(ctx, op{name: "remove stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
@@ -416,6 +439,30 @@ func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	p.placer.release(a.Slug)
 	log.Info("stack destroyed and removed", "stack", name)
 	return os.RemoveAll(p.workDir(a.Slug))
+}
+
+// stackHost is the host the stack's config places the tenant on (fallback: the account's), as
+// the current hosts describe it; nil when none matches.
+func (p *Provisioner) stackHost(ctx context.Context, st auto.Stack, fallback string) (*platform.Host, error) {
+	if p.cfg.Docker == nil {
+		return nil, nil
+	}
+	name := fallback
+	if v, err := st.GetConfig(ctx, ConfigHost); err == nil && v.Value != "" {
+		name = v.Value
+	}
+	_, hosts, err := p.platformOutputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return hostNamed(hosts, name), nil
+}
+
+// Hosts are the Docker hosts tenants are placed on: the platform stack's, else the configured
+// ones.
+func (p *Provisioner) Hosts(ctx context.Context) ([]platform.Host, error) {
+	_, hosts, err := p.platformOutputs(ctx)
+	return hosts, err
 }
 
 // Outputs returns the outputs of an account's stack (secret values included, marked Secret).

@@ -83,7 +83,8 @@ func sold(a pool.Account) error {
 
 // refresh brings the existing stack's state in line with what really runs; the engine's progress
 // goes to out when it is not nil. check, when set, sees the stack's configuration first and may
-// refuse. The caller holds the slug's lock.
+// refuse. An interrupted update's leftovers are recovered first. The caller holds the slug's
+// lock.
 func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubber, slug string, out io.Writer, check func(auto.ConfigMap) error) error {
 	release, err := p.acquire(ctx)
 	if err != nil {
@@ -111,6 +112,13 @@ func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubbe
 			return err
 		}
 	}
+	host, err := p.stackHost(ctx, st, "")
+	if err != nil {
+		return err
+	}
+	if err := p.recoverStack(ctx, log, sec, st, slug, host); err != nil {
+		return err
+	}
 	ev := watchEvents(ctx, log, sec)
 	var stderr bytes.Buffer
 	progress := optrefresh.SuppressProgress()
@@ -124,6 +132,7 @@ func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubbe
 		if ctx.Err() != nil {
 			p.cancel(ctx, log, st)
 		}
+		p.staleByMessage(ctx, log, st, err)
 		return classify(ctx, op{name: "refresh", stack: name, err: err, diagnostics: diag, stderr: sec.scrub(stderr.String()), home: p.home})
 	}
 	return nil
