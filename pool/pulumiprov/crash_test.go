@@ -169,6 +169,9 @@ func killedUpdateRecovers(t *testing.T, withDocker bool) {
 			t.Errorf("after the teardown: containers %+v, volumes %+v", cs, vs)
 		}
 	}
+	if err := p.Destroy(t.Context(), a); withDocker && err != nil || !withDocker && err == nil {
+		t.Errorf("second Destroy: %v (with Docker: nil, the host has nothing of it; without: an error, it cannot tell)", err)
+	}
 }
 
 // A container carrying the tenant's labels that the stack does not record (an interrupted

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -386,7 +387,13 @@ func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (st
 
 // Destroy implements pool.Tenants: destroy the stack's resources, remove whatever of the tenant
 // its stack left on its host (with Docker access), then remove the stack and its work
-// directory. A stack that does not exist is already destroyed.
+// directory.
+//
+// Without a stack in this backend, an account that never got a host has nothing to tear down
+// (nil). One that got a host is an error (retryable, naming the backend): its tenant may well
+// run, provisioned through another backend (a replica configured with another
+// --pulumi-backend). With Docker access the host settles it: nothing of the tenant left there
+// means it is torn down already (a repeated teardown), so nil.
 func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", a.Tier)
@@ -406,7 +413,10 @@ func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	switch {
 	case auto.IsSelectStack404Error(err):
 		p.placer.release(a.Slug)
-		return os.RemoveAll(p.workDir(a.Slug))
+		if err := os.RemoveAll(p.workDir(a.Slug)); err != nil {
+			return err
+		}
+		return p.destroyWithoutStack(ctx, log, a)
 	case err != nil:
 		return classify(ctx, op{name: "select stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
 	}
@@ -441,6 +451,40 @@ func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	return os.RemoveAll(p.workDir(a.Slug))
 }
 
+// destroyWithoutStack is a teardown of an account that has no stack in this backend.
+func (p *Provisioner) destroyWithoutStack(ctx context.Context, log *slog.Logger, a pool.Account) error {
+	name := StackName(a.Slug)
+	if a.Host == "" {
+		return nil // never placed: nothing was built for it
+	}
+	backend := redactURL(p.cfg.BackendURL)
+	if p.cfg.Docker == nil {
+		return fmt.Errorf("destroy %s: stack %s is not in the Pulumi backend %s, yet the account was placed on host %s: "+
+			"its tenant may run, provisioned through another backend (is this replica's --pulumi-backend the one that provisioned it?)",
+			a.Slug, name, backend, a.Host)
+	}
+	_, hosts, err := p.platformOutputs(ctx)
+	if err != nil {
+		return fmt.Errorf("destroy %s: %w", a.Slug, err)
+	}
+	h := hostNamed(hosts, a.Host)
+	if h == nil {
+		return fmt.Errorf("destroy %s: stack %s is not in the Pulumi backend %s, and the account's host %s is not among the hosts: cannot tell whether its tenant still runs",
+			a.Slug, name, backend, a.Host)
+	}
+	containers, volumes, err := p.tenantLeft(ctx, *h, a.Slug)
+	if err != nil {
+		return fmt.Errorf("destroy %s: %w", a.Slug, err)
+	}
+	if containers+volumes > 0 {
+		return fmt.Errorf("destroy %s: stack %s is not in the Pulumi backend %s, but host %s still has %d container(s) and %d volume(s) of the tenant: "+
+			"is this replica's --pulumi-backend the one that provisioned it? (the stray pass removes containers of retired and failed accounts after its grace)",
+			a.Slug, name, backend, a.Host, containers, volumes)
+	}
+	log.Info("no stack and nothing of the tenant on its host: torn down already", "stack", name, "host", a.Host)
+	return nil
+}
+
 // stackHost is the host the stack's config places the tenant on (fallback: the account's), as
 // the current hosts describe it; nil when none matches.
 func (p *Provisioner) stackHost(ctx context.Context, st auto.Stack, fallback string) (*platform.Host, error) {
@@ -456,6 +500,15 @@ func (p *Provisioner) stackHost(ctx context.Context, st auto.Stack, fallback str
 		return nil, err
 	}
 	return hostNamed(hosts, name), nil
+}
+
+// redactURL hides the password of a URL (a backend URL may carry credentials).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
 }
 
 // Hosts are the Docker hosts tenants are placed on: the platform stack's, else the configured
