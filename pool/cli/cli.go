@@ -53,6 +53,7 @@ type Env struct {
 
 	opts      options
 	provision provisionFlags
+	hosts     func(context.Context) ([]platform.Host, error) // set once the Pulumi provisioner is built
 }
 
 // Key returns the pool's sealing key (POOL_SECRET_KEY, else the data dir's key file).

@@ -15,6 +15,7 @@ import (
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/daemon"
+	"github.com/axiestudio/tenantpool/pool/dockerhost"
 	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
@@ -88,7 +89,12 @@ func (e *Env) pulumiTenants(ctx context.Context, s *store.Store, concurrency int
 	if err != nil {
 		return nil, err
 	}
-	return pulumiprov.New(ctx, cfg)
+	p, err := pulumiprov.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.hosts = p.Hosts // the stray pass sweeps the hosts the provisioner places on
+	return p, nil
 }
 
 // pulumiConfig is the Pulumi provisioner's configuration from flags, environment and config.
@@ -110,5 +116,6 @@ func (e *Env) pulumiConfig(s *store.Store, concurrency int) (pulumiprov.Config, 
 		DataDir: e.DataDir, PulumiCLI: cliPath, BackendURL: f.backend, SecretsProvider: f.secrets, SecretKey: key,
 		PlatformStack: f.platformStack, Hosts: hosts, Domain: f.domain, Placements: s.Placements, Tiers: e.Tiers,
 		Image: f.image, Concurrency: concurrency, HealthTimeout: health, NoPluginDownload: f.noPluginDownload, Log: e.Log,
+		Account: s.Get, Docker: dockerhost.Dial,
 	}, nil
 }
