@@ -178,6 +178,20 @@ func (c *Client) InspectContainer(ctx context.Context, id string) (Container, er
 		Labels: raw.Config.Labels, Created: at}, nil
 }
 
+// ImageLabels returns the labels of a local image; an error matching pool.ErrNotFound when
+// there is no such image.
+func (c *Client) ImageLabels(ctx context.Context, ref string) (map[string]string, error) {
+	var raw struct {
+		Config struct {
+			Labels map[string]string `json:"Labels"`
+		} `json:"Config"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/images/"+ref+"/json", nil, nil, "", &raw); err != nil {
+		return nil, err
+	}
+	return raw.Config.Labels, nil
+}
+
 // ImportImage makes the image ref (repo:tag) from a tar of its root file system, like `docker
 // import`; changes are Dockerfile instructions applied to it (`CMD ["/app"]`).
 func (c *Client) ImportImage(ctx context.Context, ref string, rootfs io.Reader, changes ...string) error {

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -64,12 +65,17 @@ func Require(t testing.TB) *dockerhost.Client {
 // ImageRef is the test image.
 const ImageRef = "tenantpool-test/sleeper:1"
 
+// imageLabel carries the SHA-256 of the image's binary: an image already made from the same
+// bytes is used as it is.
+const imageLabel = "tenantpool.test.sha256"
+
 var image = struct {
 	sync.Mutex
 	done bool
 }{}
 
-// Image makes sure the test image exists (built once per test binary) and returns its ref.
+// Image makes sure the test image exists (built once per test binary, imported only when the
+// engine lacks one of the same bytes) and returns its ref.
 func Image(t testing.TB, c *dockerhost.Client) string {
 	t.Helper()
 	image.Lock()
@@ -88,6 +94,12 @@ func Image(t testing.TB, c *dockerhost.Client) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	if labels, err := c.ImageLabels(context.Background(), ImageRef); err == nil && labels[imageLabel] == digest {
+		image.done = true // built by an earlier test binary from the same bytes
+		return ImageRef
+	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	if err := tw.WriteHeader(&tar.Header{Name: "sleeper", Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
@@ -99,7 +111,7 @@ func Image(t testing.TB, c *dockerhost.Client) string {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ImportImage(context.Background(), ImageRef, &buf, `CMD ["/sleeper"]`); err != nil {
+	if err := c.ImportImage(context.Background(), ImageRef, &buf, `CMD ["/sleeper"]`, "LABEL "+imageLabel+"="+digest); err != nil {
 		t.Fatal(err)
 	}
 	image.done = true
