@@ -65,6 +65,11 @@ func TestStrayPassRemovesOnlyStrays(t *testing.T) {
 	strays := map[string]string{retired.Slug: run(retired.Slug), failed.Slug: run(failed.Slug), unknown: run(unknown)}
 
 	logs := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs)
+		}
+	})
 	prov := &pooltest.Provisioner{Block: make(chan struct{})} // provisioning waits: the provisioning account stays so
 	d, err := daemon.New(ctx, daemon.Config{
 		Store: store.Options{DataDir: dir, Key: storetest.Key}, Tiers: tiers, Prefix: prefix,
@@ -86,18 +91,26 @@ func TestStrayPassRemovesOnlyStrays(t *testing.T) {
 	go func() { done <- d.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-done })
 
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		gone := 0
-		for _, id := range strays {
-			if !dockertest.Exists(t, dc, id) {
-				gone++
-			}
+	// The pass has run once the metrics count it (it logs and counts after its removals).
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	metrics := func() string {
+		resp, err := srv.Client().Get(srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if gone == len(strays) {
-			break
-		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(metrics(), "tenantpool_stray_containers_removed_total 3"); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("strays not removed within a minute (%d of %d)\n%s", gone, len(strays), logs)
+			t.Fatalf("no pass removed 3 strays within a minute:\n%s", grep(metrics(), "stray"))
+		}
+	}
+	for slug, id := range strays {
+		if dockertest.Exists(t, dc, id) {
+			t.Errorf("stray %s's container is still there", slug)
 		}
 	}
 	for slug, id := range keep {
@@ -114,16 +127,9 @@ func TestStrayPassRemovesOnlyStrays(t *testing.T) {
 		t.Errorf("the foreign container was not reported")
 	}
 
-	srv := httptest.NewServer(d.Handler())
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), "tenantpool_stray_containers_removed_total 3") {
-		t.Errorf("metrics lack 3 removed strays:\n%s", grep(string(body), "stray"))
+	if m := metrics(); !strings.Contains(m, `tenantpool_stray_containers{verdict="stray"} 3`) ||
+		!strings.Contains(m, `tenantpool_stray_containers{verdict="young"} 0`) {
+		t.Errorf("stray gauges:\n%s", grep(m, "stray"))
 	}
 }
 
