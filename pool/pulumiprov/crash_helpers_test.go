@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -18,9 +19,13 @@ import (
 	"github.com/axiestudio/tenantpool/pool"
 )
 
+// pluginBuilt is set once buildPlugin ran (TestMain removes its directory then).
+var pluginBuilt atomic.Bool
+
 // buildPlugin builds the test provider plugin (internal/testplugin) once per test binary, as
 // pulumi-resource-tenantpooltest in a directory of its own, and returns that directory.
 var buildPlugin = sync.OnceValues(func() (string, error) {
+	pluginBuilt.Store(true)
 	dir, err := os.MkdirTemp("", "tenantpooltest-plugin")
 	if err != nil {
 		return "", err
