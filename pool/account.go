@@ -96,6 +96,9 @@ var (
 	ErrIllegalTransition = errors.New("illegal state transition")
 	ErrUnknownTier       = errors.New("unknown tier")
 	ErrPaused            = errors.New("tier is paused")
+	// ErrNotSold: a sold tenant's operation (a re-apply) found the account no longer sold
+	// (suspended or retired meanwhile); doing it would start or resurrect the tenant.
+	ErrNotSold = errors.New("the account is no longer sold")
 	// ErrNoCapacity: every host is full. Retryable: capacity frees up as tenants are retired.
 	ErrNoCapacity = errors.New("no docker host has free capacity")
 )

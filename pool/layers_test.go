@@ -13,7 +13,7 @@ const module = "github.com/axiestudio/tenantpool/"
 // langflow, delivery, infra) sit beside the store: they may use the domain, never the runtime.
 var layer = map[string]int{
 	"pool": 0, "pool/jobs": 0, "pool/secret": 0,
-	"pool/store": 1, "pool/langflow": 1, "pool/pulumiprov": 1, "delivery": 1,
+	"pool/store": 1, "pool/langflow": 1, "pool/pulumiprov": 1, "pool/dockerhost": 1, "delivery": 1,
 	"infra/platform": 1, "infra/tenant": 1, "infra/deploy": 1,
 	"pool/control": 2, "pool/orders": 2, "pool/admin": 2, "pool/metrics": 2,
 	"pool/daemon": 3,
@@ -43,8 +43,18 @@ func TestImportsNeverRunBackUp(t *testing.T) {
 			}
 		}
 	}
+	// The Docker Engine adapter knows the domain and the platform's hosts, nothing else.
+	out, err := exec.Command("go", "list", "-f", "{{join .Imports \"\\n\"}}", module+"pool/dockerhost").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range strings.Fields(string(out)) {
+		if name, ok := strings.CutPrefix(imp, module); ok && name != "pool" && name != "infra/platform" {
+			t.Errorf("pool/dockerhost imports %s: it may import pool and infra/platform only", name)
+		}
+	}
 	// The pure domain imports nothing of the project.
-	out, err := exec.Command("go", "list", "-f", "{{join .Imports \"\\n\"}}", module+"pool").Output()
+	out, err = exec.Command("go", "list", "-f", "{{join .Imports \"\\n\"}}", module+"pool").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,10 @@ const (
 	EdgeContainerName = "tenantpool-edge"
 	// ManagedLabel marks every container tenantpool manages; the proxy only routes to those.
 	ManagedLabel = "tenantpool.managed"
+	// SlugLabel and TierLabel name the tenant a container or volume belongs to; with
+	// ManagedLabel they are how the daemon finds a tenant's things on a host without its stack.
+	SlugLabel = "tenantpool.slug"
+	TierLabel = "tenantpool.tier"
 	// CustomDomainTargetLabel and FallbackOriginLabel are the first labels of the Cloudflare for
 	// SaaS names under the domain.
 	CustomDomainTargetLabel = "customers"

@@ -131,7 +131,7 @@ func deploy(ctx *pulumi.Context, s Spec) (*outputs, error) {
 	}
 
 	labels := func(kv ...string) []string {
-		return append([]string{platform.ManagedLabel, "true", "tenantpool.slug", s.Slug, "tenantpool.tier", s.Tier.Name}, kv...)
+		return append([]string{platform.ManagedLabel, "true", platform.SlugLabel, s.Slug, platform.TierLabel, s.Tier.Name}, kv...)
 	}
 	vol, err := docker.NewVolume(ctx, "data", &docker.VolumeArgs{
 		Name:   pulumi.String(s.VolumeName()),

@@ -59,7 +59,8 @@ type Env struct {
 
 	opts      options
 	provision provisionFlags
-	envErrs   []error // environment values that do not parse (boolEnv)
+	envErrs   []error                                        // environment values that do not parse (boolEnv)
+	hosts     func(context.Context) ([]platform.Host, error) // set once the Pulumi provisioner is built
 }
 
 // boolEnv is the boolean environment variable key (strconv.ParseBool: true, false, 1, 0, t, f,

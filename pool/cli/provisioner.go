@@ -16,6 +16,7 @@ import (
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/daemon"
+	"github.com/axiestudio/tenantpool/pool/dockerhost"
 	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
@@ -242,6 +243,7 @@ func (e *Env) pulumiTenants(ctx context.Context, s *store.Store, concurrency int
 	} else if err != nil {
 		e.Log.Warn("cannot check the platform's hosts now; each tenant is checked when it is placed", "err", err)
 	}
+	e.hosts = p.Hosts // the stray pass sweeps the hosts the provisioner places on
 	return p, nil
 }
 
@@ -261,5 +263,6 @@ func (e *Env) pulumiConfig(s *store.Store, concurrency int) (pulumiprov.Config, 
 		PlatformStack: f.platformStack, Hosts: f.hosts(e), Domain: f.domain, Place: s.PlaceAccount, Tiers: e.Tiers,
 		Image: f.image, Cloudflare: set.cloudflare, Concurrency: concurrency, HealthTimeout: set.health,
 		NoPluginDownload: f.noPluginDownload, Program: e.opts.program, Log: e.Log,
+		Account: s.Get, Docker: dockerhost.Dial,
 	}, nil
 }

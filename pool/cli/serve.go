@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/control"
@@ -146,6 +147,12 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 		Probe: daemon.Probe{Schedule: f.probeSchedule, Threshold: f.probeThreshold, Concurrency: f.probeConcurrency, Timeout: f.probeTO},
 		Tenants: func(ctx context.Context, s *store.Store) (pool.Tenants, error) {
 			return e.tenants(ctx, s, f.concurrency)
+		},
+		Hosts: func(ctx context.Context) ([]platform.Host, error) {
+			if e.hosts == nil { // a test's provisioner double: no hosts to sweep
+				return nil, nil
+			}
+			return e.hosts(ctx)
 		},
 	}
 	if cfg.SuspendGrace, err = e.suspendGrace(); err != nil {

@@ -262,6 +262,12 @@ func (p *Prober) reapply(ctx context.Context, ps *pass, log *slog.Logger, a pool
 		return nil // shutdown: the next streak decides again
 	}
 	took := p.cfg.Clock.Since(start).Round(time.Millisecond)
+	if errors.Is(rerr, pool.ErrNotSold) {
+		// Suspended or retired while it waited for the tenant's lock: nothing to repair, and
+		// nothing for the operator.
+		log.Info("re-apply skipped: the account is no longer sold", "err", rerr)
+		return nil
+	}
 	if rerr == nil {
 		log.Info("tenant stack re-applied and healthy", "took", took)
 		ps.add(func(r *ProbeReport) { r.Reapplied++ }, nil)

@@ -352,3 +352,32 @@ func TestProberRunFollowsLeadership(t *testing.T) {
 		t.Fatal("prober without store and reapply accepted")
 	}
 }
+
+// A re-apply refused because the account stopped being sold while it waited for the tenant's
+// lock (the tenants' ErrNotSold) is no failure: no flag, no alert, no re-apply event.
+func TestProberReapplyOfAnAccountNoLongerSoldIsNoFailure(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.OpenSQLite(t, t.TempDir(), nil)
+	h := newHealthServer(t)
+	h.down.Store(true)
+	as := sell(t, s, h.URL)
+	prov := &pooltest.Provisioner{ReapplyFail: func(a pool.Account, _ int) error {
+		return pool.Permanent(fmt.Errorf("reapply %s: %w: its stack's last update suspended it", a.Slug, pool.ErrNotSold))
+	}}
+	al := &alerts{}
+	p := newProber(t, func(c *control.ProberConfig) { c.Store, c.Tenants, c.Alert = s, prov, al.alert })
+	for range 2 { // threshold 2: the second pass re-applies
+		if _, err := p.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if prov.Reapplied(as[0].Slug) != 1 {
+		t.Fatalf("re-applied %d times, want 1", prov.Reapplied(as[0].Slug))
+	}
+	if got := al.of(as[0].Slug); len(got) != 0 {
+		t.Fatalf("alerts %q, want none", got)
+	}
+	if got := events(t, s, as[0].ID); !reflect.DeepEqual(got, []pool.EventKind{pool.EventProbeFailed}) {
+		t.Fatalf("history %v, want only the failed probe", got)
+	}
+}

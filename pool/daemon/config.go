@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/axiestudio/tenantpool/delivery"
+	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
@@ -36,6 +37,11 @@ type Config struct {
 	// Rotate gives a customer a new password at a tenant when Tenants is not configured (the
 	// tenant's own Langflow API); nil: langflow's default gate.
 	Rotate func(ctx context.Context, a pool.Account, password string) error
+	// Hosts lists the Docker hosts tenants run on. With it, the reconcile leader runs the stray
+	// pass (strays.go) every StrayInterval (default 5m), removing tenant containers of retired,
+	// failed or unknown accounts older than StrayGrace (default 10m). Nil: no stray pass.
+	Hosts                     func(ctx context.Context) ([]platform.Host, error)
+	StrayInterval, StrayGrace time.Duration
 
 	Listen               string        // HTTP address
 	ReconcileSchedule    string        // robfig/cron schedule of reconcile passes

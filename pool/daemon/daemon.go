@@ -85,12 +85,13 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	if registry == nil {
 		registry = jobs.Default()
 	}
+	strays := newStrayPass(cfg, s, m, d.log)
 	plan := pool.DefaultPlanConfig()
 	plan.HardFailureLimit = cfg.HardFailureLimit
 	d.rec, err = control.NewReconciler(control.ReconcilerConfig{
 		Store: s, Tiers: cfg.Tiers, Plan: plan, Prefix: cfg.Prefix, StuckTimeout: cfg.StuckTimeout,
 		Schedule: cfg.ReconcileSchedule, Leader: leader, Log: d.log,
-		Maintain: func(ctx context.Context) error { return d.rescueShortJobs(ctx, registry) },
+		Maintain: func(ctx context.Context) error { return errors.Join(d.rescueShortJobs(ctx, registry), strays.run(ctx)) },
 	})
 	if err != nil {
 		return nil, err

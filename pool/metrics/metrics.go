@@ -24,6 +24,8 @@
 //	accounts_flagged                        gauge   sold tenants the health probe flagged for the operator
 //	probe_events_total{kind}                counter probe events in this process (probe_failed, reapplied, reapply_failed, flagged, recovered)
 //	reconcile_leader                        gauge   1 while this process leads the reconcile
+//	stray_containers{verdict}               gauge   managed containers the last stray pass did not find live (stray, young, foreign, unexpected)
+//	stray_containers_removed_total          counter stray containers the stray pass removed in this process
 //	scrape_errors_total                     counter database reads that failed during a scrape
 package metrics
 
@@ -52,6 +54,8 @@ type Metrics struct {
 	attemptFailures, emailsFailed *prometheus.CounterVec
 	probeEvents                   *prometheus.CounterVec
 	leader                        prometheus.Gauge
+	strays                        *prometheus.GaugeVec
+	straysRemoved                 prometheus.Counter
 }
 
 // New registers every tenantpool metric (and the Go/process collectors) on a new registry.
@@ -75,8 +79,13 @@ func New(src Source, tiers pool.Tiers, hardLimit int, log *slog.Logger) *Metrics
 			Help: "Health probe events in this process."}, []string{"kind"}),
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tenantpool_reconcile_leader",
 			Help: "1 while this process leads the reconcile."}),
+		strays: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tenantpool_stray_containers",
+			Help: "Managed tenant containers the last stray pass did not find live, by verdict."}, []string{"verdict"}),
+		straysRemoved: prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantpool_stray_containers_removed_total",
+			Help: "Stray tenant containers the stray pass removed in this process."}),
 	}
 	reg.MustRegister(m.claim, m.provision, m.paidToEmail, m.attemptFailures, m.emailsFailed, m.probeEvents, m.leader,
+		m.strays, m.straysRemoved,
 		&collector{src: src, tiers: tiers, hardLimit: hardLimit, log: log, errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tenantpool_scrape_errors_total", Help: "Database reads that failed during a scrape."})},
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -110,6 +119,15 @@ func (m *Metrics) ObserveEmail(kind string, sincePaid time.Duration, err error) 
 
 // ObserveProbeEvent counts one health probe event.
 func (m *Metrics) ObserveProbeEvent(kind string) { m.probeEvents.WithLabelValues(kind).Inc() }
+
+// ObserveStrays records one stray pass: how many containers it judged per verdict (every
+// verdict it knows is set, zero included) and how many it removed.
+func (m *Metrics) ObserveStrays(found map[string]int, verdicts []string, removed int) {
+	for _, v := range verdicts {
+		m.strays.WithLabelValues(v).Set(float64(found[v]))
+	}
+	m.straysRemoved.Add(float64(removed))
+}
 
 // SetLeader records whether this process leads the reconcile.
 func (m *Metrics) SetLeader(leading bool) {

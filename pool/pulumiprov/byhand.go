@@ -47,7 +47,7 @@ func (p *Provisioner) Refresh(ctx context.Context, a pool.Account, out io.Writer
 	log := p.cfg.Log.With("account", a.Slug, "tier", a.Tier)
 	sec := p.secrets(a)
 	w := &scrubWriter{w: out, sec: sec}
-	err := p.refresh(ctx, log, sec, a.Slug, w)
+	err := p.refresh(ctx, log, sec, a.Slug, w, nil)
 	w.Flush()
 	if err != nil {
 		return fmt.Errorf("refresh %s: %w", a.Slug, err)

@@ -19,7 +19,9 @@ import (
 // cli runs one pulumi binary. The SDK's own command finds the binary only in PATH or at
 // <root>/bin/pulumi; this one takes any path (the Makefile's cached build) and otherwise behaves
 // the same: non-interactive, SIGINT on cancel (the CLI then cancels the update gracefully), killed
-// if it has not exited 10s later.
+// if it has not exited 10s later. Unlike the SDK's, the CLI dies with this process (on Linux:
+// see runDyingWithParent) and its environment names this process as its owner (ownerEnv), so
+// that what a killed daemon left running can be found and ended.
 type cli struct {
 	path    string
 	version semver.Version
@@ -59,7 +61,8 @@ func (c *cli) Run(ctx context.Context, workdir string, stdin io.Reader, extraOut
 	cmd := exec.CommandContext(ctx, c.path, append([]string{"--non-interactive"}, args...)...)
 	cmd.Dir = workdir
 	env := append(os.Environ(), extraEnv...)
-	env = append(env, "PULUMI_AUTOMATION_API=true", "PATH="+filepath.Dir(c.path)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	env = append(env, "PULUMI_AUTOMATION_API=true", "PATH="+filepath.Dir(c.path)+string(os.PathListSeparator)+os.Getenv("PATH"),
+		ownerEnv+"="+ownerToken())
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = io.MultiWriter(append(extraOut, &stdout)...)
@@ -72,7 +75,7 @@ func (c *cli) Run(ctx context.Context, workdir string, stdin io.Reader, extraOut
 		return nil
 	}
 	cmd.WaitDelay = 10 * time.Second
-	err := cmd.Run()
+	err := runDyingWithParent(cmd)
 	code := -2
 	var exit *exec.ExitError
 	switch {

@@ -18,6 +18,7 @@ import (
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/dockerhost"
 	"github.com/axiestudio/tenantpool/pool/langflow"
 )
 
@@ -68,6 +69,19 @@ type Config struct {
 
 	// Tiers resolve an account's tier for Suspend and Resume (Provision is handed its tier).
 	Tiers pool.Tiers
+	// Account re-reads an account from the store: Reapply checks, under the tenant's lock,
+	// that the account is still sold. Nil: the account handed in is trusted.
+	Account func(ctx context.Context, id int64) (pool.Account, error)
+
+	// Docker opens a client of a host's Docker Engine (dockerhost.Dial). With it, every update
+	// first removes the tenant's containers that its stack does not record (an interrupted
+	// update's creates), a teardown removes whatever of the tenant its stack left on the host,
+	// and a teardown whose stack is missing can tell a tenant already gone from one whose stack
+	// lives in another backend. Nil: none of that.
+	Docker func(dockerURL string) (*dockerhost.Client, error)
+	// StaleLockAfter: a stack lock this old is a dead update's whoever took it (default
+	// DefaultStaleLockAfter). A lock taken on this host is stale as soon as its process is gone.
+	StaleLockAfter time.Duration
 
 	// Image is the Langflow image, pinned by digest (repo[:tag]@sha256:<hex>).
 	Image string
@@ -163,6 +177,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.HealthTimeout <= 0 {
 		c.HealthTimeout = DefaultHealthTimeout
+	}
+	if c.StaleLockAfter <= 0 {
+		c.StaleLockAfter = DefaultStaleLockAfter
 	}
 	return c, nil
 }

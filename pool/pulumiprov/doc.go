@@ -36,6 +36,21 @@
 // code as the daemon, streaming the engine's progress (scrubbed). They never create a stack, and
 // a suspended account's spec stays suspended.
 //
+// # Crash recovery
+//
+// A daemon killed during an update must not leave a live tenant behind. The CLI is started so
+// that it dies with the daemon (on Linux, a parent-death signal; it stays in the daemon's
+// process group), and carries the daemon's identity in its environment, which its plugins
+// inherit. Before every update, refresh and teardown of a tenant stack, recoverStack mends what
+// a killed update left: Pulumi processes of a dead owner of this data directory are killed; a
+// stack lock whose process on this host is gone, or older than Config.StaleLockAfter, is
+// removed (file backends: the lock file, as `pulumi cancel` does; other diy backends: read
+// from the engine's refusal, then `pulumi cancel`); pending operations are cleared with `pulumi
+// refresh --clear-pending-creates`; and, with Config.Docker, containers carrying the tenant's
+// labels that the stack does not record are removed. A teardown then also removes whatever of
+// the tenant its stack left on the host. The provisioner sweeps orphaned processes when it
+// starts too.
+//
 // # Errors
 //
 // Pulumi errors are classified before they are wrapped (auto.Is* match by type):
@@ -44,6 +59,9 @@
 //   - the CLI or a provider plugin is missing: ErrMissingCLI / ErrMissingPlugin, permanent, with
 //     the command that installs it;
 //   - an invalid spec or a program error: permanent, the reason is the account's last error;
+//   - a provider refused a resource (the engine rejected a container, a feature needs a newer
+//     engine API, a name is taken): ErrRefused, permanent, with the provider's message — unless
+//     the message says the engine could not be reached, which is retried;
 //   - the context ends (shutdown, job timeout): the update is interrupted, stack.Cancel releases
 //     the lock and the context's error is returned, so a shutdown leaves the account provisioning
 //     for the restarted daemon to resume;

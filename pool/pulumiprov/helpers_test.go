@@ -18,6 +18,7 @@ import (
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/dockerhost"
 	"github.com/axiestudio/tenantpool/pool/langflow"
 	"github.com/axiestudio/tenantpool/pool/langflow/langflowtest"
 	"github.com/axiestudio/tenantpool/pool/pulumiprov"
@@ -168,6 +169,8 @@ type options struct {
 	program     func(tenant.Spec) pulumi.RunFunc // nil: the fleet's
 	noDownload  bool
 	health      time.Duration // default a minute
+	docker      bool          // give the provisioner Docker access to the hosts
+	accounts    func(context.Context, int64) (pool.Account, error)
 }
 
 // newProvisioner builds a provisioner on the real CLI with a file backend in a temp dir.
@@ -206,12 +209,21 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		Gate:             langflow.NewGate(langflow.GateOptions{PollInterval: 10 * time.Millisecond}),
 		HealthTimeout:    o.health,
 		NoPluginDownload: o.noDownload,
+		Account:          o.accounts,
+		Docker:           dockerAccess(o.docker),
 		Log:              log,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return p, logs
+}
+
+func dockerAccess(on bool) func(string) (*dockerhost.Client, error) {
+	if on {
+		return dockerhost.Dial
+	}
+	return nil
 }
 
 func mustProvision(t testing.TB, p *pulumiprov.Provisioner, a pool.Account) pool.Provisioned {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,15 +26,19 @@ import (
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/dockerhost"
 	"github.com/axiestudio/tenantpool/pool/langflow"
 )
 
-// Stack config keys the provisioner sets.
+// Stack config keys the provisioner sets. ConfigSuspended records that the stack's last update
+// suspended the tenant: a re-apply that waited for the tenant's lock while a suspension ran sees
+// it even before the store does.
 const (
 	ConfigHost                    = "tenantpool:host"
 	ConfigTier                    = "tenantpool:tier"
 	ConfigGeneration              = "tenantpool:generation"
 	ConfigRestart                 = "tenantpool:restart"
+	ConfigSuspended               = "tenantpool:suspended"
 	ConfigDisableDefaultProviders = "pulumi:disable-default-providers"
 )
 
@@ -52,8 +57,10 @@ type Provisioner struct {
 	engine chan struct{} // semaphore: concurrent engine operations
 	placer placer
 
-	mu    sync.Mutex
-	slugs map[string]*sync.Mutex // one operation per tenant at a time in this process
+	mu      sync.Mutex
+	slugs   map[string]*sync.Mutex        // one operation per tenant at a time in this process
+	waiting map[string]int                // callers waiting for a slug's lock (tests observe it)
+	dockers map[string]*dockerhost.Client // by Docker URL
 }
 
 var _ pool.Tenants = (*Provisioner)(nil)
@@ -70,13 +77,15 @@ func New(ctx context.Context, cfg Config) (*Provisioner, error) {
 	}
 	root := filepath.Join(cfg.DataDir, "pulumi")
 	p := &Provisioner{
-		cfg:    cfg,
-		cli:    c,
-		home:   HomeDir(cfg.DataDir),
-		stacks: filepath.Join(root, "stacks"),
-		refDir: filepath.Join(root, "platform-ref"),
-		engine: make(chan struct{}, cfg.Concurrency),
-		slugs:  map[string]*sync.Mutex{},
+		cfg:     cfg,
+		cli:     c,
+		home:    HomeDir(cfg.DataDir),
+		stacks:  filepath.Join(root, "stacks"),
+		refDir:  filepath.Join(root, "platform-ref"),
+		engine:  make(chan struct{}, cfg.Concurrency),
+		slugs:   map[string]*sync.Mutex{},
+		waiting: map[string]int{},
+		dockers: map[string]*dockerhost.Client{},
 	}
 	dirs := []string{p.home, p.stacks, p.refDir}
 	if state, ok := strings.CutPrefix(cfg.BackendURL, "file://"); ok {
@@ -104,6 +113,11 @@ func New(ctx context.Context, cfg Config) (*Provisioner, error) {
 		p.env[k] = v
 		p.scrub = append(p.scrub, v)
 	}
+	if cfg.Cloudflare != nil && cfg.Cloudflare.APIToken != "" {
+		p.scrub = append(p.scrub, cfg.Cloudflare.APIToken) // a provider error could quote it
+	}
+	// Crash-only: whatever a killed predecessor on this data directory left running goes now.
+	p.sweep(cfg.Log)
 	return p, nil
 }
 
@@ -127,8 +141,12 @@ func (p *Provisioner) lockSlug(slug string) func() {
 		m = &sync.Mutex{}
 		p.slugs[slug] = m
 	}
+	p.waiting[slug]++
 	p.mu.Unlock()
 	m.Lock()
+	p.mu.Lock()
+	p.waiting[slug]--
+	p.mu.Unlock()
 	return m.Unlock
 }
 
@@ -271,11 +289,15 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 		ConfigTier:                    {Value: t.Name},
 		ConfigGeneration:              {Value: p.Generation()},
 		ConfigRestart:                 {Value: restart},
+		ConfigSuspended:               {Value: strconv.FormatBool(mode.suspended)},
 	}); err != nil {
 		return "", "", classify(ctx, op{name: "set config", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
 	}
 	if mode.preview {
 		return "", host.Name, p.preview(ctx, log, sec, st, mode.out)
+	}
+	if err := p.recoverStack(ctx, log, sec, st, a.Slug, &host); err != nil {
+		return "", "", err
 	}
 	log.Info("stack update", "stack", name, "host", host.Name)
 
@@ -291,6 +313,7 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 		if ctx.Err() != nil {
 			p.cancel(ctx, log, st)
 		}
+		p.staleByMessage(ctx, log, st, err)
 		return "", "", classify(ctx, op{name: "up", stack: name, err: err, diagnostics: diag, stderr: sec.scrub(stderr.String()), home: p.home})
 	}
 	out, ok := res.Outputs[tenant.OutputURL]
@@ -359,8 +382,15 @@ func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (st
 	return id, nil
 }
 
-// Destroy implements pool.Tenants: destroy the stack's resources, remove the stack and its
-// work directory. A stack that does not exist is already destroyed.
+// Destroy implements pool.Tenants: destroy the stack's resources, remove whatever of the tenant
+// its stack left on its host (with Docker access), then remove the stack and its work
+// directory.
+//
+// Without a stack in this backend, an account that never got a host has nothing to tear down
+// (nil). One that got a host is an error (retryable, naming the backend): its tenant may well
+// run, provisioned through another backend (a replica configured with another
+// --pulumi-backend). With Docker access the host settles it: nothing of the tenant left there
+// means it is torn down already (a repeated teardown), so nil.
 func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", a.Tier)
@@ -380,9 +410,19 @@ func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	switch {
 	case auto.IsSelectStack404Error(err):
 		p.placer.release(a.Slug)
-		return os.RemoveAll(p.workDir(a.Slug))
+		if err := os.RemoveAll(p.workDir(a.Slug)); err != nil {
+			return err
+		}
+		return p.destroyWithoutStack(ctx, log, a)
 	case err != nil:
 		return classify(ctx, op{name: "select stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
+	}
+	host, err := p.stackHost(ctx, st, a.Host)
+	if err != nil {
+		return err
+	}
+	if err := p.recoverStack(ctx, log, sec, st, a.Slug, host); err != nil {
+		return err
 	}
 	ev := watchEvents(ctx, log, sec)
 	var stderr bytes.Buffer
@@ -392,7 +432,13 @@ func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 		if ctx.Err() != nil {
 			p.cancel(ctx, log, st)
 		}
+		p.staleByMessage(ctx, log, st, err)
 		return classify(ctx, op{name: "destroy", stack: name, err: err, diagnostics: diag, stderr: sec.scrub(stderr.String()), home: p.home})
+	}
+	if host != nil && p.cfg.Docker != nil {
+		if _, _, err := p.removeTenant(ctx, log, *host, a.Slug); err != nil {
+			return fmt.Errorf("destroy %s: %w", a.Slug, err)
+		}
 	}
 	if err := st.Workspace().RemoveStack(ctx, name); err != nil {
 		return classify(ctx, op{name: "remove stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
@@ -400,6 +446,73 @@ func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	p.placer.release(a.Slug)
 	log.Info("stack destroyed and removed", "stack", name)
 	return os.RemoveAll(p.workDir(a.Slug))
+}
+
+// destroyWithoutStack is a teardown of an account that has no stack in this backend.
+func (p *Provisioner) destroyWithoutStack(ctx context.Context, log *slog.Logger, a pool.Account) error {
+	name := StackName(a.Slug)
+	if a.Host == "" {
+		return nil // never placed: nothing was built for it
+	}
+	backend := redactURL(p.cfg.BackendURL)
+	if p.cfg.Docker == nil {
+		return fmt.Errorf("destroy %s: stack %s is not in the Pulumi backend %s, yet the account was placed on host %s: "+
+			"its tenant may run, provisioned through another backend (is this replica's --pulumi-backend the one that provisioned it?)",
+			a.Slug, name, backend, a.Host)
+	}
+	_, hosts, err := p.platformOutputs(ctx)
+	if err != nil {
+		return fmt.Errorf("destroy %s: %w", a.Slug, err)
+	}
+	h := hostNamed(hosts, a.Host)
+	if h == nil {
+		return fmt.Errorf("destroy %s: stack %s is not in the Pulumi backend %s, and the account's host %s is not among the hosts: cannot tell whether its tenant still runs",
+			a.Slug, name, backend, a.Host)
+	}
+	containers, volumes, err := p.tenantLeft(ctx, *h, a.Slug)
+	if err != nil {
+		return fmt.Errorf("destroy %s: %w", a.Slug, err)
+	}
+	if containers+volumes > 0 {
+		return fmt.Errorf("destroy %s: stack %s is not in the Pulumi backend %s, but host %s still has %d container(s) and %d volume(s) of the tenant: "+
+			"is this replica's --pulumi-backend the one that provisioned it? (the stray pass removes containers of retired and failed accounts after its grace)",
+			a.Slug, name, backend, a.Host, containers, volumes)
+	}
+	log.Info("no stack and nothing of the tenant on its host: torn down already", "stack", name, "host", a.Host)
+	return nil
+}
+
+// stackHost is the host the stack's config places the tenant on (fallback: the account's), as
+// the current hosts describe it; nil when none matches.
+func (p *Provisioner) stackHost(ctx context.Context, st auto.Stack, fallback string) (*platform.Host, error) {
+	if p.cfg.Docker == nil {
+		return nil, nil
+	}
+	name := fallback
+	if v, err := st.GetConfig(ctx, ConfigHost); err == nil && v.Value != "" {
+		name = v.Value
+	}
+	_, hosts, err := p.platformOutputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return hostNamed(hosts, name), nil
+}
+
+// redactURL hides the password of a URL (a backend URL may carry credentials).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// Hosts are the Docker hosts tenants are placed on: the platform stack's, else the configured
+// ones.
+func (p *Provisioner) Hosts(ctx context.Context) ([]platform.Host, error) {
+	_, hosts, err := p.platformOutputs(ctx)
+	return hosts, err
 }
 
 // Outputs returns the outputs of an account's stack (secret values included, marked Secret).

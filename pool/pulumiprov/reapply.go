@@ -3,6 +3,7 @@ package pulumiprov
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,20 +23,43 @@ import (
 // not touched.
 //
 // Reapply never creates a stack: a tenant without one (never provisioned, or destroyed) is an
-// error wrapping pool.ErrNotFound. A suspended account is refused (re-applying would start it).
+// error wrapping pool.ErrNotFound. Only a sold account (claimed or delivered) is re-applied:
+// re-applying would start a suspended tenant and resurrect a retired one. That is checked under
+// the tenant's lock, where nothing else acts on it: the account is read again from the store
+// (Config.Account), and a stack whose last update suspended the tenant is refused even before
+// the store says so (a suspension writes the stack first). Either refusal is permanent and
+// wraps ErrNotSold.
 func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
-	if a.State == pool.StateSuspended {
-		return pool.Permanent(fmt.Errorf("reapply %s: the account is suspended", a.Slug))
+	if err := sold(a); err != nil {
+		return err
 	}
 	t, err := p.cfg.Tiers.Get(a.Tier)
 	if err != nil {
 		return pool.Permanent(fmt.Errorf("reapply %s: %w", a.Slug, err))
 	}
 	defer p.lockSlug(a.Slug)()
+	if p.cfg.Account != nil {
+		cur, err := p.cfg.Account(ctx, a.ID)
+		if err != nil {
+			return fmt.Errorf("reapply %s: %w", a.Slug, err)
+		}
+		if err := sold(cur); err != nil {
+			return err
+		}
+	}
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name)
 	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
 
-	if err := p.refresh(ctx, log, sec, a.Slug, nil); err != nil {
+	notSuspended := func(cfg auto.ConfigMap) error {
+		if cfg[ConfigSuspended].Value == "true" {
+			return pool.Permanent(fmt.Errorf("reapply %s: %w: its stack's last update suspended it", a.Slug, ErrNotSold))
+		}
+		return nil
+	}
+	if err := p.refresh(ctx, log, sec, a.Slug, nil, notSuspended); err != nil {
+		if pool.IsPermanent(err) && errors.Is(err, ErrNotSold) {
+			return err
+		}
 		return fmt.Errorf("reapply %s: %w", a.Slug, err)
 	}
 	url, _, err := p.up(ctx, log, sec, a, t, upMode{restart: true})
@@ -49,9 +73,19 @@ func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
 	return nil
 }
 
+// sold refuses an account that is not sold (claimed or delivered) any more.
+func sold(a pool.Account) error {
+	if a.State != pool.StateClaimed && a.State != pool.StateDelivered {
+		return pool.Permanent(fmt.Errorf("reapply %s: %w: the account is %s", a.Slug, ErrNotSold, a.State))
+	}
+	return nil
+}
+
 // refresh brings the existing stack's state in line with what really runs; the engine's progress
-// goes to out when it is not nil. The caller holds the slug's lock.
-func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubber, slug string, out io.Writer) error {
+// goes to out when it is not nil. check, when set, sees the stack's configuration first and may
+// refuse. An interrupted update's leftovers are recovered first. The caller holds the slug's
+// lock.
+func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubber, slug string, out io.Writer, check func(auto.ConfigMap) error) error {
 	release, err := p.acquire(ctx)
 	if err != nil {
 		return err
@@ -69,6 +103,22 @@ func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubbe
 		}
 		return classify(ctx, op{name: "select stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
 	}
+	if check != nil {
+		cfg, err := st.GetAllConfig(ctx)
+		if err != nil {
+			return classify(ctx, op{name: "read config", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
+		}
+		if err := check(cfg); err != nil {
+			return err
+		}
+	}
+	host, err := p.stackHost(ctx, st, "")
+	if err != nil {
+		return err
+	}
+	if err := p.recoverStack(ctx, log, sec, st, slug, host); err != nil {
+		return err
+	}
 	ev := watchEvents(ctx, log, sec)
 	var stderr bytes.Buffer
 	progress := optrefresh.SuppressProgress()
@@ -82,6 +132,7 @@ func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubbe
 		if ctx.Err() != nil {
 			p.cancel(ctx, log, st)
 		}
+		p.staleByMessage(ctx, log, st, err)
 		return classify(ctx, op{name: "refresh", stack: name, err: err, diagnostics: diag, stderr: sec.scrub(stderr.String()), home: p.home})
 	}
 	return nil

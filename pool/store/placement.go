@@ -98,3 +98,22 @@ func (s *Store) hostLoads(ctx context.Context, tx *sql.Tx, except int64) (map[st
 	}
 	return used, rows.Err()
 }
+
+// Placements reports slug → host of every account that holds a host and is neither failed nor
+// retired: what should run where (the stray pass compares it with what does).
+func (s *Store) Placements(ctx context.Context) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT slug, host FROM accounts WHERE host <> '' AND state NOT IN ('failed', 'retired')`)
+	if err != nil {
+		return nil, fmt.Errorf("placements: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var slug, host string
+		if err := rows.Scan(&slug, &host); err != nil {
+			return nil, err
+		}
+		out[slug] = host
+	}
+	return out, rows.Err()
+}
