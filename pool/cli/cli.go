@@ -37,7 +37,14 @@ type options struct {
 	// program replaces the tenant program in the Pulumi provisioner (this package's tests run a
 	// plugin-free stand-in on the real engine); nil: tenant.Program.
 	program func(tenant.Spec) pulumi.RunFunc
+	// noDocker keeps the Pulumi provisioner away from the hosts' Docker Engines (tests whose
+	// hosts are documentation addresses that must never be dialled).
+	noDocker bool
 }
+
+// WithoutDocker keeps the Pulumi provisioner and the stray pass away from the hosts' Docker
+// Engines (tests whose hosts are documentation addresses that must never be dialled).
+func WithoutDocker() Option { return func(o *options) { o.noDocker = true } }
 
 // WithTenants replaces the Pulumi provisioner (tests run the pooltest double).
 func WithTenants(f TenantsFactory) Option { return func(o *options) { o.tenants = f } }

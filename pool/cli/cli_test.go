@@ -45,10 +45,12 @@ func (s *syncBuffer) String() string {
 type harness struct {
 	t    *testing.T
 	real bool // the production provisioner (Pulumi), not the double
-	dir  string
-	env  map[string]string
-	prov *pooltest.Provisioner
-	logs syncBuffer // every command's stderr, for the secrets check
+	// noDocker: no Docker Engine is ever dialled (hosts at documentation addresses)
+	noDocker bool
+	dir      string
+	env      map[string]string
+	prov     *pooltest.Provisioner
+	logs     syncBuffer // every command's stderr, for the secrets check
 }
 
 func newHarness(t *testing.T) *harness {
@@ -61,6 +63,9 @@ func (h *harness) options() []cli.Option {
 		c.RetryPolicy, c.PollInterval = pooltest.FastRetry{}, 50*time.Millisecond
 		c.Registry = jobs.Default().Tuned(func(_ string, p *jobs.Policy) { p.MaxAttempts = 2 })
 	})}
+	if h.noDocker {
+		opts = append(opts, cli.WithoutDocker())
+	}
 	if !h.real {
 		opts = append(opts, cli.WithTenants(func(context.Context, *cli.Env, *store.Store) (pool.Tenants, error) { return h.prov, nil }))
 	}

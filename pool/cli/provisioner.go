@@ -243,7 +243,9 @@ func (e *Env) pulumiTenants(ctx context.Context, s *store.Store, concurrency int
 	} else if err != nil {
 		e.Log.Warn("cannot check the platform's hosts now; each tenant is checked when it is placed", "err", err)
 	}
-	e.hosts = p.Hosts // the stray pass sweeps the hosts the provisioner places on
+	if !e.opts.noDocker {
+		e.hosts = p.Hosts // the stray pass sweeps the hosts the provisioner places on
+	}
 	return p, nil
 }
 
@@ -263,6 +265,15 @@ func (e *Env) pulumiConfig(s *store.Store, concurrency int) (pulumiprov.Config, 
 		PlatformStack: f.platformStack, Hosts: f.hosts(e), Domain: f.domain, Place: s.PlaceAccount, Tiers: e.Tiers,
 		Image: f.image, Cloudflare: set.cloudflare, Concurrency: concurrency, HealthTimeout: set.health,
 		NoPluginDownload: f.noPluginDownload, Program: e.opts.program, Log: e.Log,
-		Account: s.Get, Docker: dockerhost.Dial,
+		Account: s.Get, Docker: e.dockerDial(),
 	}, nil
+}
+
+// dockerDial is how the provisioner reaches its hosts' Docker Engines (crash recovery, complete
+// teardowns); nil when a test forbids it.
+func (e *Env) dockerDial() func(string) (*dockerhost.Client, error) {
+	if e.opts.noDocker {
+		return nil
+	}
+	return dockerhost.Dial
 }

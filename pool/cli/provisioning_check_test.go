@@ -28,7 +28,7 @@ const (
 // fails loudly if they do) in a data dir that nothing may create.
 func provisioningHarness(t *testing.T) *harness {
 	h := newHarness(t)
-	h.real = true
+	h.real, h.noDocker = true, true // its hosts are documentation addresses: never dialled
 	h.dir = filepath.Join(t.TempDir(), "never-created")
 	h.env["POOL_DATA_DIR"] = h.dir
 	h.env["POOL_LANGFLOW_IMAGE"] = "langflowai/langflow:1.5.0@sha256:" + strings.Repeat("ab", 32)
