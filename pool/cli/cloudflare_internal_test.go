@@ -13,25 +13,8 @@ import (
 
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool/langflow/langflowtest"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
 )
-
-// pulumiForTest is the CLI `make pulumi` builds; without it the test skips, unless
-// POOL_TEST_REQUIRE_ALL=1, where it fails.
-func pulumiForTest(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("TENANTPOOL_PULUMI")
-	if path == "" {
-		home, _ := os.UserHomeDir()
-		path = filepath.Join(home, ".cache", "tenantpool", "pulumi-v3.274.1", "pulumi")
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("POOL_TEST_REQUIRE_ALL") != "" {
-			t.Fatalf("Pulumi CLI not found at %s (make pulumi)", path)
-		}
-		t.Skip("Pulumi CLI not built (make pulumi)")
-	}
-	return path
-}
 
 // standIn is a plugin-free stand-in for tenant.Program on the real engine: it records the spec
 // the provisioner built, refuses an invalid one as tenant.Program does, and points the account
@@ -85,7 +68,7 @@ func (l *lockedBuffer) String() string {
 // provisioner on the real engine with the zone and the token in its spec, instead of failing
 // for good; the token (given as a file) never reaches a log line or the output.
 func TestCloudflareFlagsReachTheTenantSpec(t *testing.T) {
-	cli := pulumiForTest(t)
+	cli := pooltest.PulumiCLI(t)
 	dir := t.TempDir()
 	const zone, token = "0123456789abcdef0123456789abcdef", "cloudflare-token-do-not-log"
 	tokenFile := filepath.Join(dir, "cf-token")

@@ -10,25 +10,8 @@ import (
 	"testing"
 
 	"github.com/axiestudio/tenantpool/infra/deploy"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
 )
-
-// realPulumi is the CLI the Makefile builds; without it the test skips, unless
-// POOL_TEST_REQUIRE_ALL=1 (CI), where it fails.
-func realPulumi(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("TENANTPOOL_PULUMI")
-	if path == "" {
-		home, _ := os.UserHomeDir()
-		path = filepath.Join(home, ".cache", "tenantpool", "pulumi-v3.274.1", "pulumi")
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("POOL_TEST_REQUIRE_ALL") != "" {
-			t.Fatalf("Pulumi CLI not found at %s (make pulumi)", path)
-		}
-		t.Skip("Pulumi CLI not built (make pulumi)")
-	}
-	return path
-}
 
 // runPoold runs the built poold (with the provisioner double, which neither command uses) and
 // returns its output and exit code.
@@ -105,7 +88,7 @@ func project(t *testing.T) string {
 func TestPlatformUpNamesTheMissingPlugin(t *testing.T) {
 	h := newHarness(t)
 	h.real = true
-	h.env["TENANTPOOL_PULUMI"] = realPulumi(t)
+	h.env["TENANTPOOL_PULUMI"] = pooltest.PulumiCLI(t)
 	h.env["POOL_NO_PLUGIN_DOWNLOAD"] = "1"
 	h.env["PULUMI_CONFIG_PASSPHRASE"] = "a test passphrase"
 	out, err := h.run(context.Background(), "platform", "up", "--stack", "dev", "--project-dir", project(t))

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"fmt"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -109,7 +110,7 @@ func TestPluginsInstallReportsAFailure(t *testing.T) {
 // reason, and the command exits with an error.
 func TestPluginsInstallWithTheRealCLI(t *testing.T) {
 	h := newHarness(t)
-	h.env["TENANTPOOL_PULUMI"] = realPulumi(t)
+	h.env["TENANTPOOL_PULUMI"] = pooltest.PulumiCLI(t)
 	_, err := h.run(context.Background(), "plugins", "install")
 	if err == nil {
 		t.Skip("the plugins could be downloaded: this machine has network access")

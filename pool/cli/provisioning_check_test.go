@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/axiestudio/tenantpool/infra/platform"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
 )
@@ -243,7 +244,7 @@ func makePlatformStack(t *testing.T, cli, backend, domain string, hosts []platfo
 // them when it starts and refuses a second host on a real domain without Cloudflare, saying
 // what to set, instead of failing its tenants one by one.
 func TestServeRefusesAPlatformStackHostWithoutCloudflare(t *testing.T) {
-	cli := realPulumi(t)
+	cli := pooltest.PulumiCLI(t)
 	backend := "file://" + filepath.Join(t.TempDir(), "state")
 	a := platform.Host{Name: "a", DockerURL: "ssh://deploy@203.0.113.1", Address: "203.0.113.1", Capacity: 10, Network: platform.DefaultNetwork, WildcardTarget: true}
 	b := platform.Host{Name: "b", DockerURL: "ssh://deploy@203.0.113.2", Address: "203.0.113.2", Capacity: 10, Network: platform.DefaultNetwork}

@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
 )
 
 const tenantImage = "langflowai/langflow:1.5.0@sha256:abababababababababababababababababababababababababababababababab"
 
 // `poold tenant preview UNKNOWN`: a clear error and exit 1, before any engine runs.
 func TestTenantUnknownAccount(t *testing.T) {
-	cli := realPulumi(t)
+	cli := pooltest.PulumiCLI(t)
 	dir := t.TempDir()
 	out, code := runPoold(t, []string{"POOL_DATA_DIR=" + dir, "TENANTPOOL_PULUMI=" + cli, "POOL_LANGFLOW_IMAGE=" + tenantImage},
 		"tenant", "preview", "nosuch")
@@ -40,7 +41,7 @@ func TestTenantWithoutStackIsRefused(t *testing.T) {
 	h := newHarness(t)
 	h.mustRun("batch", "create", "--count", "1", "--no-wait") // queued, never provisioned
 	h.real = true
-	h.env["TENANTPOOL_PULUMI"], h.env["POOL_LANGFLOW_IMAGE"] = realPulumi(t), tenantImage
+	h.env["TENANTPOOL_PULUMI"], h.env["POOL_LANGFLOW_IMAGE"] = pooltest.PulumiCLI(t), tenantImage
 	for _, args := range [][]string{{"preview", "client01"}, {"up", "--yes", "client01"}, {"refresh", "1"}} {
 		out, err := h.run(context.Background(), append([]string{"tenant"}, args...)...)
 		if !errors.Is(err, pool.ErrNotFound) || !strings.Contains(err.Error(), "account client01 (provisioning) has no tenant stack") {

@@ -164,10 +164,7 @@ type DestroyWorker struct {
 
 // Work destroys one account's tenant. Destroy is idempotent, so retries are safe.
 func (w *DestroyWorker) Work(ctx context.Context, job *river.Job[jobs.DestroyArgs]) error {
-	a, err := w.cfg.Store.Get(ctx, job.Args.AccountID)
-	if errors.Is(err, pool.ErrNotFound) {
-		return river.JobCancel(err)
-	}
+	a, err := jobAccount(ctx, w.cfg.Store, job.Args.AccountID)
 	if err != nil {
 		return err
 	}
@@ -189,10 +186,7 @@ type SuspendWorker struct {
 // Work suspends the tenant of an account still waiting for its retirement. Suspend is
 // idempotent, so retries are safe; an account retired at once meanwhile is left to its teardown.
 func (w *SuspendWorker) Work(ctx context.Context, job *river.Job[jobs.SuspendAccountArgs]) error {
-	a, err := w.cfg.Store.Get(ctx, job.Args.AccountID)
-	if errors.Is(err, pool.ErrNotFound) {
-		return river.JobCancel(err)
-	}
+	a, err := jobAccount(ctx, w.cfg.Store, job.Args.AccountID)
 	if err != nil {
 		return err
 	}
@@ -219,10 +213,7 @@ type RetireAfterGraceWorker struct {
 // Work retires the account if it is still suspended for the retirement this job was scheduled
 // for; otherwise (retired at once meanwhile) it does nothing.
 func (w *RetireAfterGraceWorker) Work(ctx context.Context, job *river.Job[jobs.RetireAccountArgs]) error {
-	a, err := w.cfg.Store.Get(ctx, job.Args.AccountID)
-	if errors.Is(err, pool.ErrNotFound) {
-		return river.JobCancel(err)
-	}
+	a, err := jobAccount(ctx, w.cfg.Store, job.Args.AccountID)
 	if err != nil {
 		return err
 	}
@@ -234,4 +225,14 @@ func (w *RetireAfterGraceWorker) Work(ctx context.Context, job *river.Job[jobs.R
 	}
 	w.cfg.Log.Info("grace period over: retired account's tenant is torn down", "account", a.Slug, "tier", a.Tier)
 	return nil
+}
+
+// jobAccount loads a job's account; a job whose account does not exist is cancelled (retrying
+// cannot make it appear).
+func jobAccount(ctx context.Context, s Store, id int64) (pool.Account, error) {
+	a, err := s.Get(ctx, id)
+	if errors.Is(err, pool.ErrNotFound) {
+		return a, river.JobCancel(err)
+	}
+	return a, err
 }

@@ -7,7 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
+	"testing"
 
 	"github.com/axiestudio/tenantpool/pool"
 )
@@ -153,3 +156,26 @@ func (p *Provisioner) Provisioned(slug string) int { return p.count(&p.provision
 
 // Destroyed returns how many times a slug was torn down.
 func (p *Provisioner) Destroyed(slug string) int { return p.count(&p.destroyed, slug) }
+
+// PulumiCLI is the Pulumi CLI `make pulumi` builds (TENANTPOOL_PULUMI, else its cache path).
+// Without it the test skips, unless POOL_TEST_REQUIRE_ALL=1 (CI), where it fails; -short skips
+// it too (the real engine is slow).
+func PulumiCLI(t testing.TB) string {
+	t.Helper()
+	require := os.Getenv("POOL_TEST_REQUIRE_ALL") == "1"
+	if testing.Short() && !require {
+		t.Skip("real Pulumi engine: skipped in -short mode")
+	}
+	path := os.Getenv("TENANTPOOL_PULUMI")
+	if path == "" {
+		home, _ := os.UserHomeDir()
+		path = filepath.Join(home, ".cache", "tenantpool", "pulumi-v3.274.1", "pulumi")
+	}
+	if _, err := os.Stat(path); err != nil {
+		if require {
+			t.Fatalf("Pulumi CLI not found at %s (run `make pulumi`): %v", path, err)
+		}
+		t.Skipf("Pulumi CLI not found at %s (run `make pulumi`)", path)
+	}
+	return path
+}

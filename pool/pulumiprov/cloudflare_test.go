@@ -14,6 +14,7 @@ import (
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/langflow"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 )
 
@@ -34,7 +35,7 @@ func twoHosts() []platform.Host {
 func cfProvisioner(t *testing.T, ts *tenants, dir, backend string, cf *platform.CloudflareConfig) *pulumiprov.Provisioner {
 	t.Helper()
 	p, err := pulumiprov.New(t.Context(), pulumiprov.Config{
-		DataDir: dir, PulumiCLI: pulumiCLI(t), BackendURL: backend, SecretKey: []byte("0123456789abcdef0123456789abcdef"),
+		DataDir: dir, PulumiCLI: pooltest.PulumiCLI(t), BackendURL: backend, SecretKey: []byte("0123456789abcdef0123456789abcdef"),
 		PlatformStack: "organization/tenantpool/dev", Cloudflare: cf,
 		Place: func(_ context.Context, _ int64, _ string, hosts []pool.HostCapacity) (string, error) {
 			for _, h := range hosts {

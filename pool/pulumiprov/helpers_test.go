@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,32 +19,11 @@ import (
 	"github.com/axiestudio/tenantpool/pool/dockerhost"
 	"github.com/axiestudio/tenantpool/pool/langflow"
 	"github.com/axiestudio/tenantpool/pool/langflow/langflowtest"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 )
 
 const testImage = "langflowai/langflow:1.6.0@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-
-// pulumiCLI finds the CLI the Makefile builds; without it the real-engine tests skip, unless
-// POOL_TEST_REQUIRE_ALL=1 (CI), where they fail.
-func pulumiCLI(t testing.TB) string {
-	t.Helper()
-	require := os.Getenv("POOL_TEST_REQUIRE_ALL") == "1"
-	if testing.Short() && !require {
-		t.Skip("real Pulumi engine: skipped in -short mode")
-	}
-	path := os.Getenv("TENANTPOOL_PULUMI")
-	if path == "" {
-		home, _ := os.UserHomeDir()
-		path = filepath.Join(home, ".cache", "tenantpool", "pulumi-v3.274.1", "pulumi")
-	}
-	if _, err := os.Stat(path); err != nil {
-		if require {
-			t.Fatalf("Pulumi CLI not found at %s (run `make pulumi`): %v", path, err)
-		}
-		t.Skipf("Pulumi CLI not found at %s (run `make pulumi`)", path)
-	}
-	return path
-}
 
 // tenants is the fake fleet: one Langflow double per slug, and what the injected program saw.
 type tenants struct {
@@ -176,7 +153,7 @@ type options struct {
 // newProvisioner builds a provisioner on the real CLI with a file backend in a temp dir.
 func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provisioner, *logBuffer) {
 	t.Helper()
-	cliPath := pulumiCLI(t)
+	cliPath := pooltest.PulumiCLI(t)
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/langflow"
 	"github.com/axiestudio/tenantpool/pool/langflow/langflowtest"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 )
 
@@ -280,7 +281,7 @@ func TestHostsFromPlatformStack(t *testing.T) {
 // stack dev) with its own passphrase.
 func makePlatformStack(t *testing.T, dir, backend, domain string, hosts []platform.Host) {
 	t.Helper()
-	cmd, err := pulumiprov.NewCommand(t.Context(), pulumiCLI(t))
+	cmd, err := pulumiprov.NewCommand(t.Context(), pooltest.PulumiCLI(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -408,27 +408,11 @@ func (s *Store) failTx(ctx context.Context, tx *sql.Tx, ids []int64, reason stri
 // Retire moves one account to retired (if its state allows it) and enqueues its teardown.
 func (s *Store) Retire(ctx context.Context, id int64) (pool.Account, error) {
 	var a pool.Account
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		q := `SELECT ` + accountCols + ` FROM accounts WHERE id = ?`
-		if s.pg {
-			q += " FOR UPDATE"
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		if a, err = s.lockAccount(ctx, tx, id); err != nil {
+			return fmt.Errorf("retire: %w", err)
 		}
-		got, err := s.queryAccounts(ctx, tx, q, id)
-		if err != nil {
-			return fmt.Errorf("retire %d: %w", id, err)
-		}
-		if len(got) == 0 {
-			return fmt.Errorf("account %d: %w", id, pool.ErrNotFound)
-		}
-		a = got[0]
-		if err := pool.CheckTransition(a.State, pool.StateRetired); err != nil {
-			return fmt.Errorf("retire %s: %w", a.Slug, err)
-		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET state = 'retired', updated_at = ? WHERE id = ?`), s.nowMS(), id); err != nil {
-			return fmt.Errorf("retire %d: %w", id, err)
-		}
-		a.State = pool.StateRetired
-		return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DestroyArgs{AccountID: id}})
+		return s.retireTx(ctx, tx, &a, s.nowMS())
 	})
 	return a, err
 }
@@ -460,32 +444,16 @@ func (s *Store) RequestRetire(ctx context.Context, id int64, req RetireRequest) 
 		a   pool.Account
 		how pool.RetireHow
 	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		q := `SELECT ` + accountCols + ` FROM accounts WHERE id = ?`
-		if s.pg {
-			q += " FOR UPDATE"
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		if a, err = s.lockAccount(ctx, tx, id); err != nil {
+			return fmt.Errorf("retire: %w", err)
 		}
-		got, err := s.queryAccounts(ctx, tx, q, id)
-		if err != nil {
-			return fmt.Errorf("retire %d: %w", id, err)
-		}
-		if len(got) == 0 {
-			return fmt.Errorf("account %d: %w", id, pool.ErrNotFound)
-		}
-		a = got[0]
 		if how, err = pool.DecideRetire(a.State, req.Force, req.Now); err != nil {
 			return fmt.Errorf("retire %s: %w", a.Slug, err)
 		}
 		now := s.nowMS()
 		if how == pool.RetireNow {
-			if err := pool.CheckTransition(a.State, pool.StateRetired); err != nil {
-				return fmt.Errorf("retire %s: %w", a.Slug, err)
-			}
-			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET state = 'retired', updated_at = ? WHERE id = ?`), now, id); err != nil {
-				return fmt.Errorf("retire %d: %w", id, err)
-			}
-			a.State, a.UpdatedAt = pool.StateRetired, msTime(now)
-			return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DestroyArgs{AccountID: id}})
+			return s.retireTx(ctx, tx, &a, now)
 		}
 		if req.Grace <= 0 {
 			return fmt.Errorf("retire %s: the suspension grace must be > 0", a.Slug)
@@ -777,4 +745,34 @@ func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]int64, 
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// retireTx retires a (read by lockAccount in tx) if its state allows it, and enqueues its
+// teardown in the same transaction.
+func (s *Store) retireTx(ctx context.Context, tx *sql.Tx, a *pool.Account, now int64) error {
+	if err := pool.CheckTransition(a.State, pool.StateRetired); err != nil {
+		return fmt.Errorf("retire %s: %w", a.Slug, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET state = 'retired', updated_at = ? WHERE id = ?`), now, a.ID); err != nil {
+		return fmt.Errorf("retire %s: %w", a.Slug, err)
+	}
+	a.State, a.UpdatedAt = pool.StateRetired, msTime(now)
+	return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.DestroyArgs{AccountID: a.ID}})
+}
+
+// lockAccount reads one account inside tx, locking its row on PostgreSQL (SQLite's immediate
+// transaction holds the whole database).
+func (s *Store) lockAccount(ctx context.Context, tx *sql.Tx, id int64) (pool.Account, error) {
+	q := `SELECT ` + accountCols + ` FROM accounts WHERE id = ?`
+	if s.pg {
+		q += " FOR UPDATE"
+	}
+	got, err := s.queryAccounts(ctx, tx, q, id)
+	if err != nil {
+		return pool.Account{}, fmt.Errorf("account %d: %w", id, err)
+	}
+	if len(got) == 0 {
+		return pool.Account{}, fmt.Errorf("account %d: %w", id, pool.ErrNotFound)
+	}
+	return got[0], nil
 }
