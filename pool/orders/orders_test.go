@@ -209,7 +209,10 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		s := open(nil)
 		seedReady(t, s, "basic", 1)
-		e := newEnv(t, s, func(c *orders.Config) { c.Grace = 300 * time.Millisecond })
+		// The grace must outlast the resume below: the first suspension's teardown fires when it
+		// ends, and a resume that comes later is rightly too late (300 ms was, under -race on a
+		// loaded CI machine).
+		e := newEnv(t, s, func(c *orders.Config) { c.Grace = 3 * time.Second })
 		e.send(paid("evt_s0", "cs_s1"))
 		waitFor(t, "delivered", func() bool { return order(t, s, "cs_s1").State == store.OrderDelivered })
 		o := order(t, s, "cs_s1")
