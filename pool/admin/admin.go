@@ -37,6 +37,8 @@ type Store interface {
 	GetBySlug(ctx context.Context, slug string) (pool.Account, error)
 	Reserve(ctx context.Context, tier string, n int, write func([]pool.Account) error) ([]pool.Account, error)
 	Claim(ctx context.Context, tier, orderID string, then ...jobs.Job) (pool.Account, bool, error)
+	DeliveryPassword(ctx context.Context, key, orderID string, accountID int64) (string, error)
+	SetCustomerPassword(ctx context.Context, id int64, password string) error
 	RequestRetire(ctx context.Context, id int64, req store.RetireRequest) (pool.Account, pool.RetireHow, error)
 	SetPaused(ctx context.Context, tier string, paused bool) error
 	Counts(ctx context.Context) (map[string]map[pool.State]int, map[string]store.TierStatus, error)
@@ -59,6 +61,9 @@ type Config struct {
 	// Resend queues an order's credentials e-mail again and returns the resend's number
 	// (orders.Service.Resend). nil: orders are not configured and resend answers 503.
 	Resend func(ctx context.Context, orderID string) (int, error)
+	// Tenants rotates the customer password of a manually claimed account (its tenant's own
+	// Langflow). nil: manual claims answer 503.
+	Tenants pool.Tenants
 	// Trigger asks the reconciler for a pass after the pool changed (claim, export, batch,
 	// retire, resume). Optional.
 	Trigger func()
@@ -75,6 +80,7 @@ type API struct {
 	prefix  string
 	tokens  [][sha256.Size]byte
 	resend  func(ctx context.Context, orderID string) (int, error)
+	tenants pool.Tenants
 	trigger func()
 	grace   time.Duration
 	log     *slog.Logger
@@ -126,7 +132,7 @@ func New(cfg Config) (*API, error) {
 	if err := CheckTokens(cfg.Tokens); err != nil {
 		return nil, err
 	}
-	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, trigger: cfg.Trigger, grace: cfg.Grace, log: cfg.Log}
+	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, tenants: cfg.Tenants, trigger: cfg.Trigger, grace: cfg.Grace, log: cfg.Log}
 	if a.grace <= 0 {
 		a.grace = pool.DefaultSuspendGrace
 	}

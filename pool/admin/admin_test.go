@@ -21,6 +21,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"github.com/axiestudio/tenantpool/pool/store"
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
 )
@@ -38,6 +39,7 @@ type env struct {
 	logs     *syncBuffer
 	triggers atomic.Int32
 	resends  []string
+	tenants  *pooltest.Provisioner // rotates manually claimed accounts' passwords
 	mu       sync.Mutex
 }
 
@@ -70,10 +72,10 @@ func tiers(t testing.TB) pool.Tiers {
 // recording Resend). When the test ends, the log must hold no token and no account secret.
 func newEnv(t *testing.T, s *store.Store, mutate func(*admin.Config)) *env {
 	t.Helper()
-	e := &env{t: t, s: s, logs: &syncBuffer{}}
+	e := &env{t: t, s: s, logs: &syncBuffer{}, tenants: &pooltest.Provisioner{}}
 	cfg := admin.Config{
 		Store: s, Tiers: tiers(t), Prefix: "client", Tokens: []string{tokenA, tokenB},
-		Trigger: func() { e.triggers.Add(1) },
+		Trigger: func() { e.triggers.Add(1) }, Tenants: e.tenants,
 		Resend: func(_ context.Context, id string) (int, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -567,18 +569,33 @@ func TestClaim(t *testing.T) {
 		w := e.do("POST", "/admin/v1/claim", tokenA, `{"order":"manual-7","tier":"basic"}`)
 		wantCode(t, w, http.StatusCreated)
 		c := decodeJSON[admin.Claimed](t, w)
-		if !c.Created || c.Account.ID != as[0].ID || c.Password != as[0].CustomerPassword || c.Account.OrderID != "manual-7" ||
+		if !c.Created || c.Account.ID != as[0].ID || c.Account.OrderID != "manual:manual-7" ||
 			c.Account.State != "claimed" || c.Account.URL != as[0].URL {
 			t.Fatalf("claim = %+v", c)
+		}
+		// The customer gets a password of the claim's own, rotated at the tenant and stored,
+		// never the one the account had in the pool.
+		stored, err := s.Get(context.Background(), as[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Password == as[0].CustomerPassword || c.Password != stored.CustomerPassword || e.tenants.Rotated(as[0].Slug) != 1 {
+			t.Fatalf("claim handed out the pool's password, or one not stored (rotations %d)", e.tenants.Rotated(as[0].Slug))
 		}
 		if st := state(t, s, as[0].ID); st != pool.StateClaimed {
 			t.Fatalf("claimed account is %s", st)
 		}
-		// The same order always gets the same account.
-		w = e.do("POST", "/admin/v1/claim", tokenA, `{"order":"manual-7","tier":"basic"}`)
-		wantCode(t, w, http.StatusOK)
-		if c := decodeJSON[admin.Claimed](t, w); c.Created || c.Account.ID != as[0].ID || c.Password != as[0].CustomerPassword {
-			t.Fatalf("repeat claim = %+v", c)
+		// The same order always gets the same account and password, rotated once; the id
+		// given with its namespace is the same order.
+		for _, order := range []string{"manual-7", "manual:manual-7"} {
+			w = e.do("POST", "/admin/v1/claim", tokenA, `{"order":"`+order+`","tier":"basic"}`)
+			wantCode(t, w, http.StatusOK)
+			if again := decodeJSON[admin.Claimed](t, w); again.Created || again.Account.ID != as[0].ID || again.Password != c.Password {
+				t.Fatalf("repeat claim %s = %+v", order, again)
+			}
+		}
+		if n := e.tenants.Rotated(as[0].Slug); n != 1 {
+			t.Fatalf("%d rotations, want 1", n)
 		}
 		before := digest(t, s)
 		w = e.do("POST", "/admin/v1/claim", tokenA, `{"order":"manual-7","tier":"premium"}`)
@@ -823,7 +840,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 			{"export unknown field", "POST", "/admin/v1/export", "", `{"tier":"basic","csv":"x"}`, 400, "", ""},
 			{"export empty tier", "POST", "/admin/v1/export", "", `{"tier":"premium","all":true}`, 409, "", "no ready account"},
 			{"claim no order", "POST", "/admin/v1/claim", "", `{"tier":"basic"}`, 400, "order", "order: required"},
-			{"claim long order", "POST", "/admin/v1/claim", "", `{"order":"` + strings.Repeat("o", 256) + `","tier":"basic"}`, 400, "order", "at most 255"},
+			{"claim long order", "POST", "/admin/v1/claim", "", `{"order":"` + strings.Repeat("o", 256) + `","tier":"basic"}`, 400, "order", "at most 248"},
+			{"claim Stripe session id", "POST", "/admin/v1/claim", "", `{"order":"cs_test_a1","tier":"basic"}`, 400, "order", "Stripe Checkout Session"},
+			{"claim manual Stripe session id", "POST", "/admin/v1/claim", "", `{"order":"manual:cs_test_a1","tier":"basic"}`, 400, "order", "Stripe Checkout Session"},
+			{"claim order with a space", "POST", "/admin/v1/claim", "", `{"order":"a b","tier":"basic"}`, 400, "order", "spaces"},
 			{"claim unknown tier", "POST", "/admin/v1/claim", "", `{"order":"o","tier":"gold"}`, 400, "tier", ""},
 			{"claim empty pool", "POST", "/admin/v1/claim", "", `{"order":"o","tier":"premium"}`, 409, "", "no ready account"},
 			{"retire unknown id", "POST", "/admin/v1/accounts/999/retire", "", "", 404, "", "not found"},

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/control"
+	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -133,6 +136,7 @@ func (e *httpError) Error() string { return e.msg }
 var (
 	errConflict    = errors.New("conflict")
 	errUnavailable = errors.New("unavailable")
+	errBadGateway  = errors.New("tenant unreachable")
 )
 
 func (a *API) handle(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
@@ -166,6 +170,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		code = http.StatusConflict
 	case errors.Is(err, errUnavailable):
 		code = http.StatusServiceUnavailable
+	case errors.Is(err, errBadGateway):
+		code = http.StatusBadGateway
 	}
 	if code == http.StatusInternalServerError {
 		body.Error = "internal error"
@@ -388,14 +394,14 @@ func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
 	if err := ValidateClaim(a.tiers, req.Order, req.Tier); err != nil {
 		return err
 	}
-	acc, created, err := a.store.Claim(r.Context(), req.Tier, req.Order)
+	if a.tenants == nil {
+		return fmt.Errorf("%w: manual claims need the tenants (to rotate the customer password)", errUnavailable)
+	}
+	acc, created, err := Claim(r.Context(), a.store, a.tenants, req.Order, req.Tier)
 	if err != nil {
 		return err
 	}
-	if acc.Tier != req.Tier {
-		return fmt.Errorf("%w: order %s already holds account %s of tier %s", errConflict, req.Order, acc.Slug, acc.Tier)
-	}
-	a.log.Info("account claimed", "account", acc.Slug, "tier", acc.Tier, "order", req.Order, "new", created)
+	a.log.Info("account claimed", "account", acc.Slug, "tier", acc.Tier, "order", acc.OrderID, "new", created)
 	code := http.StatusOK
 	if created {
 		code = http.StatusCreated
@@ -403,6 +409,38 @@ func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, code, Claimed{Created: created, Account: AccountView(acc), Password: acc.CustomerPassword})
 	return nil
+}
+
+// ClaimStore is what a manual claim needs of the store.
+type ClaimStore interface {
+	Claim(ctx context.Context, tier, orderID string, then ...jobs.Job) (pool.Account, bool, error)
+	control.CredentialStore
+}
+
+// Claim is a manual sale (`poold claim`, POST claim): it claims a ready account of tier for
+// the operator's order (stored as ManualOrderID: the same order always gets the same account)
+// and gives its customer a password of the claim's own, recorded sealed and then rotated at
+// the tenant — never the password the account had in the pool, and the same on every repeat
+// of the claim. A claim whose rotation failed holds its account; repeating it retries the
+// rotation.
+func Claim(ctx context.Context, s ClaimStore, tenants pool.Tenants, order, tier string) (pool.Account, bool, error) {
+	id, err := ManualOrderID(order)
+	if err != nil {
+		return pool.Account{}, false, err
+	}
+	acc, created, err := s.Claim(ctx, tier, id)
+	if err != nil {
+		return acc, false, err
+	}
+	if acc.Tier != tier {
+		return acc, false, fmt.Errorf("%w: order %s already holds account %s of tier %s", errConflict, id, acc.Slug, acc.Tier)
+	}
+	acc, err = control.Credentials{Store: s, Tenants: tenants}.Settle(ctx, id, id, acc)
+	if err != nil {
+		return acc, created, fmt.Errorf("%w: order %s holds account %s, but its password was not rotated (claim again to retry): %w",
+			errBadGateway, id, acc.Slug, err)
+	}
+	return acc, created, nil
 }
 
 // retire retires an account by id or slug. The body is optional: {"force":true} is needed for a

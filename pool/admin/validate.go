@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/store"
@@ -97,15 +99,32 @@ func ValidateExport(tiers pool.Tiers, tier string, count int, all bool) (int, er
 }
 
 // ValidateClaim checks a manual claim: an order id (the claim's idempotency key) of at most
-// MaxOrderID bytes and a configured tier.
+// MaxOrderID bytes that ManualOrderID accepts, and a configured tier.
 func ValidateClaim(tiers pool.Tiers, order, tier string) error {
-	if order == "" {
-		return fieldErr("order", "", "required")
-	}
-	if len(order) > MaxOrderID {
-		return fieldErr("order", "", fmt.Sprintf("at most %d characters", MaxOrderID))
+	if _, err := ManualOrderID(order); err != nil {
+		return err
 	}
 	return validTier(tiers, tier)
+}
+
+// ManualOrderID is the order id a manual claim is stored under: the operator's id in the
+// manual namespace, "manual:<id>" (an id given with the prefix already is the same order).
+// Stripe's Checkout Session ids ("cs_…") are refused: the operator meant a paid order, which
+// its webhook claims, and no manual claim may look like one. Spaces and control characters
+// are refused too.
+func ManualOrderID(order string) (string, error) {
+	id := strings.TrimPrefix(order, store.ManualOrderPrefix)
+	switch {
+	case id == "":
+		return "", fieldErr("order", "", "required")
+	case len(store.ManualOrderPrefix)+len(id) > MaxOrderID:
+		return "", fieldErr("order", "", fmt.Sprintf("at most %d characters", MaxOrderID-len(store.ManualOrderPrefix)))
+	case strings.HasPrefix(id, "cs_"):
+		return "", fieldErr("order", id, "looks like a Stripe Checkout Session id (cs_…): paid orders are claimed by their webhook; give a manual order id")
+	case strings.ContainsFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+		return "", fieldErr("order", "", "must not contain spaces or control characters")
+	}
+	return store.ManualOrderID(id), nil
 }
 
 // ValidateList checks an account listing (every argument optional; limit 0 = all) and returns

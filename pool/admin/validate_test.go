@@ -8,6 +8,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/store"
 )
 
 func TestCSVSafe(t *testing.T) {
@@ -67,8 +68,24 @@ func TestValidatorsShareTheCLIRules(t *testing.T) {
 			t.Errorf("ValidateExport(%d, %v) = %v, want %q (as flags %q)", tc.count, tc.all, err, tc.json, tc.flag)
 		}
 	}
-	if err := admin.ValidateClaim(ts, string(make([]byte, admin.MaxOrderID)), "basic"); err != nil {
-		t.Errorf("255-byte order: %v", err)
+	// The stored id, manual:<id>, is at most MaxOrderID bytes.
+	longest := strings.Repeat("o", admin.MaxOrderID-len(store.ManualOrderPrefix))
+	if err := admin.ValidateClaim(ts, longest, "basic"); err != nil {
+		t.Errorf("%d-byte order: %v", len(longest), err)
+	}
+	if err := admin.ValidateClaim(ts, longest+"o", "basic"); err == nil {
+		t.Errorf("%d-byte order accepted", len(longest)+1)
+	}
+	for _, bad := range []string{"cs_test_a1B2", "manual:cs_live_x", "tab\there", "nul\x00"} {
+		if err := admin.ValidateClaim(ts, bad, "basic"); err == nil {
+			t.Errorf("order %q accepted", bad)
+		}
+	}
+	if id, err := admin.ManualOrderID("manual:acme-1"); err != nil || id != "manual:acme-1" {
+		t.Errorf("ManualOrderID(manual:acme-1) = %q, %v", id, err)
+	}
+	if id, err := admin.ManualOrderID("acme-1"); err != nil || id != "manual:acme-1" {
+		t.Errorf("ManualOrderID(acme-1) = %q, %v", id, err)
 	}
 	if f, err := admin.ValidateList(ts, "basic", "ready", 3); err != nil || f.Tier != "basic" || f.State != pool.StateReady || f.Limit != 3 {
 		t.Errorf("ValidateList = %+v, %v", f, err)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -159,8 +160,21 @@ func TestBatchCreateAndClaimNeverLogSecrets(t *testing.T) {
 	if len(secrets) != 15 {
 		t.Fatalf("found %d secrets, want 15", len(secrets))
 	}
-	if !strings.Contains(claim, "password: ") {
-		t.Fatalf("claim printed no credentials:\n%s", claim)
+	if !strings.Contains(claim, "password: ") || !strings.Contains(claim, "order:    manual:manual-1\n") {
+		t.Fatalf("claim printed no credentials, or not its manual order:\n%s", claim)
+	}
+	// The password printed is the claim's own, rotated at the tenant once, and stored.
+	sold := h.list("--state", "claimed")
+	if len(sold) != 1 || sold[0]["order_id"] != "manual:manual-1" {
+		t.Fatalf("claimed accounts = %v", sold)
+	}
+	if n := h.prov.Rotated(sold[0]["slug"].(string)); n != 1 {
+		t.Fatalf("%d rotations of the claimed account, want 1", n)
+	}
+	printed := claim[strings.Index(claim, "password: ")+len("password: "):]
+	printed = strings.TrimSpace(printed)
+	if !slices.Contains(secrets, printed) {
+		t.Fatal("the printed password is not the stored one")
 	}
 	logs := h.logs.String()
 	if !strings.Contains(logs, "account claimed") || !strings.Contains(logs, "account ready") {
@@ -295,6 +309,7 @@ func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 		{[]string{"export", "--csv", "x.csv", "--count", "-1"}, "--count -1: must be ≥ 1"},
 		{[]string{"claim", "--tier", "basic"}, "--order: required"},
 		{[]string{"claim", "--order", "o", "--tier", "gold"}, "unknown tier"},
+		{[]string{"claim", "--order", "cs_test_a1", "--tier", "basic"}, "Stripe Checkout Session"},
 		{[]string{"retire", "client99"}, "not found"},
 		{[]string{"retire"}, "accepts 1 arg"},
 		{[]string{"pause", "gold"}, "unknown tier"},

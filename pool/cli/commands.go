@@ -244,21 +244,25 @@ func newClaim(e *Env) *cobra.Command {
 				return err
 			}
 			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
-				a, created, err := s.Claim(ctx, tier, order)
+				tenants := daemon.RotateOnly(daemon.Config{Log: e.Log})
+				if e.opts.tenants != nil {
+					var err error
+					if tenants, err = e.opts.tenants(ctx, e, s); err != nil {
+						return err
+					}
+				}
+				a, created, err := admin.Claim(ctx, s, tenants, order, tier)
 				if err != nil {
 					return err
 				}
-				if a.Tier != tier {
-					return fmt.Errorf("order %s already holds account %s of tier %s", order, a.Slug, a.Tier)
-				}
-				e.Log.Info("account claimed", "account", a.Slug, "tier", a.Tier, "order", order, "new", created)
-				fmt.Fprintf(e.Stdout, "account:  %s\nurl:      %s\nusername: %s\npassword: %s\n", a.Slug, a.URL, a.CustomerUser, a.CustomerPassword)
+				e.Log.Info("account claimed", "account", a.Slug, "tier", a.Tier, "order", a.OrderID, "new", created)
+				fmt.Fprintf(e.Stdout, "order:    %s\naccount:  %s\nurl:      %s\nusername: %s\npassword: %s\n", a.OrderID, a.Slug, a.URL, a.CustomerUser, a.CustomerPassword)
 				return nil
 			})
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&order, "order", "", "order id (the same order always gets the same account)")
+	f.StringVar(&order, "order", "", "order id, stored as manual:<id> (the same order always gets the same account; Stripe's cs_… ids are refused)")
 	f.StringVar(&tier, "tier", "basic", "tier")
 	return cmd
 }

@@ -115,7 +115,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	if len(cfg.AdminTokens) > 0 {
 		api, err := admin.New(admin.Config{Store: s, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tokens: cfg.AdminTokens,
-			Resend: resend, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, Log: d.log})
+			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, Log: d.log})
 		if err != nil {
 			return nil, err
 		}

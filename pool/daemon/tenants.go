@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/langflow"
@@ -34,4 +35,11 @@ func (cfg Config) rotate() func(ctx context.Context, a pool.Account, password st
 		return cfg.Rotate
 	}
 	return langflow.NewGate(langflow.GateOptions{Logger: cfg.Log}).RotateAccount
+}
+
+// RotateOnly is the tenants of a command that acts on no infrastructure and only rotates
+// customer passwords (`poold claim`): through each tenant's own Langflow API (cfg.Rotate),
+// never Pulumi, so it works on an operator's box without the Pulumi CLI.
+func RotateOnly(cfg Config) pool.Tenants {
+	return unconfigured{err: errors.New("this command acts on no infrastructure"), rotate: cfg.rotate()}
 }

@@ -104,6 +104,12 @@ func newSender(t testing.TB, mp *mailpittest.Server) *delivery.Sender {
 // pool's and the orders' workers.
 func newEnv(t *testing.T, s *store.Store, mutate func(*orders.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, s, mutate, nil)
+}
+
+// newEnvWith is newEnv whose job client workers may change too.
+func newEnvWith(t *testing.T, s *store.Store, mutate func(*orders.Config), workers func(*control.WorkerConfig)) *env {
+	t.Helper()
 	e := &env{t: t, s: s, prov: newSuspender(), mail: mailpittest.Start(t)}
 	cfg := orders.Config{
 		Store: s, Tiers: testTiers, Mailer: newSender(t, e.mail), Prefix: "client",
@@ -120,10 +126,14 @@ func newEnv(t *testing.T, s *store.Store, mutate func(*orders.Config)) *env {
 		t.Fatal(err)
 	}
 	e.svc, e.h = svc, svc.Handler()
-	pooltest.StartJobs(t, s.Driver(), control.WorkerConfig{
+	wcfg := control.WorkerConfig{
 		Store: s, Tenants: e.prov, Tiers: testTiers, Log: discard(), Configure: svc.Register,
 		Registry: jobs.Default().Tuned(func(_ string, p *jobs.Policy) { p.MaxAttempts = 3 }),
-	})
+	}
+	if workers != nil {
+		workers(&wcfg)
+	}
+	pooltest.StartJobs(t, s.Driver(), wcfg)
 	return e
 }
 

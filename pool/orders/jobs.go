@@ -12,6 +12,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/delivery"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/control"
 	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
@@ -69,19 +70,25 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArg
 		log.Warn("credentials not sent: the operator retired the account", "destroy_after", a.RetireAt.Format(time.RFC3339))
 		return river.JobCancel(fmt.Errorf("account %d is being retired", a.ID))
 	}
+	if job.Args.Resend < o.Resends {
+		// A later resend carries the order's current password: this e-mail would hand out (and
+		// rotate the tenant back to) an older one.
+		log.Info("credentials e-mail superseded by a resend", "resend", job.Args.Resend, "latest", o.Resends)
+		return nil
+	}
 	key := s.credentials(o, a, job.Args.Resend).DedupeKey()
 	sent, err := s.cfg.Store.EmailSent(ctx, key)
 	if err != nil {
 		return err
 	}
 	if !sent {
-		if job.Args.Resend == 0 {
-			// No credential that sat in the pool stays valid for a sold account: the first
-			// e-mail carries a password made now (a resend rotates in Resend).
-			if a, err = s.rotate(ctx, a); err != nil {
-				log.Warn("password rotation failed; will retry", "err", err)
-				return err
-			}
+		// No credential that sat in the pool, or went out in an earlier e-mail, stays valid:
+		// each e-mail carries the password of its own dedupe key, made once and recorded
+		// before the tenant is rotated to it, so every retry and the re-send after a crash
+		// carry the same one.
+		if a, err = s.creds().Settle(ctx, key, o.ID, a); err != nil {
+			log.Warn("password rotation failed; will retry", "err", err)
+			return err
 		}
 		err := s.cfg.Mailer.Send(ctx, s.credentials(o, a, job.Args.Resend))
 		if s.cfg.ObserveEmail != nil && (err != nil || job.Args.Resend == 0) {
@@ -104,6 +111,11 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArg
 		log.Info("credentials e-mail sent", "resend", job.Args.Resend)
 	}
 	return nil
+}
+
+// creds hands out the customer passwords of the service's e-mails.
+func (s *Service) creds() control.Credentials {
+	return control.Credentials{Store: s.cfg.Store, Tenants: s.cfg.Tenants}
 }
 
 func (s *Service) credentials(o store.Order, a pool.Account, resend int) delivery.Message {

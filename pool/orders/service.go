@@ -55,6 +55,7 @@ type Store interface {
 	ResumeOrder(ctx context.Context, orderID string) error
 	BumpResends(ctx context.Context, orderID string) (int, error)
 	SetCustomerPassword(ctx context.Context, id int64, password string) error
+	DeliveryPassword(ctx context.Context, key, orderID string, accountID int64) (string, error)
 }
 
 var _ Store = (*store.Store)(nil)
