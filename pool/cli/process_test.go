@@ -223,6 +223,24 @@ func TestCrashMidStreamLosesNoEmail(t *testing.T) {
 		}
 	}
 	got := waitMails(maps.Keys(acked))
+	// A message re-sent after the kill carries the password of the first: one password per
+	// recipient, however many copies.
+	pws := map[string]map[string]bool{}
+	for _, m := range mp.Messages(t) {
+		pw := mailedPassword.FindStringSubmatch(m.Text)
+		if pw == nil || len(m.To) != 1 {
+			t.Fatalf("e-mail without a password or one recipient:\n%s", m.Text)
+		}
+		if pws[m.To[0].Address] == nil {
+			pws[m.To[0].Address] = map[string]bool{}
+		}
+		pws[m.To[0].Address][pw[1]] = true
+	}
+	for addr, set := range pws {
+		if len(set) != 1 {
+			t.Errorf("%s got %d different passwords", addr, len(set))
+		}
+	}
 	for i := range acked {
 		addr := fmt.Sprintf("cs_crash_%03d@example.test", i)
 		if got[addr] != 1 {

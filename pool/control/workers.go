@@ -35,6 +35,10 @@ type WorkerConfig struct {
 	PollInterval time.Duration
 	// ObserveProvision, if set, is told about every provisioning attempt (metrics).
 	ObserveProvision func(tier string, d time.Duration, err error)
+	// ClientID is the job client's id, unique per process (river records it in every job the
+	// process attempts, which is how a dead process's running jobs are found); "" is river's
+	// default (host and start time).
+	ClientID string
 	// Configure, if set, may add workers and queues (e.g. the orders') before the client is
 	// built.
 	Configure func(*river.Workers, map[string]river.QueueConfig)
@@ -75,6 +79,7 @@ func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.
 		cfg.Configure(workers, queues)
 	}
 	return river.NewClient(driver, &river.Config{
+		ID:                   cfg.ClientID,
 		Workers:              workers,
 		Queues:               queues,
 		Logger:               cfg.Log.With("component", "jobs"),

@@ -34,6 +34,7 @@ type Daemon struct {
 	rec     *control.Reconciler
 	prober  *control.Prober // nil: probe off
 	jobs    *river.Client[*sql.Tx]
+	id      string // the job client's id, under which this process's heartbeat is written
 	handler http.Handler
 }
 
@@ -44,7 +45,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	d = &Daemon{cfg: cfg, log: cfg.Log}
+	d = &Daemon{cfg: cfg, log: cfg.Log, id: newProcessID()}
 	s, err := store.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
@@ -98,7 +99,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	wcfg := control.WorkerConfig{Store: s, Tenants: tenants, Tiers: cfg.Tiers, Log: d.log,
 		ProvisionConcurrency: cfg.ProvisionConcurrency, ObserveProvision: m.ObserveProvision,
-		Registry: registry, RetryPolicy: cfg.Jobs.RetryPolicy, PollInterval: cfg.Jobs.PollInterval}
+		Registry: registry, RetryPolicy: cfg.Jobs.RetryPolicy, PollInterval: cfg.Jobs.PollInterval, ClientID: d.id}
 
 	r := routes{store: s, rec: d.rec, topUp: d.topUp, metrics: m, log: d.log}
 	var resend func(context.Context, string) (int, error)
@@ -194,11 +195,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
+	if d.store.Postgres() {
+		// Alive before the first job is fetched, so no job of ours is ever thought a dead one's.
+		if err := d.store.Heartbeat(runCtx, d.id); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	if err := d.jobs.Start(runCtx); err != nil {
 		ln.Close()
 		return fmt.Errorf("start jobs: %w", err)
 	}
 	g, gctx := errgroup.WithContext(runCtx)
+	if d.store.Postgres() {
+		g.Go(func() error { return d.heartbeat(gctx) })
+	}
 	if d.topUp {
 		g.Go(func() error { return d.rec.Run(gctx) })
 		if d.prober != nil {
@@ -226,6 +237,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		jerr := d.jobs.Stop(sctx)
 		if jerr != nil {
 			jerr = d.jobs.StopAndCancel(context.Background())
+		}
+		if d.store.Postgres() && jerr == nil {
+			// Every job of ours is finished or handed back: nothing to rescue.
+			jerr = d.store.LeaveProcesses(context.Background(), d.id)
 		}
 		stop()
 		return errors.Join(herr, jerr)
