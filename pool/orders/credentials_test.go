@@ -144,7 +144,9 @@ func TestRetriedEmailCarriesTheSamePassword(t *testing.T) {
 // slowRetry retries after 300 ms: 25 attempts span several seconds.
 type slowRetry struct{}
 
-func (slowRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(300 * time.Millisecond) }
+func (slowRetry) NextRetry(*rivertype.JobRow) time.Time {
+	return time.Now().Add(300 * time.Millisecond)
+}
 
 // A resend is one job: it records a new password, rotates the tenant to it and sends it. While
 // SMTP fails, the tenant already takes only the new password, which is recorded; once SMTP is
