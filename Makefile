@@ -37,6 +37,7 @@ bench: tools
 	$(GO) test -run '^$$' -bench Webhook -benchtime 2000x ./pool/orders/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench Provision -benchtime 8x ./pool/pulumiprov/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench PaidToEmail -benchtime 1x -timeout 30m ./pool/orders/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench ReplicaKillToEmail -benchtime 1x -timeout 20m ./pool/cli/ | tee -a bench.txt
 
 # gofmt, go vet, and go.mod/go.sum exactly as `go mod tidy` leaves them.
 lint:

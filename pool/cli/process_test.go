@@ -40,14 +40,14 @@ var buildTestPoold = sync.OnceValues(func() (string, error) {
 
 // poold is one real poold process.
 type poold struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	addr string
 	logs *syncBuffer
 	done chan struct{}
 }
 
-func startDaemon(t *testing.T, env []string, args ...string) *poold {
+func startDaemon(t testing.TB, env []string, args ...string) *poold {
 	t.Helper()
 	bin, err := buildTestPoold()
 	if err != nil {

@@ -90,9 +90,45 @@ func e2eEnvInt(b *testing.B, name string, def int) int {
 func BenchmarkPaidToEmail(b *testing.B) {
 	for _, v := range e2eVariants {
 		b.Run(fmt.Sprintf("poll=%s/workers=%d", v.poll, v.workers), func(b *testing.B) {
-			benchPaidToEmail(b, v.poll, v.workers)
+			rate := e2eEnvInt(b, "E2E_RATE", e2eDefaultRate)
+			secs := e2eEnvInt(b, "E2E_SECONDS", e2eDefaultSeconds)
+			benchPaidToEmail(b, e2eRun{poll: v.poll, workers: v.workers, rate: rate, burst: rate * secs * b.N, bursts: 1, replicas: 1})
 		})
 	}
+}
+
+// BenchmarkPaidToEmailBurst is issue 11's figure: bursts of E2E_BURST orders (default 300)
+// sent at E2E_RATE (default 300/s), E2E_BURSTS times (default 3) with the e-mails of one burst
+// all visible before the next, with poold's default job poll and delivery workers; on SQLite
+// (one process) and on PostgreSQL with three replicas (three stores, job clients and webhook
+// servers on one database, the webhooks spread over them). Target: paid→visible p99 < 1 s.
+// Run it with -benchtime 1x.
+func BenchmarkPaidToEmailBurst(b *testing.B) {
+	for _, v := range []struct {
+		name     string
+		pg       bool
+		replicas int
+	}{{"sqlite", false, 1}, {"postgres-3-replicas", true, 3}} {
+		b.Run(v.name, func(b *testing.B) {
+			var workers int // poold's default
+			if os.Getenv("E2E_WORKERS") != "" {
+				workers = e2eEnvInt(b, "E2E_WORKERS", 0)
+			}
+			benchPaidToEmail(b, e2eRun{pg: v.pg, replicas: v.replicas, workers: workers, rate: e2eEnvInt(b, "E2E_RATE", 300),
+				burst: e2eEnvInt(b, "E2E_BURST", 300), bursts: e2eEnvInt(b, "E2E_BURSTS", 3) * b.N})
+		})
+	}
+}
+
+// e2eRun is one end-to-end run: burst orders at rate, bursts times (each burst's e-mails all
+// visible before the next), on SQLite or PostgreSQL, with replicas job clients and webhook
+// servers. Zero poll and workers are poold's defaults.
+type e2eRun struct {
+	poll                time.Duration
+	workers             int
+	rate, burst, bursts int
+	pg                  bool
+	replicas            int
 }
 
 // e2eArrivals records, per recipient address, when its e-mail was first seen and how.
@@ -172,17 +208,28 @@ func e2eSeed(b *testing.B, s *store.Store, tier string, n int) {
 		}
 	}
 	now := time.Now().UnixMilli()
-	if _, err := s.DB().ExecContext(ctx, `UPDATE accounts SET state = 'ready', host = 'host-1',
+	if _, err := s.DB().ExecContext(ctx, rebind(s, `UPDATE accounts SET state = 'ready', host = 'host-1',
 		url = 'https://' || slug || '.example.test', customer_user_id = 'user-' || slug, generation = 'bench',
-		ready_at = ?, updated_at = ? WHERE state = 'provisioning'`, now, now); err != nil {
+		ready_at = ?, updated_at = ? WHERE state = 'provisioning'`), now, now); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := s.DB().ExecContext(ctx, `DELETE FROM river_job WHERE kind = ?`, jobs.ProvisionArgs{}.Kind()); err != nil {
+	if _, err := s.DB().ExecContext(ctx, rebind(s, `DELETE FROM river_job WHERE kind = ?`), jobs.ProvisionArgs{}.Kind()); err != nil {
 		b.Fatal(err)
 	}
 	if got := count(b, s, tier, pool.StateReady); got != n {
 		b.Fatalf("seeded %d ready accounts, want %d", got, n)
 	}
+}
+
+// rebind turns the ? placeholders of a query into PostgreSQL's $n when s is PostgreSQL.
+func rebind(s *store.Store, q string) string {
+	if !s.Postgres() {
+		return q
+	}
+	for i := 1; strings.Contains(q, "?"); i++ {
+		q = strings.Replace(q, "?", "$"+strconv.Itoa(i), 1)
+	}
+	return q
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {
@@ -205,13 +252,26 @@ func loadavg() string {
 	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
-func benchPaidToEmail(b *testing.B, poll time.Duration, workers int) {
-	rate := e2eEnvInt(b, "E2E_RATE", e2eDefaultRate)
-	secs := e2eEnvInt(b, "E2E_SECONDS", e2eDefaultSeconds)
-	n := rate * secs * b.N
+func benchPaidToEmail(b *testing.B, cfg e2eRun) {
+	poll, workers, rate := cfg.poll, cfg.workers, cfg.rate
+	n := cfg.burst * cfg.bursts
 	ctx := context.Background()
 
-	s := storetest.OpenSQLite(b, b.TempDir(), nil)
+	var stores []*store.Store
+	if cfg.pg {
+		u := storetest.SchemaURL(b, storetest.RequirePostgres(b))
+		for range cfg.replicas {
+			st, err := store.Open(ctx, store.Options{DatabaseURL: u, Key: storetest.Key})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { st.Close() })
+			stores = append(stores, st)
+		}
+	} else {
+		stores = []*store.Store{storetest.OpenSQLite(b, b.TempDir(), nil)}
+	}
+	s := stores[0]
 	e2eSeed(b, s, "basic", max(3000, n+500))
 
 	// Mailpit's webhook receiver.
@@ -230,41 +290,54 @@ func benchPaidToEmail(b *testing.B, poll time.Duration, workers int) {
 	// --max 0: Mailpit keeps only 500 messages by default (pruned every minute).
 	mp := mailpittest.Start(b, "--webhook-url", hook.URL+"/", "--webhook-limit", "0", "--max", "0")
 
-	prov := newSuspender()
-	svc, err := orders.New(orders.Config{
-		Store: s, Tiers: e2eTiers, Mailer: newSender(b, mp), Prefix: "client",
-		Secrets: []string{secret}, Tenants: prov, DeliveryConcurrency: workers,
-		SupportContact: "support@example.test", UpsellURL: "https://example.test/upgrade",
-		Log: discard(),
-	})
-	if err != nil {
-		b.Fatal(err)
+	// One orders service, job client and webhook server per replica.
+	var (
+		srvs   []*httptest.Server
+		events = make(chan *river.Event, n+1000)
+	)
+	for _, st := range stores {
+		prov := newSuspender()
+		svc, err := orders.New(orders.Config{
+			Store: st, Tiers: e2eTiers, Mailer: newSender(b, mp), Prefix: "client",
+			Secrets: []string{secret}, Tenants: prov, DeliveryConcurrency: workers,
+			SupportContact: "support@example.test", UpsellURL: "https://example.test/upgrade",
+			Log: discard(),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		jc, err := control.NewJobClient(st.Driver(), control.WorkerConfig{
+			Store: st, Tenants: prov, Tiers: e2eTiers, Log: discard(),
+			PollInterval: poll, Configure: svc.Register,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Where the time of a delivery job goes: river's own per-job statistics.
+		evs, unsubscribe := jc.SubscribeConfig(&river.SubscribeConfig{
+			ChanSize: n + 1000, Kinds: []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed},
+		})
+		b.Cleanup(unsubscribe)
+		go func() {
+			for ev := range evs {
+				events <- ev
+			}
+		}()
+		jctx, jcancel := context.WithCancel(ctx)
+		if err := jc.Start(jctx); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			_ = jc.StopAndCancel(sctx)
+			jcancel()
+		})
+		srv := httptest.NewServer(svc.Handler()) // a real net/http server on loopback
+		b.Cleanup(srv.Close)
+		srvs = append(srvs, srv)
 	}
-	jc, err := control.NewJobClient(s.Driver(), control.WorkerConfig{
-		Store: s, Tenants: prov, Tiers: e2eTiers, Log: discard(),
-		PollInterval: poll, Configure: svc.Register,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Where the time of a delivery job goes: river's own per-job statistics.
-	events, unsubscribe := jc.SubscribeConfig(&river.SubscribeConfig{
-		ChanSize: n + 1000, Kinds: []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed},
-	})
-	defer unsubscribe()
-	jctx, jcancel := context.WithCancel(ctx)
-	if err := jc.Start(jctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		_ = jc.StopAndCancel(sctx)
-		jcancel()
-	})
 
-	srv := httptest.NewServer(svc.Handler()) // a real net/http server on loopback
-	b.Cleanup(srv.Close)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute,
 	}}
@@ -316,46 +389,62 @@ func benchPaidToEmail(b *testing.B, poll time.Duration, workers int) {
 	var failures atomic.Int64
 	var firstFailure atomic.Value
 
-	b.Logf("load before: %s; %d orders at %d/s (%d s × b.N=%d), job poll %s, %d delivery workers, Mailpit poll %s",
-		loadavg(), n, rate, secs, b.N, poll, workers, e2eMailPoll)
+	b.Logf("load before: %s; %d orders: %d burst(s) of %d at %d/s, %d replica(s) on %s, job poll %s, %d delivery workers, Mailpit poll %s",
+		loadavg(), n, cfg.bursts, cfg.burst, rate, len(stores), map[bool]string{false: "SQLite", true: "PostgreSQL"}[cfg.pg],
+		poll, workers, e2eMailPoll)
 	b.ResetTimer()
-	ticker := time.NewTicker(time.Second / time.Duration(rate))
-	var wg sync.WaitGroup
-	for i := range n {
-		if i > 0 {
-			<-ticker.C
+	for burst := range cfg.bursts {
+		ticker := time.NewTicker(time.Second / time.Duration(rate))
+		var wg sync.WaitGroup
+		for i := burst * cfg.burst; i < (burst+1)*cfg.burst; i++ {
+			if i > burst*cfg.burst {
+				<-ticker.C
+			}
+			srv := srvs[i%len(srvs)]
+			wg.Go(func() {
+				id := fmt.Sprintf("cs_E2E%06d", i) // paid() lower-cases it into the e-mail address
+				payload := paid(fmt.Sprintf("evt_e2e%06d", i), id)
+				sig := sign(payload, secret, time.Now())
+				req, err := http.NewRequest(http.MethodPost, srv.URL+orders.Path, strings.NewReader(string(payload)))
+				if err != nil {
+					panic(err)
+				}
+				req.Header.Set("Stripe-Signature", sig)
+				req.Header.Set("Content-Type", "application/json")
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				var body []byte
+				if err == nil {
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				t1 := time.Now()
+				sent[i], handler[i], answered[i] = t0, t1.Sub(t0), t1
+				switch {
+				case err != nil:
+					failures.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprintf("order %d: %v", i, err))
+				case resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"claimed"`):
+					failures.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprintf("order %d: %d %s", i, resp.StatusCode, body))
+				}
+			})
 		}
-		wg.Go(func() {
-			id := fmt.Sprintf("cs_E2E%06d", i) // paid() lower-cases it into the e-mail address
-			payload := paid(fmt.Sprintf("evt_e2e%06d", i), id)
-			sig := sign(payload, secret, time.Now())
-			req, err := http.NewRequest(http.MethodPost, srv.URL+orders.Path, strings.NewReader(string(payload)))
-			if err != nil {
-				panic(err)
+		ticker.Stop()
+		wg.Wait()
+		if cfg.bursts > 1 {
+			// The next burst starts once this one's e-mails are all visible.
+			until := time.After(e2eDrainTimeout)
+			for arr.count() < (burst+1)*cfg.burst {
+				select {
+				case <-arr.notify:
+				case <-time.After(time.Second):
+				case <-until:
+					b.Fatalf("only %d of %d e-mails visible %s after burst %d", arr.count(), (burst+1)*cfg.burst, e2eDrainTimeout, burst)
+				}
 			}
-			req.Header.Set("Stripe-Signature", sig)
-			req.Header.Set("Content-Type", "application/json")
-			t0 := time.Now()
-			resp, err := client.Do(req)
-			var body []byte
-			if err == nil {
-				body, err = io.ReadAll(resp.Body)
-				resp.Body.Close()
-			}
-			t1 := time.Now()
-			sent[i], handler[i], answered[i] = t0, t1.Sub(t0), t1
-			switch {
-			case err != nil:
-				failures.Add(1)
-				firstFailure.CompareAndSwap(nil, fmt.Sprintf("order %d: %v", i, err))
-			case resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"claimed"`):
-				failures.Add(1)
-				firstFailure.CompareAndSwap(nil, fmt.Sprintf("order %d: %d %s", i, resp.StatusCode, body))
-			}
-		})
+		}
 	}
-	ticker.Stop()
-	wg.Wait()
 	lastAnswer := slices.MaxFunc(answered, func(x, y time.Time) int { return x.Compare(y) })
 	if f := failures.Load(); f > 0 {
 		b.Fatalf("%d of %d webhooks failed, first: %v", f, n, firstFailure.Load())
@@ -409,7 +498,7 @@ func benchPaidToEmail(b *testing.B, poll time.Duration, workers int) {
 	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM sent_emails`).Scan(&sentEmails); err != nil {
 		b.Fatal(err)
 	}
-	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM orders WHERE state = ?`, string(store.OrderDelivered)).Scan(&delivered); err != nil {
+	if err := s.DB().QueryRow(rebind(s, `SELECT COUNT(*) FROM orders WHERE state = ?`), string(store.OrderDelivered)).Scan(&delivered); err != nil {
 		b.Fatal(err)
 	}
 	if sentEmails != n || delivered != n {

@@ -93,7 +93,9 @@ type Config struct {
 	PendingRetry time.Duration
 	// HeldRetry is how often an order whose tier is unknown looks again (default 1m).
 	HeldRetry time.Duration
-	// OrdersConcurrency and DeliveryConcurrency bound the workers of each queue (default 4).
+	// OrdersConcurrency and DeliveryConcurrency bound the workers of each queue (default 4 and
+	// 32: a queue takes at most its free workers per 50 ms fetch, so 4 e-mail workers capped a
+	// burst of paid orders at 80 e-mails/s; see BENCHMARKS.md).
 	OrdersConcurrency, DeliveryConcurrency int
 
 	// E-mail content.
@@ -172,7 +174,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.OrdersConcurrency = 4
 	}
 	if cfg.DeliveryConcurrency <= 0 {
-		cfg.DeliveryConcurrency = 4
+		cfg.DeliveryConcurrency = 32
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
