@@ -197,3 +197,49 @@ func TestResendSurvivesAnSMTPOutage(t *testing.T) {
 		}
 	})
 }
+
+// An e-mail still failing when a resend is queued is dropped once the resend exists: the
+// customer gets the resend's password, and nothing rotates the tenant back to the older one.
+func TestResendSupersedesAnUnsentEmail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
+		ctx := context.Background()
+		s := open(nil)
+		a, lf := langflowAccount(t, s)
+		e := newEnvWith(t, s, func(c *orders.Config) {
+			c.Tenants = langflowTenants{suspender: newSuspender(), gate: langflow.NewGate(langflow.GateOptions{})}
+		}, func(w *control.WorkerConfig) { w.RetryPolicy = slowRetry{} })
+		e.mail.SetChaos(t, mailpittest.Chaos{Recipient: mailpittest.ChaosTrigger{ErrorCode: 451, Probability: 100}})
+		e.send(paid("evt_sup", "cs_sup"))
+		waitFor(t, "the first e-mail to fail", func() bool {
+			var n int
+			s.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'order_deliver' AND attempt >= 2`).Scan(&n)
+			return n > 0
+		})
+		if _, err := e.svc.Resend(ctx, "cs_sup"); err != nil {
+			t.Fatal(err)
+		}
+		// The first e-mail's next attempt, still in the outage, finds the resend and ends.
+		waitFor(t, "the first e-mail job superseded", func() bool {
+			var st string
+			s.DB().QueryRow(`SELECT state FROM river_job WHERE kind = 'order_deliver' ORDER BY id LIMIT 1`).Scan(&st)
+			return st == "completed"
+		})
+		e.mail.SetChaos(t, mailpittest.Chaos{})
+		waitFor(t, "every e-mail job done", func() bool { return jobsDone(t, s, "order_deliver") })
+		msgs := e.mail.Messages(t)
+		if len(msgs) != 1 {
+			t.Fatalf("%d e-mails, want only the resend", len(msgs))
+		}
+		pw := mailedPassword(t, msgs[0])
+		want, err := s.DeliveryPassword(ctx, "credentials:cs_sup:resend-1", "cs_sup", a.ID)
+		if err != nil || pw != want {
+			t.Fatalf("the e-mail does not carry the resend's password (%v)", err)
+		}
+		if !logsIn(t, lf.URL, a.CustomerUser, pw) {
+			t.Fatal("the resend's password does not log in: the older e-mail rotated the tenant back")
+		}
+		if o := order(t, s, "cs_sup"); o.State != store.OrderDelivered {
+			t.Fatalf("order is %s", o.State)
+		}
+	})
+}
