@@ -931,3 +931,44 @@ func TestMountedInTheDaemonMux(t *testing.T) {
 		t.Errorf("GET /admin/v1/status: %d", got)
 	}
 }
+
+// refusingRotate is the tenants double whose password rotation fails while refuse is set (the
+// tenant cannot be reached).
+type refusingRotate struct {
+	*pooltest.Provisioner
+	refuse atomic.Bool
+}
+
+func (r *refusingRotate) RotateCustomer(ctx context.Context, a pool.Account, pw string) error {
+	if r.refuse.Load() {
+		return errors.New("dial tcp: connection refused (injected)")
+	}
+	return r.Provisioner.RotateCustomer(ctx, a, pw)
+}
+
+// A manual claim whose rotation fails answers 502 and keeps the account claimed with the pool's
+// password untouched; repeating the claim rotates to the password recorded the first time.
+func TestClaimRotationFailureIsRetried(t *testing.T) {
+	s := storetest.OpenSQLite(t, t.TempDir(), nil)
+	as := seedReady(t, s, "basic", 1)
+	rot := &refusingRotate{Provisioner: &pooltest.Provisioner{}}
+	rot.refuse.Store(true)
+	e := newEnv(t, s, func(c *admin.Config) { c.Tenants = rot })
+	w := e.do("POST", "/admin/v1/claim", tokenA, `{"order":"walk-in-1","tier":"basic"}`)
+	wantCode(t, w, http.StatusBadGateway)
+	if strings.Contains(w.Body.String(), as[0].CustomerPassword) {
+		t.Fatal("the error answer carries a password")
+	}
+	got, err := s.Get(context.Background(), as[0].ID)
+	if err != nil || got.State != pool.StateClaimed || got.OrderID != "manual:walk-in-1" || got.CustomerPassword != as[0].CustomerPassword {
+		t.Fatalf("after the failed rotation: %+v, %v (want claimed, the pool's password kept)", got.State, err)
+	}
+	rot.refuse.Store(false)
+	w = e.do("POST", "/admin/v1/claim", tokenA, `{"order":"walk-in-1","tier":"basic"}`)
+	wantCode(t, w, http.StatusOK)
+	c := decodeJSON[admin.Claimed](t, w)
+	want, err := s.DeliveryPassword(context.Background(), "manual:walk-in-1", "manual:walk-in-1", as[0].ID)
+	if err != nil || c.Password != want || c.Password == as[0].CustomerPassword || rot.Rotated(as[0].Slug) != 1 {
+		t.Fatalf("retried claim handed out another password than the one recorded first (%v, rotations %d)", err, rot.Rotated(as[0].Slug))
+	}
+}
