@@ -112,7 +112,16 @@ func (c *Client) RemoveVolume(ctx context.Context, name string) error {
 
 // CreateVolume creates a named local volume with labels ("key=value").
 func (c *Client) CreateVolume(ctx context.Context, name string, labels ...string) error {
-	body, err := jsonBody(map[string]any{"Name": name, "Labels": labelMap(labels)})
+	return c.createVolume(ctx, name, nil, labels)
+}
+
+// CreateVolumeWithOptions creates a named local volume with driver options (size=…).
+func (c *Client) CreateVolumeWithOptions(ctx context.Context, name string, opts map[string]string, labels ...string) error {
+	return c.createVolume(ctx, name, opts, labels)
+}
+
+func (c *Client) createVolume(ctx context.Context, name string, opts map[string]string, labels []string) error {
+	body, err := jsonBody(map[string]any{"Name": name, "Labels": labelMap(labels), "DriverOpts": opts})
 	if err != nil {
 		return err
 	}
@@ -131,6 +140,29 @@ type ContainerSpec struct {
 
 // RunContainer creates and starts a container and returns its ID.
 func (c *Client) RunContainer(ctx context.Context, s ContainerSpec) (string, error) {
+	id, err := c.CreateContainer(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	return id, c.StartContainer(ctx, id)
+}
+
+// StartContainer starts a created container.
+func (c *Client) StartContainer(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/start", nil, nil, "", nil)
+}
+
+// WaitContainer waits until the container stops and returns its exit code.
+func (c *Client) WaitContainer(ctx context.Context, id string) (int, error) {
+	var out struct {
+		StatusCode int `json:"StatusCode"`
+	}
+	err := c.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/wait", nil, nil, "", &out)
+	return out.StatusCode, err
+}
+
+// CreateContainer creates a container (not started) and returns its ID.
+func (c *Client) CreateContainer(ctx context.Context, s ContainerSpec) (string, error) {
 	host := map[string]any{"NetworkMode": "none"}
 	if s.Volume != "" {
 		host["Binds"] = []string{s.Volume + ":/data"}
@@ -148,9 +180,6 @@ func (c *Client) RunContainer(ctx context.Context, s ContainerSpec) (string, err
 	}
 	if err := c.do(ctx, http.MethodPost, "/containers/create", q, body, "application/json", &created); err != nil {
 		return "", err
-	}
-	if err := c.do(ctx, http.MethodPost, "/containers/"+created.ID+"/start", nil, nil, "", nil); err != nil {
-		return created.ID, err
 	}
 	return created.ID, nil
 }
