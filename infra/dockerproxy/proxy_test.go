@@ -33,7 +33,9 @@ func proxy(t *testing.T) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- dockerproxy.Serve(ctx, l, dockerproxy.Handler(strings.TrimPrefix(dockertest.URL(), "unix://"), log)) }()
+	go func() {
+		done <- dockerproxy.Serve(ctx, l, dockerproxy.Handler(strings.TrimPrefix(dockertest.URL(), "unix://"), log))
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
