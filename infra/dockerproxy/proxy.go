@@ -196,6 +196,40 @@ func Listen(addr string) (net.Listener, error) {
 	return nil, fmt.Errorf("listen address %q: want unix:///path or tcp://host:port", addr)
 }
 
+// Ping asks the proxy at addr (as Listen takes it) for the engine's /_ping and returns an error
+// unless it answers 200 OK.
+func Ping(ctx context.Context, addr string) error {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return fmt.Errorf("proxy address %q: %w", addr, err)
+	}
+	network, where := "tcp", u.Host
+	switch {
+	case u.Scheme == "unix" && u.Path != "":
+		network, where = "unix", u.Path
+	case u.Scheme != "tcp" || u.Host == "":
+		return fmt.Errorf("proxy address %q: want unix:///path or tcp://host:port", addr)
+	}
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, where)
+	}}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/_ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return fmt.Errorf("docker proxy %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("docker proxy %s: /_ping answered %s", addr, resp.Status)
+	}
+	return nil
+}
+
 // Serve serves h on l until ctx ends, then shuts down (open event streams are cut).
 func Serve(ctx context.Context, l net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}

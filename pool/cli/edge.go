@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -38,6 +40,24 @@ is answered 403 and never reaches the engine. Runs until SIGTERM.`,
 	}
 	proxy.Flags().StringVar(&socket, "socket", "/var/run/docker.sock", "the Docker Engine's unix socket")
 	proxy.Flags().StringVar(&listen, "listen", DefaultDockerProxyListen, "where to serve: unix:///path or tcp://host:port")
-	edge.AddCommand(proxy)
+	edge.AddCommand(proxy, newEdgePing())
 	return edge
+}
+
+// newEdgePing is the proxy container's health check: GET /_ping through the proxy, so that
+// both the proxy and the engine behind it answer.
+func newEdgePing() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "ping",
+		Short: "Ask the Docker proxy at --listen for the engine's /_ping; exit 1 unless it answers OK",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+			defer cancel()
+			return dockerproxy.Ping(ctx, listen)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", DefaultDockerProxyListen, "the proxy's address: unix:///path or tcp://host:port")
+	return cmd
 }

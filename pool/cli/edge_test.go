@@ -52,12 +52,19 @@ func TestEdgeDockerProxyCommand(t *testing.T) {
 	if code, err := get(http.MethodPost, "/v1.41/containers/create"); err != nil || code != http.StatusForbidden {
 		t.Errorf("POST /containers/create: %d %v, want 403", code, err)
 	}
+	// The container's health check.
+	if _, err := newHarness(t).run(context.Background(), "edge", "ping", "--listen", "unix://"+sock); err != nil {
+		t.Errorf("edge ping of a running proxy: %v", err)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("docker-proxy exited with %v", err)
 	}
 	if !strings.Contains(h.logs.String(), "refused") {
 		t.Errorf("the refusal is not logged:\n%s", h.logs.String())
+	}
+	if _, err := newHarness(t).run(context.Background(), "edge", "ping", "--listen", "unix://"+sock); err == nil {
+		t.Error("edge ping of a stopped proxy succeeded")
 	}
 }
 
