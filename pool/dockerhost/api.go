@@ -128,14 +128,21 @@ func (c *Client) createVolume(ctx context.Context, name string, opts map[string]
 	return c.do(ctx, http.MethodPost, "/volumes/create", nil, body, "application/json", nil)
 }
 
-// ContainerSpec is what RunContainer creates: a container without network access, with its
-// labels and, optionally, a named volume mounted.
+// ContainerSpec is what RunContainer creates: a container without network access (unless
+// NetworkMode says otherwise), with its labels and, optionally, a named volume mounted.
 type ContainerSpec struct {
 	Name   string
 	Image  string
 	Cmd    []string
 	Labels []string // "key=value"
 	Volume string   // a named volume mounted at /data ("" = none)
+	// User, the capabilities and security options, and the network mode ("" = none) are
+	// passed to the engine as they are.
+	User        string
+	CapAdd      []string
+	CapDrop     []string
+	SecurityOpt []string
+	NetworkMode string
 }
 
 // RunContainer creates and starts a container and returns its ID.
@@ -163,11 +170,14 @@ func (c *Client) WaitContainer(ctx context.Context, id string) (int, error) {
 
 // CreateContainer creates a container (not started) and returns its ID.
 func (c *Client) CreateContainer(ctx context.Context, s ContainerSpec) (string, error) {
-	host := map[string]any{"NetworkMode": "none"}
+	host := map[string]any{"NetworkMode": "none", "CapAdd": s.CapAdd, "CapDrop": s.CapDrop, "SecurityOpt": s.SecurityOpt}
+	if s.NetworkMode != "" {
+		host["NetworkMode"] = s.NetworkMode
+	}
 	if s.Volume != "" {
 		host["Binds"] = []string{s.Volume + ":/data"}
 	}
-	body, err := jsonBody(map[string]any{"Image": s.Image, "Cmd": s.Cmd, "Labels": labelMap(s.Labels), "HostConfig": host})
+	body, err := jsonBody(map[string]any{"Image": s.Image, "Cmd": s.Cmd, "User": s.User, "Labels": labelMap(s.Labels), "HostConfig": host})
 	if err != nil {
 		return "", err
 	}
