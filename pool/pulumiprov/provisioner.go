@@ -376,6 +376,12 @@ func (p *Provisioner) applyEngineResources(ctx context.Context, log *slog.Logger
 	}
 	r := spec.EngineResources()
 	warnings, err := c.UpdateResources(ctx, spec.ContainerName(), dockerhost.Resources{PidsLimit: r.PidsLimit, BlkioWeight: r.IOWeight})
+	if errors.Is(err, pool.ErrNotFound) {
+		// No container, no process to limit; whatever creates it again is an update of this
+		// stack, which comes back here.
+		log.Warn("no container to set the pids limit and I/O weight on", "host", spec.Host.Name, "container", spec.ContainerName())
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("host %s: limits of %s: %w", spec.Host.Name, spec.ContainerName(), err)
 	}
