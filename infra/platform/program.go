@@ -164,9 +164,11 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 		// every tenant's bridge address (host-to-container traffic is not blocked by
 		// enable_icc=false). No port mapping exists in this mode.
 		NetworkMode: pulumi.String("host"),
-		// Traefik's static configuration is its command line (edgeConfig); the environment
-		// carries only secrets its libraries read.
-		Command: pulumi.ToStringArray(append([]string{"traefik"}, args...)),
+		// Traefik's static configuration is its command line (edgeConfig), flags only: the
+		// official images' entrypoints run traefik with them (the alpine image's entrypoint.sh
+		// puts traefik before arguments that start with "-", the scratch image's is /traefik).
+		// The environment carries only secrets its libraries read.
+		Command: pulumi.ToStringArray(args),
 		Envs:    envs,
 		Uploads: uploads,
 		Volumes: volumes,
