@@ -62,7 +62,7 @@ func TestServeMountsAdminAPIAndHealthCommandAnswers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := h.run(ctx, "serve", "--listen", addr)
+		_, err := h.run(ctx, "serve", "--listen", freePort(t), "--admin-listen", addr)
 		done <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)
