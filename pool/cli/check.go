@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/secret"
 )
@@ -60,11 +59,8 @@ func newConfig(e *Env) *cobra.Command {
 					add(err)
 				}
 			}
-			if raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN"); err != nil {
-				add(err)
-			} else if tokens := admin.ParseTokens(raw); len(tokens) > 0 {
-				add(admin.CheckTokens(tokens))
-			}
+			_, err := e.adminTokens()
+			add(err)
 			// The key is checked, never created here: config check writes nothing.
 			if env := e.Getenv("POOL_SECRET_KEY"); env != "" {
 				_, err := secret.LoadKey(env, "")

@@ -19,7 +19,7 @@ import (
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
 )
 
-const adminToken = "replica-test-admin-token"
+const adminToken = "replica-test-admin-token-0123456789ABCDEF"
 
 func readyz(addr string) map[string]string {
 	resp, err := http.Get("http://" + addr + "/readyz")

@@ -156,6 +156,10 @@ func serve(ctx context.Context, e *Env, f serveFlags) error {
 
 // daemonConfig turns the parsed flags, environment and config file into the daemon's Config.
 func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
+	tokens, err := e.adminTokens() // before the key: a refused start writes nothing
+	if err != nil {
+		return daemon.Config{}, err
+	}
 	key, err := e.Key()
 	if err != nil {
 		return daemon.Config{}, err
@@ -186,10 +190,27 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 	if err := e.mailConfig(&cfg); err != nil {
 		return daemon.Config{}, err
 	}
+	cfg.AdminTokens = tokens
+	return cfg, nil
+}
+
+// adminTokens reads POOL_ADMIN_TOKEN (or the file POOL_ADMIN_TOKEN_FILE names) and refuses
+// tokens too short or too plain to be secret, naming the variable; none: the admin API is off.
+func (e *Env) adminTokens() ([]string, error) {
+	name := "POOL_ADMIN_TOKEN"
+	if e.Getenv(name+"_FILE") != "" {
+		name += "_FILE"
+	}
 	raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN")
 	if err != nil {
-		return daemon.Config{}, err
+		return nil, err
 	}
-	cfg.AdminTokens = admin.ParseTokens(raw)
-	return cfg, nil
+	tokens := admin.ParseTokens(raw)
+	if len(tokens) == 0 {
+		return nil, nil
+	}
+	if err := admin.CheckTokens(tokens); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return tokens, nil
 }
