@@ -49,7 +49,11 @@ type Config struct {
 	// TLS and AdminTLS: certificate and key files of each listener (empty: plain HTTP).
 	TLS, AdminTLS TLSFiles
 	// HTTP bounds both listeners' clients (zero fields: DefaultHTTPLimits).
-	HTTP                 HTTPLimits
+	HTTP HTTPLimits
+	// MetricsCache is how long one database read serves /metrics scrapes (0:
+	// metrics.DefaultCacheTTL).
+	MetricsCache time.Duration
+
 	ReconcileSchedule    string        // robfig/cron schedule of reconcile passes
 	ProvisionConcurrency int           // concurrent provisioning jobs in this process
 	StuckTimeout         time.Duration // provisioning this long after its job first started fails the account

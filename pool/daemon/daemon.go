@@ -71,7 +71,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		return nil, err
 	}
 
-	m := metrics.New(s, cfg.Tiers, cfg.HardFailureLimit, d.log)
+	m := metrics.New(s, cfg.Tiers, cfg.HardFailureLimit, d.log, metrics.WithCacheTTL(cfg.MetricsCache))
 	s.ObserveClaims(m.ObserveClaim)
 	if leader != nil {
 		tryLead := leader
