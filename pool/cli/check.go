@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/axiestudio/tenantpool/pool/daemon"
-	"github.com/axiestudio/tenantpool/pool/secret"
 )
 
 func fileExists(path string) bool {
@@ -61,14 +59,8 @@ func newConfig(e *Env) *cobra.Command {
 			}
 			_, err := e.adminTokens()
 			add(err)
-			// The key is checked, never created here: config check writes nothing.
-			if env := e.Getenv("POOL_SECRET_KEY"); env != "" {
-				_, err := secret.LoadKey(env, "")
-				add(err)
-			} else if path := filepath.Join(e.DataDir, "secret.key"); fileExists(path) {
-				_, err := secret.LoadKey("", path)
-				add(err)
-			}
+			// The keyring is checked, never created here: config check writes nothing.
+			add(e.checkKeyring())
 			add(e.checkDatabase(cmd.Context()))
 			if len(problems) > 0 {
 				var b strings.Builder

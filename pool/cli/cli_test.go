@@ -177,11 +177,11 @@ func TestBatchCreateAndClaimNeverLogSecrets(t *testing.T) {
 // passwords returns every secret the store generated, read back with the data dir's key.
 func passwords(t *testing.T, h *harness) []string {
 	t.Helper()
-	key, err := secret.LoadKey("", filepath.Join(h.dir, "secret.key"))
+	keyring, err := secret.ReadKeyFile(filepath.Join(h.dir, "secret.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(context.Background(), store.Options{DataDir: h.dir, Key: key})
+	s, err := store.Open(context.Background(), store.Options{DataDir: h.dir, Keyring: keyring})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,12 +160,12 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 	if err != nil {
 		return daemon.Config{}, err
 	}
-	key, err := e.Key()
+	keyring, err := e.Keyring()
 	if err != nil {
 		return daemon.Config{}, err
 	}
 	cfg := daemon.Config{
-		Store: store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Key: key, Logger: e.Log},
+		Store: store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Keyring: keyring, Logger: e.Log},
 		Tiers: e.Tiers, Prefix: e.Prefix, Listen: f.listen, AdminListen: f.adminListen, TLS: f.tls, AdminTLS: f.adminTLS,
 		ReconcileSchedule:    f.schedule,
 		ProvisionConcurrency: f.concurrency, StuckTimeout: f.stuck, HardFailureLimit: f.hardFailureLimit,
