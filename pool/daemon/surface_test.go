@@ -53,7 +53,8 @@ func startDaemon(t *testing.T, change func(*daemon.Config)) *daemon.Daemon {
 		Prefix:  "client",
 		Tenants: func(context.Context, *store.Store) (pool.Tenants, error) { return nil, daemon.ErrNotConfigured },
 		Listen:  "127.0.0.1:0", AdminListen: "127.0.0.1:0", ReconcileSchedule: "@every 1h", StuckTimeout: time.Hour,
-		ProvisionConcurrency: 1, HardFailureLimit: 10, ShutdownTimeout: time.Second,
+		// A loaded machine may take a while to see the last connections go idle.
+		ProvisionConcurrency: 1, HardFailureLimit: 10, ShutdownTimeout: 30 * time.Second,
 		Probe:       daemon.Probe{Schedule: "off"},
 		Orders:      &daemon.Orders{Secrets: []string{"whsec_surface_test"}},
 		Mail:        &daemon.Mail{SMTP: delivery.Config{Host: "127.0.0.1", Port: 1, TLS: delivery.TLSNone, From: "pool@example.test"}, Templates: tmpl},

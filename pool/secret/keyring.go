@@ -19,7 +19,7 @@ import (
 const sealedPrefix = "k1:"
 
 // ErrUnknownKey is returned for a value sealed with a key the keyring does not hold.
-var ErrUnknownKey = errors.New("secret: value sealed with a key that is not in the keyring (add the old key after the current one)")
+var ErrUnknownKey = errors.New("secret: wrong key: the value was sealed with a key that is not in the keyring (add that key after the current one)")
 
 // KeyID names a key without revealing it: 8 hex digits of an HMAC of a fixed label under the
 // key.
