@@ -59,15 +59,16 @@ func TestServeMountsAdminAPIAndHealthCommandAnswers(t *testing.T) {
 	h := newHarness(t)
 	h.env["POOL_ADMIN_TOKEN"] = "a-long-enough-admin-token-0123456789XYZ"
 	addr := freePort(t)
+	h.env["POOL_ADMIN_LISTEN"] = addr // serve listens there, and health asks there by default
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := h.run(ctx, "serve", "--listen", freePort(t), "--admin-listen", addr)
+		_, err := h.run(ctx, "serve", "--listen", freePort(t))
 		done <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := h.run(context.Background(), "health", "--url", "http://"+addr+"/readyz"); err == nil {
+		if _, err := h.run(context.Background(), "health"); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -135,5 +136,26 @@ func TestServeRefusesWeakAdminTokens(t *testing.T) {
 				t.Error("serve wrote the data dir before refusing")
 			}
 		})
+	}
+}
+
+// The public and the admin listener cannot share an address, and a half TLS pair is refused.
+func TestServeRefusesOneAddressForBothListeners(t *testing.T) {
+	h := newHarness(t)
+	addr := freePort(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", addr, "--admin-listen", addr}, "is the public --listen address"},
+		{[]string{"--listen", freePort(t), "--admin-listen", "nonsense"}, "--admin-listen"},
+		{[]string{"--listen", freePort(t), "--admin-listen", freePort(t), "--tls-cert", writeFile(t, "c.pem", "x")}, "both a certificate and a key"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a serve that starts ends here
+		_, err := h.run(ctx, append([]string{"serve"}, tc.args...)...)
+		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("serve %v: %v, want an error with %q", tc.args, err, tc.want)
+		}
+		cancel()
 	}
 }
