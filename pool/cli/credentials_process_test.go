@@ -134,12 +134,12 @@ func TestKilledAfterSMTPAcceptResendsTheSamePassword(t *testing.T) {
 
 	env := func(smtpPort int) []string {
 		return []string{"POOL_DATA_DIR=" + data, "POOL_CONFIG=" + cfg, "POOL_LOG_FORMAT=json",
-			"POOL_SECRET_KEY=" + base64.StdEncoding.EncodeToString(storetest.Key), "TESTPOOLD_LANGFLOW_ROTATE=1",
+			"POOL_SEALING_KEY=" + base64.StdEncoding.EncodeToString(storetest.Key), "TESTPOOLD_LANGFLOW_ROTATE=1",
 			"POOL_STRIPE_WEBHOOK_SECRET=" + whsec, "POOL_SMTP_HOST=127.0.0.1", "POOL_SMTP_PORT=" + strconv.Itoa(smtpPort),
 			"POOL_SMTP_TLS=none", "POOL_SMTP_FROM=Pool <pool@example.test>"}
 	}
 	d := startDaemon(t, env(eater.port()))
-	if !postWebhook(d.addr, paidEvent(900)) {
+	if !postWebhook(d.public, paidEvent(900)) {
 		t.Fatalf("order not acknowledged:\n%s", d.logs.String())
 	}
 	to := "cs_crash_900@example.test"
@@ -303,7 +303,7 @@ func replicaKill(tb testing.TB, n, replicas int) killRun {
 	}
 	env := func(i, smtpPort int) []string {
 		return []string{"POOL_DATABASE_URL=" + dbURL, "POOL_DATA_DIR=" + filepath.Join(dir, fmt.Sprint("replica", i)),
-			"POOL_CONFIG=" + cfg, "POOL_SECRET_KEY=" + base64.StdEncoding.EncodeToString(storetest.Key), "POOL_LOG_FORMAT=json",
+			"POOL_CONFIG=" + cfg, "POOL_SEALING_KEY=" + base64.StdEncoding.EncodeToString(storetest.Key), "POOL_LOG_FORMAT=json",
 			"POOL_STRIPE_WEBHOOK_SECRET=" + whsec, "POOL_SMTP_HOST=127.0.0.1", "POOL_SMTP_PORT=" + strconv.Itoa(smtpPort),
 			"POOL_SMTP_TLS=none", "POOL_SMTP_FROM=Pool <pool@example.test>"}
 	}
@@ -328,7 +328,7 @@ func replicaKill(tb testing.TB, n, replicas int) killRun {
 	paidAt := make([]time.Time, n)
 	for i := range n {
 		paidAt[i] = time.Now()
-		if !postWebhook(holder.addr, paidEvent(800+i)) {
+		if !postWebhook(holder.public, paidEvent(800+i)) {
 			tb.Fatalf("order %d not acknowledged:\n%s", i, holder.logs.String())
 		}
 	}
