@@ -296,6 +296,9 @@ func makePlatformStack(t *testing.T, dir, backend, domain string, hosts []platfo
 			"name": pulumi.String(h.Name), "dockerUrl": pulumi.String(h.DockerURL), "address": pulumi.String(h.Address),
 			"capacity": pulumi.Int(h.Capacity), "network": pulumi.String(h.Network), "wildcardTarget": pulumi.Bool(h.WildcardTarget),
 		})
+		if len(h.SSHOpts) > 0 {
+			list[len(list)-1].(pulumi.Map)["sshOpts"] = pulumi.ToStringArray(h.SSHOpts)
+		}
 		if h.DockerAPIVersion != "" { // a platform stack older than the field has no such key
 			list[len(list)-1].(pulumi.Map)["dockerApiVersion"] = pulumi.String(string(h.DockerAPIVersion))
 		}
