@@ -83,7 +83,7 @@ func (g *Gate) WaitHealthy(ctx context.Context, baseURL string, timeout time.Dur
 		g.log.DebugContext(ctx, "langflow not healthy yet", "url", c.BaseURL(), "probe", probes, "err", err)
 		remaining := g.clock.Until(deadline)
 		if remaining <= 0 {
-			return fmt.Errorf("%w: %s after %s and %d probes: %w", ErrNotReady, c.BaseURL(), timeout, probes, err)
+			return &notReadyError{url: c.BaseURL(), timeout: timeout, probes: probes, last: err}
 		}
 		t := g.clock.NewTimer(min(g.interval, remaining), "langflow", "health")
 		select {
@@ -219,4 +219,23 @@ func (g *Gate) RotateAccount(ctx context.Context, a pool.Account, password strin
 	old := Credentials{Username: a.CustomerUser, Password: a.CustomerPassword}
 	next := Credentials{Username: a.CustomerUser, Password: password}
 	return g.RotateCustomer(ctx, a.URL, operator, a.CustomerUserID, old, next)
+}
+
+// notReadyError is WaitHealthy's verdict: ErrNotReady, and the last probe's error.
+type notReadyError struct {
+	url     string
+	timeout time.Duration
+	probes  int
+	last    error
+}
+
+func (e *notReadyError) Error() string {
+	return fmt.Sprintf("%s: %s after %s and %d probes: %s", ErrNotReady, e.url, e.timeout, e.probes, e.last)
+}
+
+func (e *notReadyError) Unwrap() []error { return []error{ErrNotReady, e.last} }
+
+// Describe implements pool.Describer: the deadline and the last probe, described.
+func (e *notReadyError) Describe() string {
+	return fmt.Sprintf("not healthy within %s (%d probes); last probe: %s", e.timeout, e.probes, pool.Describe(e.last))
 }
