@@ -95,6 +95,71 @@ func (g *Gate) WaitHealthy(ctx context.Context, baseURL string, timeout time.Dur
 	}
 }
 
+// RotateOperator replaces the operator's (superuser's) bootstrap password — the one in the
+// container's environment, which the customer's code can read — with next, through Langflow's
+// API (PATCH /api/v1/users/{id}, as the superuser itself), and proves next logs in and the
+// bootstrap password no longer does. Langflow never resets an existing superuser from its
+// environment (see langflowtest.Server.Boot), so the bootstrap password stays dead across
+// restarts and re-applies.
+//
+// It is crash-safe across retries because both passwords are stored before it is first called:
+// it tries next first (an earlier attempt may have rotated already, its outcome lost), then the
+// bootstrap one. When neither logs in, the operator is locked out of the tenant: an
+// ErrUnauthorized error saying so. bootstrap == next is an account from before rotation
+// existed: nothing to do.
+func (g *Gate) RotateOperator(ctx context.Context, baseURL, user, bootstrap, next string) error {
+	if user == "" || bootstrap == "" || next == "" {
+		return errors.New("langflow rotate operator: empty username or password")
+	}
+	if bootstrap == next {
+		return nil
+	}
+	c, err := g.Client(baseURL)
+	if err != nil {
+		return err
+	}
+	tok, err := c.Login(ctx, user, next)
+	switch {
+	case err == nil:
+		// Rotated by an earlier attempt.
+	case errors.Is(err, ErrUnauthorized):
+		if tok, err = c.Login(ctx, user, bootstrap); err != nil {
+			if errors.Is(err, ErrUnauthorized) {
+				return fmt.Errorf("langflow rotate operator: neither the stored nor the bootstrap password logs in as %q: %w", user, err)
+			}
+			return fmt.Errorf("operator: %w", err)
+		}
+		me, err := c.WhoAmI(ctx, tok)
+		if err != nil {
+			return fmt.Errorf("operator: %w", err)
+		}
+		if me.Username != user || !me.IsSuperuser {
+			return fmt.Errorf("langflow rotate operator: the bootstrap login is %q (superuser %t), want the superuser %q", me.Username, me.IsSuperuser, user)
+		}
+		if _, err := c.UpdateUser(ctx, tok, me.ID, UserPatch{Password: &next}); err != nil {
+			return fmt.Errorf("rotate operator: %w", err)
+		}
+		if tok, err = c.Login(ctx, user, next); err != nil {
+			return fmt.Errorf("operator after rotation: %w", err)
+		}
+	default:
+		return fmt.Errorf("operator: %w", err)
+	}
+	if me, err := c.WhoAmI(ctx, tok); err != nil {
+		return fmt.Errorf("operator: %w", err)
+	} else if me.Username != user || !me.IsSuperuser || !me.IsActive {
+		return fmt.Errorf("langflow rotate operator: the operator login is %q (superuser %t, active %t), want the active superuser %q",
+			me.Username, me.IsSuperuser, me.IsActive, user)
+	}
+	switch _, err := c.Login(ctx, user, bootstrap); {
+	case err == nil:
+		return fmt.Errorf("langflow rotate operator: the bootstrap password still logs in as %q", user)
+	case !errors.Is(err, ErrUnauthorized):
+		return fmt.Errorf("check the bootstrap password is dead: %w", err)
+	}
+	return nil
+}
+
 // EnsureCustomer makes the customer login exist, be active and work, and returns its Langflow
 // user id. It logs in as the operator (a superuser), creates the customer, activates it, then
 // logs in as the customer and checks the token with whoami.

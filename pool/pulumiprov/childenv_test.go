@@ -30,7 +30,7 @@ func TestPluginSeesNoDaemonSecrets(t *testing.T) {
 	t.Setenv("LC_TENANTPOOL_MARK", "locale-family-passes") // an allow-listed family
 
 	a := account(1, "client01")
-	srv := langflowtest.NewServer(t, langflowtest.Options{Superuser: a.OperatorUser, SuperuserPassword: a.OperatorPassword})
+	srv := langflowtest.NewServer(t, langflowtest.Options{Superuser: a.OperatorUser, SuperuserPassword: a.OperatorBootstrap})
 	envFile := filepath.Join(t.TempDir(), "plugin.env")
 	p, _ := newProvisioner(t, nil, options{program: pluginProgram(pluginStack{URL: srv.URL, EnvFile: envFile})})
 	got := mustProvision(t, p, a)
