@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -43,8 +44,14 @@ type ordersSettings struct {
 	secrets []string
 	prices  map[string]string
 	grace   time.Duration
-	smtp    delivery.Config
-	tmpl    *delivery.Templates
+	// The Stripe API: its key (POOL_STRIPE_API_KEY, also used by the storefront), an optional
+	// base URL override (tests: stripe-mock), and the mode events must be in.
+	apiKey   string
+	apiURL   string
+	livemode bool
+	maxSeats int
+	smtp     delivery.Config
+	tmpl     *delivery.Templates
 }
 
 // smtpSettings reads and validates the SMTP and template environment (e-mail to customers and
@@ -107,12 +114,62 @@ func (e *Env) ordersSettings() (ordersSettings, error) {
 			bad(fmt.Errorf("POOL_STRIPE_PRICES: %s: %w", id, err))
 		}
 	}
+	errs = append(errs, e.stripeAPISettings(&o))
 	if v := e.Getenv("POOL_SUSPEND_GRACE"); v != "" {
 		if o.grace, err = parseTimeout(v); err != nil {
 			bad(fmt.Errorf("POOL_SUSPEND_GRACE: %w", err))
 		}
 	}
 	return o, errors.Join(errs...)
+}
+
+// stripeAPISettings reads the Stripe API key (POOL_STRIPE_API_KEY / _FILE), the API base URL
+// override (POOL_STRIPE_API_URL) and the mode (POOL_STRIPE_LIVEMODE, else the key's prefix).
+func (e *Env) stripeAPISettings(o *ordersSettings) error {
+	var errs []error
+	bad := func(err error) { errs = append(errs, err) }
+	key, err := e.readSecretEnv("POOL_STRIPE_API_KEY")
+	if err != nil {
+		bad(err)
+	}
+	live, known := orders.LivemodeOfKey(key)
+	switch {
+	case err != nil:
+	case key == "":
+		bad(errors.New("POOL_STRIPE_API_KEY is required with Stripe orders: the line items of a paid session are read from the Stripe API"))
+	case !known:
+		bad(errors.New("POOL_STRIPE_API_KEY: want a secret or restricted key (sk_live_, sk_test_, rk_live_, rk_test_)"))
+	}
+	o.apiKey, o.livemode = key, live
+	if v := strings.TrimSpace(e.Getenv("POOL_STRIPE_LIVEMODE")); v != "" {
+		b, err := strconv.ParseBool(v)
+		switch {
+		case err != nil:
+			bad(fmt.Errorf("POOL_STRIPE_LIVEMODE %q: want true or false", v))
+		case known && b != live:
+			bad(fmt.Errorf("POOL_STRIPE_LIVEMODE=%t disagrees with the mode of POOL_STRIPE_API_KEY", b))
+		default:
+			o.livemode = b
+		}
+	}
+	if v := e.Getenv("POOL_STRIPE_API_URL"); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			bad(fmt.Errorf("POOL_STRIPE_API_URL %q: want an http(s) URL", v))
+		} else {
+			o.apiURL = strings.TrimSuffix(v, "/")
+		}
+	}
+	o.maxSeats = 50
+	if v := e.Getenv("POOL_MAX_SEATS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			bad(fmt.Errorf("POOL_MAX_SEATS %q: want a number from 1 to 10000", v))
+		} else {
+			o.maxSeats = n
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // mailConfig adds the e-mail and Stripe orders settings of the environment to cfg: Stripe
@@ -126,6 +183,7 @@ func (e *Env) mailConfig(cfg *daemon.Config) error {
 			return err
 		}
 		cfg.Orders = &daemon.Orders{Secrets: o.secrets, Prices: o.prices, Grace: o.grace,
+			StripeAPIKey: o.apiKey, StripeAPIURL: o.apiURL, Livemode: o.livemode, MaxSeats: o.maxSeats,
 			SupportContact: e.Getenv("POOL_SUPPORT_CONTACT"), UpsellURL: e.Getenv("POOL_UPSELL_URL"), BillingURL: e.Getenv("POOL_BILLING_URL")}
 	case cfg.OperatorEmail != "":
 		var err error

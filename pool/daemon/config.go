@@ -82,6 +82,10 @@ type Orders struct {
 	Secrets        []string          // webhook signing secrets
 	Prices         map[string]string // price or payment link id → tier
 	Grace          time.Duration     // suspended tenants are destroyed after this
+	StripeAPIKey   string            // sk_…: line items of paid sessions are read with it; secret
+	StripeAPIURL   string            // API base override ("" = Stripe's)
+	Livemode       bool              // the mode events must be in
+	MaxSeats       int               // the largest quantity one order claims
 	SupportContact string
 	UpsellURL      string
 	BillingURL     string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -165,30 +166,28 @@ type claimPendingWorker struct {
 	s *Service
 }
 
-// Work claims a ready account for a pending order, or snoozes until one is ready. A held
-// order (no tier matched) is looked at again with the current price map.
-
+// Work claims a ready account for a pending order, or snoozes until one is ready. An order held
+// because its price was not mapped is looked at again (its line items re-read from Stripe) with
+// the current price map.
 func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[jobs.ClaimPendingArgs]) error {
 	s := w.s
 	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
 		return err
 	}
-	if o.State != store.OrderPending {
-		return nil
-	}
 	log := s.cfg.Log.With("order", o.ID)
-	if o.Tier == "" {
-		tier := s.resolveTier(o.TierKeys)
-		if tier == "" {
-			log.Error("paid order still held: no configured tier matches it", "keys", o.TierKeys)
-			return river.JobSnooze(s.cfg.HeldRetry)
+	if o.State == store.OrderHeld {
+		tier, err := s.recheckHeld(ctx, o, log)
+		if err != nil || tier == "" {
+			return err
 		}
-		if err := s.cfg.Store.RequestAccount(ctx, o.ID, tier, s.cfg.Prefix); err != nil {
+		if err := s.cfg.Store.ReleaseHeld(ctx, o.ID, tier, s.cfg.Prefix); err != nil {
 			return err
 		}
 		o.Tier = tier
-		log.Info("held order matched a tier; on-demand account provisioning", "tier", tier)
+		log.Info("held order now matches a tier; on-demand account provisioning", "tier", tier)
+	} else if o.State != store.OrderPending {
+		return nil
 	}
 	got, created, err := s.cfg.Store.ClaimOrder(ctx, o, "", "", claimJobs(o)...)
 	if errors.Is(err, pool.ErrPoolEmpty) {
@@ -203,6 +202,39 @@ func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[jobs.Claim
 		log.Info("pending order claimed an account", "tier", o.Tier, "account", got.AccountID)
 	}
 	return nil
+}
+
+// recheckHeld judges a held order again; "" (and a snooze) while it stays held.
+func (s *Service) recheckHeld(ctx context.Context, o store.Order, log *slog.Logger) (string, error) {
+	paid, err := s.fetchSession(ctx, o.ID)
+	if err != nil {
+		if errors.Is(err, errStripeRejected) {
+			_ = s.cfg.Store.SetOrderError(ctx, o.ID, err.Error())
+			return "", nil // the operator's now
+		}
+		return "", err
+	}
+	v := s.judge(paid, hintsOfKeys(o.TierKeys))
+	if v.Hold == "" && v.Ignore == "" && v.Seats > 1 {
+		v = verdict{Hold: fmt.Sprintf("%d seats: multi-seat orders are fulfilled by the operator", v.Seats)}
+	}
+	switch {
+	case v.Ignore != "":
+		v.Hold = v.Ignore
+	case v.Hold == "":
+		return v.Tier, nil
+	}
+	if v.Hold != o.LastError {
+		if err := s.cfg.Store.SetOrderError(ctx, o.ID, v.Hold); err != nil {
+			return "", err
+		}
+	}
+	if !v.Retry {
+		log.Error("paid order held for the operator", "reason", v.Hold)
+		return "", nil
+	}
+	log.Error("paid order still held: its price is not mapped to a tier", "reason", v.Hold)
+	return "", river.JobSnooze(s.cfg.HeldRetry)
 }
 
 type syncWorker struct {

@@ -176,23 +176,25 @@ func TestPendingOrderIsDeliveredWhenAnAccountIsReady(t *testing.T) {
 	})
 }
 
-// A session whose tier nothing matches is held, not dropped: once the price map knows its
-// price (a restart with a fixed config), it is claimed and delivered.
+// A session whose price is not mapped (its metadata says it is ours) is held, not dropped:
+// once the price map knows its price (a restart with a fixed config), its line items are read
+// again and it is claimed and delivered.
 func TestHeldOrderIsClaimedOnceItsPriceIsMapped(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		s := open(nil)
 		seedReady(t, s, "premium", 1)
-		e := newEnv(t, s, nil)
+		sc := stripeClient(mockStripe(t, "price_new", 9900, 1))
+		e := newEnv(t, s, func(c *orders.Config) { c.Stripe = sc })
 		obj := session("cs_h1", "held@example.test", "", map[string]any{"metadata": map[string]any{"price_id": "price_new"}})
 		rec := e.send(event("evt_h1", "checkout.session.completed", time.Now(), obj))
 		if !strings.Contains(rec.Body.String(), `"held"`) {
 			t.Fatalf("response %s, want held", rec.Body)
 		}
-		if o := order(t, s, "cs_h1"); o.State != store.OrderPending || o.Tier != "" || o.LastError == "" {
-			t.Fatalf("order = %+v, want pending, no tier, an error", o)
+		if o := order(t, s, "cs_h1"); o.State != store.OrderHeld || o.Tier != "" || !strings.Contains(o.LastError, "price_new") {
+			t.Fatalf("order = %+v, want held, no tier, the reason", o)
 		}
 		// The fixed daemon: same store, price map now has the price.
-		e2 := newEnv(t, s, func(c *orders.Config) { c.Prices = map[string]string{"price_new": "premium"} })
+		e2 := newEnv(t, s, func(c *orders.Config) { c.Stripe = sc; c.Prices = map[string]string{"price_new": "premium"} })
 		waitFor(t, "held order delivered", func() bool { return order(t, s, "cs_h1").State == store.OrderDelivered })
 		if o := order(t, s, "cs_h1"); o.Tier != "premium" {
 			t.Fatalf("tier = %q, want premium", o.Tier)

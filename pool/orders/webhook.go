@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"strings"
 	"time"
 
 	"github.com/stripe/stripe-go/v82"
@@ -121,13 +122,25 @@ func (s *Service) apply(ctx context.Context, ev stripe.Event, log *slog.Logger) 
 	if len(ev.ID) > maxIDLen {
 		return "", badRequest("event id too long")
 	}
+	// Acknowledged (2xx) so that Stripe does not redeliver them for days, and never applied.
+	if ev.Account != "" {
+		log.Warn("stripe event of a Connect account ignored: this endpoint sells from the platform account only", "account", ev.Account)
+		return "ignored: connect account", nil
+	}
+	if ev.Livemode != s.cfg.Livemode {
+		log.Warn("stripe event of the other mode ignored: check the endpoint's mode and POOL_STRIPE_API_KEY / POOL_STRIPE_LIVEMODE",
+			"event_livemode", ev.Livemode, "configured_livemode", s.cfg.Livemode)
+		return "ignored: livemode mismatch", nil
+	}
 	switch ev.Type {
 	case EventCheckoutCompleted, EventAsyncPaymentSucceeded:
 		var cs checkoutSession
 		if err := decode(ev.Data.Raw, &cs); err != nil {
 			return "", err
 		}
-		if ev.Type == EventCheckoutCompleted && cs.PaymentStatus != "paid" {
+		switch cs.PaymentStatus {
+		case "paid", "no_payment_required":
+		default:
 			// Paid later by an async method: async_payment_succeeded fulfils it.
 			return "awaiting payment", nil
 		}
@@ -157,29 +170,49 @@ func decode(raw []byte, v any) error {
 }
 
 // fulfil claims an account for a paid session and enqueues its e-mail in the same
-// transaction; with an empty pool it stores the order pending with an on-demand account.
+// transaction; with an empty pool it stores the order pending with an on-demand account. What the
+// session bought is learnt from the Stripe API (its line items), never from its metadata; a
+// session that is not ours is acknowledged and ignored, one that does not add up is held.
 func (s *Service) fulfil(ctx context.Context, ev stripe.Event, cs checkoutSession, log *slog.Logger) (string, error) {
-	o, err := s.orderFromSession(cs)
-	if err != nil {
-		return "", err
+	if cs.ID == "" || len(cs.ID) > maxIDLen || !validStripeID(cs.ID) {
+		return "", badRequest("checkout session without a valid id")
 	}
-	log = log.With("order", o.ID)
+	for k, v := range cs.Metadata {
+		if len(k) > maxIDLen || len(v) > 500 {
+			return "", badRequest("checkout session %s: metadata too long", cs.ID)
+		}
+	}
+	log = log.With("order", cs.ID)
 	if seen, err := s.cfg.Store.EventSeen(ctx, ev.ID); err != nil {
 		return "", err
 	} else if seen {
 		return "duplicate event", nil
 	}
-	if o.Tier == "" {
-		o.LastError = fmt.Sprintf("no configured tier matches %v", o.TierKeys)
-		created, err := s.cfg.Store.AddPendingOrder(ctx, o, ev.ID, string(ev.Type), s.cfg.Prefix, pendingJobs(o))
-		if err != nil {
-			return "", fmt.Errorf("hold order: %w", err)
-		}
-		if created {
-			log.Error("paid order held: no configured tier matches it; fix the price map and it is claimed", "keys", o.TierKeys)
-		}
-		return "held", nil
+	paid, err := s.fetchSession(ctx, cs.ID)
+	if err != nil && !errors.Is(err, errStripeRejected) {
+		return "", fmt.Errorf("line items: %w", err) // transient: 5xx, Stripe redelivers
 	}
+	o := s.orderFromSession(cs)
+	var v verdict
+	if err != nil {
+		v = verdict{Hold: err.Error()}
+	} else {
+		v = s.judge(paid, hintsOf(cs))
+	}
+	if v.Ignore != "" {
+		log.Info("checkout session ignored", "reason", v.Ignore)
+		return "ignored", nil
+	}
+	if v.Hold == "" && !usableEmail(o.CustomerEmail) {
+		v = verdict{Hold: "no usable customer e-mail"}
+	}
+	if v.Hold == "" && v.Seats > 1 {
+		v = verdict{Hold: fmt.Sprintf("%d seats: multi-seat orders are fulfilled by the operator", v.Seats)}
+	}
+	if v.Hold != "" {
+		return s.hold(ctx, ev, o, v, log)
+	}
+	o.Tier = v.Tier
 	log = log.With("tier", o.Tier)
 	got, created, err := s.cfg.Store.ClaimOrder(ctx, o, ev.ID, string(ev.Type), claimJobs(o)...)
 	switch {
@@ -204,11 +237,28 @@ func (s *Service) fulfil(ctx context.Context, ev stripe.Event, cs checkoutSessio
 	return "duplicate order", nil
 }
 
-// orderFromSession validates a session and builds its order.
-func (s *Service) orderFromSession(cs checkoutSession) (store.Order, error) {
-	if cs.ID == "" || len(cs.ID) > maxIDLen {
-		return store.Order{}, badRequest("checkout session without a valid id")
+// hold stores an order held for the operator, with its reason. A hold that a configuration
+// change can resolve (a price not mapped yet) gets a job that looks at it again.
+func (s *Service) hold(ctx context.Context, ev stripe.Event, o store.Order, v verdict, log *slog.Logger) (string, error) {
+	o.State, o.Tier, o.LastError = store.OrderHeld, "", v.Hold
+	var then []jobs.Job
+	if v.Retry {
+		then = append(then, pendingJobs(o))
 	}
+	created, err := s.cfg.Store.AddPendingOrder(ctx, o, ev.ID, string(ev.Type), s.cfg.Prefix, then...)
+	if err != nil {
+		return "", fmt.Errorf("hold order: %w", err)
+	}
+	if created {
+		log.Error("paid order held for the operator", "reason", v.Hold)
+	}
+	return "held", nil
+}
+
+// orderFromSession builds the order of a session (its tier is decided from the price paid).
+// TierKeys keep the session's hints for a held order's next look: "tier:<metadata tier>",
+// "price_id:<metadata price>", "link:<payment link>", "mode:<mode>", "status:<payment status>".
+func (s *Service) orderFromSession(cs checkoutSession) store.Order {
 	email, name := cs.CustomerEmail, ""
 	if cs.CustomerDetails != nil {
 		if cs.CustomerDetails.Email != "" {
@@ -216,32 +266,59 @@ func (s *Service) orderFromSession(cs checkoutSession) (store.Order, error) {
 		}
 		name = cs.CustomerDetails.Name
 	}
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		return store.Order{}, badRequest("checkout session %s has no usable customer e-mail", cs.ID)
-	}
+	h := hintsOf(cs)
 	var keys []string
-	if t := cs.Metadata["tier"]; t != "" {
-		keys = append(keys, "tier:"+t)
-	}
-	if cs.LineItems != nil {
-		for _, li := range cs.LineItems.Data {
-			if li.Price.ID != "" {
-				keys = append(keys, li.Price.ID)
-			}
+	for _, kv := range [][2]string{{"tier", h.Tier}, {"price_id", h.PriceID}, {"link", h.PaymentLink}, {"mode", h.Mode}, {"status", h.Status}} {
+		if kv[1] != "" {
+			keys = append(keys, kv[0]+":"+strings.ReplaceAll(kv[1], ",", ""))
 		}
 	}
-	if p := cs.Metadata["price_id"]; p != "" {
-		keys = append(keys, p)
-	}
-	if cs.PaymentLink != "" {
-		keys = append(keys, string(cs.PaymentLink))
-	}
-	o := store.Order{
+	return store.Order{
 		ID: cs.ID, TierKeys: keys, CustomerEmail: email, CustomerName: name,
 		CustomerID: string(cs.Customer), SubscriptionID: string(cs.Subscription),
 	}
-	o.Tier = s.resolveTier(keys)
-	return o, nil
+}
+
+func hintsOf(cs checkoutSession) sessionHints {
+	return sessionHints{Tier: cs.Metadata["tier"], PriceID: cs.Metadata["price_id"], PaymentLink: string(cs.PaymentLink),
+		Mode: cs.Mode, Status: cs.PaymentStatus}
+}
+
+// hintsOfKeys reads the hints back from a held order's TierKeys.
+func hintsOfKeys(keys []string) sessionHints {
+	var h sessionHints
+	for _, k := range keys {
+		name, v, _ := strings.Cut(k, ":")
+		switch name {
+		case "tier":
+			h.Tier = v
+		case "price_id":
+			h.PriceID = v
+		case "link":
+			h.PaymentLink = v
+		case "mode":
+			h.Mode = v
+		case "status":
+			h.Status = v
+		}
+	}
+	return h
+}
+
+func usableEmail(email string) bool {
+	a, err := mail.ParseAddress(email)
+	return err == nil && a.Address == email
+}
+
+// validStripeID accepts the characters of Stripe object ids (cs_test_a1B2…), so an id is safe to
+// put in an API path.
+func validStripeID(id string) bool {
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // claimJobs are committed with an order's claim: its credentials e-mail and, for a
@@ -317,19 +394,13 @@ func (s *Service) paymentFailed(ctx context.Context, ev stripe.Event, inv invoic
 type checkoutSession struct {
 	ID              string            `json:"id"`
 	PaymentStatus   string            `json:"payment_status"`
+	Mode            string            `json:"mode"`
 	CustomerEmail   string            `json:"customer_email"`
 	CustomerDetails *customerDetails  `json:"customer_details"`
 	Customer        ref               `json:"customer"`
 	Subscription    ref               `json:"subscription"`
 	PaymentLink     ref               `json:"payment_link"`
 	Metadata        map[string]string `json:"metadata"`
-	LineItems       *struct {
-		Data []struct {
-			Price struct {
-				ID string `json:"id"`
-			} `json:"price"`
-		} `json:"data"`
-	} `json:"line_items"`
 }
 
 type customerDetails struct {

@@ -13,12 +13,14 @@ import (
 	"github.com/axiestudio/tenantpool/pool/jobs"
 )
 
-// OrderState is where a paid order is: pending (no account yet), claimed (account claimed,
-// credentials not yet accepted by the SMTP server), delivered.
+// OrderState is where a paid order is: held (for the operator: LastError says why), pending (no
+// account yet), claimed (account claimed, credentials not yet accepted by the SMTP server),
+// delivered.
 type OrderState string
 
 // The order states.
 const (
+	OrderHeld      OrderState = "held"
 	OrderPending   OrderState = "pending"
 	OrderClaimed   OrderState = "claimed"
 	OrderDelivered OrderState = "delivered"
@@ -29,7 +31,7 @@ const (
 type Order struct {
 	ID             string
 	State          OrderState
-	Tier           string // "" while no configured tier matches TierKeys (held as pending)
+	Tier           string // "" while held
 	TierKeys       []string
 	CustomerEmail  string
 	CustomerName   string
@@ -284,16 +286,21 @@ func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType stri
 	return o, created, nil
 }
 
-// AddPendingOrder records order o as pending (its pool was empty, or no tier matched), in one
-// transaction with the Stripe event, one on-demand account of o.Tier in state provisioning
-// with its provisioning job (slug prefix prefix; none when o.Tier is ""), and the jobs in then
-// (the one that claims the order once an account is ready). An order that exists
-// already is left as it is (created=false) and nothing is written.
+// AddPendingOrder records order o as pending (its pool was empty), or as held when o.State is
+// OrderHeld (o.LastError says why; no account is made), in one transaction with the Stripe
+// event, for a pending order one on-demand account of o.Tier in state provisioning with its
+// provisioning job (slug prefix prefix), and the jobs in then (the one that claims the order
+// once an account is ready). An order that exists already is left as it is (created=false)
+// and nothing is written.
 func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType, prefix string, then ...jobs.Job) (bool, error) {
 	if o.ID == "" {
 		return false, errors.New("pending order: order id is required")
 	}
-	if o.Tier != "" {
+	if o.State != OrderHeld {
+		o.State = OrderPending
+		if o.Tier == "" {
+			return false, errors.New("pending order: a tier is required (or hold the order)")
+		}
 		if err := pool.ValidatePrefix(prefix); err != nil {
 			return false, err
 		}
@@ -304,7 +311,7 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 			return err
 		}
 		now := s.nowMS()
-		o.State, o.AccountID = OrderPending, 0
+		o.AccountID = 0
 		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
 			customer_id, subscription_id, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`), o.ID, string(o.State), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
@@ -317,7 +324,7 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 		}
 		created = true
 		o.CreatedAt, o.UpdatedAt = msTime(now), msTime(now)
-		if o.Tier != "" {
+		if o.State == OrderPending {
 			if _, err := s.createAccountsTx(ctx, tx, pool.OriginOrder, o.Tier, prefix, 1, now); err != nil {
 				return fmt.Errorf("on-demand account: %w", err)
 			}
@@ -327,18 +334,19 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 	return created && err == nil, err
 }
 
-// RequestAccount creates one on-demand account of a tier with its provisioning job (for a held
-// order whose tier became known).
-func (s *Store) RequestAccount(ctx context.Context, orderID, tier, prefix string) error {
+// ReleaseHeld moves a held order to pending with its tier and creates one on-demand account of
+// that tier with its provisioning job, in one transaction (a held order whose price became
+// known). An order not held is left alone.
+func (s *Store) ReleaseHeld(ctx context.Context, orderID, tier, prefix string) error {
 	if err := pool.ValidatePrefix(prefix); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.nowMS()
-		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET tier = ?, last_error = '', updated_at = ?
-			WHERE id = ? AND state = 'pending' AND tier = ''`), tier, now, orderID)
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET state = 'pending', tier = ?, last_error = '', updated_at = ?
+			WHERE id = ? AND state = 'held'`), tier, now, orderID)
 		if err != nil {
-			return fmt.Errorf("request account: %w", err)
+			return fmt.Errorf("release held order: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
