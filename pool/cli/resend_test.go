@@ -25,6 +25,7 @@ func TestOrdersResendNeedsNoPulumi(t *testing.T) {
 	h.env["POOL_LANGFLOW_IMAGE"] = "langflowai/langflow:1.5.0@sha256:" + strings.Repeat("ab", 32)
 	h.env["TENANTPOOL_PULUMI"] = "/nonexistent/pulumi"
 	h.env["POOL_STRIPE_WEBHOOK_SECRET"] = "whsec_test"
+	h.env["POOL_STRIPE_API_KEY"] = "sk_test_resend"
 	h.env["POOL_SMTP_HOST"], h.env["POOL_SMTP_PORT"], h.env["POOL_SMTP_TLS"] = "127.0.0.1", "2525", "none"
 	h.env["POOL_SMTP_FROM"] = "Pool <pool@example.test>"
 

@@ -303,3 +303,20 @@ func jobsDone(t testing.TB, s *store.Store, kind string) bool {
 	}
 	return all > 0 && all == done
 }
+
+// withEventFields sets top-level fields of a rendered event (livemode, account).
+func withEventFields(t testing.TB, payload []byte, fields map[string]any) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range fields {
+		ev[k] = v
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
