@@ -49,7 +49,9 @@ func TestMetadataDisagreeingWithThePricePaidIsHeld(t *testing.T) {
 // What Stripe charged decides: each case is a session as the API reports it (line items and
 // amounts), sent through the signed webhook.
 func TestThePricePaidDecides(t *testing.T) {
-	usd := func(fields map[string]any) stripemocktest.Option { return stripemocktest.Fixture("checkout.session", fields) }
+	usd := func(fields map[string]any) stripemocktest.Option {
+		return stripemocktest.Fixture("checkout.session", fields)
+	}
 	item := func(fields map[string]any) stripemocktest.Option { return stripemocktest.Fixture("item", fields) }
 	for _, c := range []struct {
 		name    string
