@@ -50,6 +50,8 @@ type ordersSettings struct {
 	apiURL   string
 	livemode bool
 	maxSeats int
+	pastDue  time.Duration
+	term     time.Duration
 	smtp     delivery.Config
 	tmpl     *delivery.Templates
 }
@@ -115,9 +117,17 @@ func (e *Env) ordersSettings() (ordersSettings, error) {
 		}
 	}
 	errs = append(errs, e.stripeAPISettings(&o))
-	if v := e.Getenv("POOL_SUSPEND_GRACE"); v != "" {
-		if o.grace, err = parseTimeout(v); err != nil {
-			bad(fmt.Errorf("POOL_SUSPEND_GRACE: %w", err))
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+		def  time.Duration
+	}{{"POOL_SUSPEND_GRACE", &o.grace, 30 * 24 * time.Hour}, {"POOL_PAST_DUE_GRACE", &o.pastDue, 7 * 24 * time.Hour},
+		{"POOL_PAYMENT_TERM", &o.term, 30 * 24 * time.Hour}} {
+		*d.to = d.def
+		if v := e.Getenv(d.name); v != "" {
+			if *d.to, err = parseTimeout(v); err != nil {
+				bad(fmt.Errorf("%s: %w", d.name, err))
+			}
 		}
 	}
 	return o, errors.Join(errs...)
@@ -184,6 +194,7 @@ func (e *Env) mailConfig(cfg *daemon.Config) error {
 		}
 		cfg.Orders = &daemon.Orders{Secrets: o.secrets, Prices: o.prices, Grace: o.grace,
 			StripeAPIKey: o.apiKey, StripeAPIURL: o.apiURL, Livemode: o.livemode, MaxSeats: o.maxSeats,
+			PastDueGrace: o.pastDue, PaymentTerm: o.term,
 			SupportContact: e.Getenv("POOL_SUPPORT_CONTACT"), UpsellURL: e.Getenv("POOL_UPSELL_URL"), BillingURL: e.Getenv("POOL_BILLING_URL")}
 	case cfg.OperatorEmail != "":
 		var err error

@@ -86,6 +86,8 @@ type Orders struct {
 	StripeAPIURL   string            // API base override ("" = Stripe's)
 	Livemode       bool              // the mode events must be in
 	MaxSeats       int               // the largest quantity one order claims
+	PastDueGrace   time.Duration     // a past_due subscription's tenant runs this long
+	PaymentTerm    time.Duration     // a one-time payment's tenant runs this long
 	SupportContact string
 	UpsellURL      string
 	BillingURL     string

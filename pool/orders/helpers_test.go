@@ -49,17 +49,29 @@ type suspender struct {
 	*pooltest.Provisioner
 	mu                 sync.Mutex
 	suspended, resumed map[string]int
+	firstSuspend       map[string]time.Time
 }
 
 func newSuspender() *suspender {
-	return &suspender{Provisioner: &pooltest.Provisioner{}, suspended: map[string]int{}, resumed: map[string]int{}}
+	return &suspender{Provisioner: &pooltest.Provisioner{}, suspended: map[string]int{}, resumed: map[string]int{},
+		firstSuspend: map[string]time.Time{}}
 }
 
 func (p *suspender) Suspend(_ context.Context, a pool.Account) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.suspended[a.Slug]++
+	if _, ok := p.firstSuspend[a.Slug]; !ok {
+		p.firstSuspend[a.Slug] = time.Now()
+	}
 	return nil
+}
+
+// suspendedAt is when a tenant was first suspended (zero if never).
+func (p *suspender) suspendedAt(slug string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.firstSuspend[slug]
 }
 
 func (p *suspender) Resume(_ context.Context, a pool.Account) error {

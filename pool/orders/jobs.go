@@ -242,21 +242,24 @@ type syncWorker struct {
 	s *Service
 }
 
-// Work suspends the tenant of a canceled subscription (and schedules its teardown after the
-// grace period) or resumes the tenant of an active one. An order not yet delivered waits.
+// Work brings an order's tenant in line with what it paid for (wanted): it suspends it (and
+// schedules its teardown after the grace period) when the order ended or its subscription
+// stopped paying, resumes it when the subscription is live again, and comes back at the
+// deadline it waits for (a past_due grace, a one-time payment's term). An order not yet
+// delivered waits.
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[jobs.SyncArgs]) error {
 	s := w.s
 	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
 		return err
 	}
-	status, err := s.cfg.Store.SubscriptionStatus(ctx, o.SubscriptionID)
+	act, why, wake, err := s.wanted(ctx, o)
 	if err != nil {
 		return err
 	}
 	log := s.cfg.Log.With("order", o.ID, "tier", o.Tier, "account", o.AccountID, "subscription", o.SubscriptionID)
-	switch status {
-	case statusCanceled:
+	switch act {
+	case actSuspend:
 		if o.State != store.OrderDelivered {
 			return river.JobSnooze(s.cfg.PendingRetry) // credentials first, then suspension
 		}
@@ -275,32 +278,78 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[jobs.SyncArgs]) er
 			return err
 		}
 		if a.State == pool.StateDelivered {
-			log.Info("subscription canceled: tenant suspended", "destroy_after", at.Add(s.cfg.Grace).Format(time.RFC3339))
+			log.Info("tenant suspended", "why", why, "destroy_after", at.Add(s.cfg.Grace).Format(time.RFC3339))
 		}
-	case "active", "trialing":
-		if o.AccountID == 0 || o.SuspendedAt.IsZero() {
-			return nil
+		return nil
+	case actResume:
+		if o.AccountID != 0 && !o.SuspendedAt.IsZero() {
+			a, err := s.cfg.Store.Get(ctx, o.AccountID)
+			if err != nil {
+				return err
+			}
+			switch {
+			case a.State != pool.StateSuspended:
+				// retired: the grace period is over
+			case !a.RetireAt.IsZero():
+				log.Warn("subscription active again, but the operator retired the account: it stays suspended", "destroy_after", a.RetireAt.Format(time.RFC3339))
+			default:
+				if err := s.cfg.Tenants.Resume(ctx, a); err != nil {
+					return fmt.Errorf("resume %s: %w", a.Slug, err)
+				}
+				if err := s.cfg.Store.ResumeOrder(ctx, o.ID); err != nil {
+					return err
+				}
+				log.Info("subscription active again: tenant resumed")
+			}
 		}
-		a, err := s.cfg.Store.Get(ctx, o.AccountID)
-		if err != nil {
-			return err
-		}
-		if a.State != pool.StateSuspended {
-			return nil // retired: the grace period is over
-		}
-		if !a.RetireAt.IsZero() {
-			log.Warn("subscription active again, but the operator retired the account: it stays suspended", "destroy_after", a.RetireAt.Format(time.RFC3339))
-			return nil
-		}
-		if err := s.cfg.Tenants.Resume(ctx, a); err != nil {
-			return fmt.Errorf("resume %s: %w", a.Slug, err)
-		}
-		if err := s.cfg.Store.ResumeOrder(ctx, o.ID); err != nil {
-			return err
-		}
-		log.Info("subscription active again: tenant resumed")
+	}
+	if !wake.IsZero() {
+		return river.JobSnooze(max(wake.Sub(s.cfg.Clock.Now()), time.Second))
 	}
 	return nil
+}
+
+type action int
+
+const (
+	actNone action = iota
+	actSuspend
+	actResume
+)
+
+// wanted decides what an order's tenant should be now: suspended (why says why), running, or
+// left as it is; wake is a deadline to look again at (past_due grace, payment term).
+func (s *Service) wanted(ctx context.Context, o store.Order) (act action, why string, wake time.Time, err error) {
+	now := s.cfg.Clock.Now()
+	if o.Ended != "" {
+		return actSuspend, o.Ended, time.Time{}, nil
+	}
+	if !o.TermEndsAt.IsZero() {
+		if !now.Before(o.TermEndsAt) {
+			return actSuspend, "one-time payment's term is over", time.Time{}, nil
+		}
+		wake = o.TermEndsAt
+	}
+	if o.SubscriptionID == "" {
+		return actNone, "", wake, nil
+	}
+	status, since, err := s.cfg.Store.SubscriptionState(ctx, o.SubscriptionID)
+	if err != nil {
+		return actNone, "", time.Time{}, err
+	}
+	switch status {
+	case statusCanceled, "unpaid", "paused", "incomplete_expired":
+		return actSuspend, "subscription " + status, time.Time{}, nil
+	case "past_due":
+		end := since.Add(s.cfg.PastDueGrace)
+		if !now.Before(end) {
+			return actSuspend, "subscription past_due beyond its grace", time.Time{}, nil
+		}
+		return actResume, "", end, nil
+	case "active", "trialing":
+		return actResume, "", wake, nil
+	}
+	return actNone, "", wake, nil
 }
 
 type retireWorker struct {

@@ -49,7 +49,8 @@ type Store interface {
 	SetOrderError(ctx context.Context, orderID, reason string) error
 	SetSubscriptionStatus(ctx context.Context, eventID, eventType, subscriptionID, status string, at time.Time) (newest bool, synced int, err error)
 	QueuePaymentNotice(ctx context.Context, eventID, eventType, subscriptionID string, notice jobs.NoticeArgs) (bool, error)
-	SubscriptionStatus(ctx context.Context, subscriptionID string) (string, error)
+	SubscriptionState(ctx context.Context, subscriptionID string) (string, time.Time, error)
+	EndOrder(ctx context.Context, eventID, eventType, paymentIntent, customer, reason string) (string, error)
 	EmailSent(ctx context.Context, dedupeKey string) (bool, error)
 	RecordEmail(ctx context.Context, orderID, dedupeKey string, markDelivered bool) error
 	SuspendOrder(ctx context.Context, orderID string, grace time.Duration) (time.Time, error)
@@ -94,6 +95,12 @@ type Config struct {
 	Trigger func()
 	// Grace is how long a suspended tenant is kept before it is destroyed (default 30 days).
 	Grace time.Duration
+	// PastDueGrace is how long the tenant of a past_due subscription keeps running before it is
+	// suspended (default 7 days; Stripe's own retries usually settle it sooner).
+	PastDueGrace time.Duration
+	// PaymentTerm is how long a one-time payment (Checkout mode=payment) keeps its tenant
+	// running (default 30 days); then it is suspended.
+	PaymentTerm time.Duration
 	// Tolerance is the signature timestamp tolerance (default 300s).
 	Tolerance time.Duration
 	// MaxBody caps a webhook body (default 1 MiB).
@@ -167,6 +174,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxSeats <= 0 {
 		cfg.MaxSeats = 50
+	}
+	if cfg.PastDueGrace <= 0 {
+		cfg.PastDueGrace = 7 * 24 * time.Hour
+	}
+	if cfg.PaymentTerm <= 0 {
+		cfg.PaymentTerm = 30 * 24 * time.Hour
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = 30 * 24 * time.Hour

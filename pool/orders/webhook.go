@@ -29,7 +29,10 @@ const (
 	EventSubscriptionUpdated   = "customer.subscription.updated"
 	EventSubscriptionCreated   = "customer.subscription.created"
 	EventSubscriptionResumed   = "customer.subscription.resumed"
+	EventSubscriptionPaused    = "customer.subscription.paused"
 	EventInvoicePaymentFailed  = "invoice.payment_failed"
+	EventChargeRefunded        = "charge.refunded"
+	EventDisputeClosed         = "charge.dispute.closed"
 )
 
 const (
@@ -145,7 +148,7 @@ func (s *Service) apply(ctx context.Context, ev stripe.Event, log *slog.Logger) 
 			return "awaiting payment", nil
 		}
 		return s.fulfil(ctx, ev, cs, log)
-	case EventSubscriptionDeleted, EventSubscriptionUpdated, EventSubscriptionCreated, EventSubscriptionResumed:
+	case EventSubscriptionDeleted, EventSubscriptionUpdated, EventSubscriptionCreated, EventSubscriptionResumed, EventSubscriptionPaused:
 		var sub subscription
 		if err := decode(ev.Data.Raw, &sub); err != nil {
 			return "", err
@@ -157,6 +160,34 @@ func (s *Service) apply(ctx context.Context, ev stripe.Event, log *slog.Logger) 
 			return "", err
 		}
 		return s.paymentFailed(ctx, ev, inv, log)
+	case EventChargeRefunded:
+		var ch charge
+		if err := decode(ev.Data.Raw, &ch); err != nil {
+			return "", err
+		}
+		if ch.ID == "" || len(ch.ID) > maxIDLen {
+			return "", badRequest("charge without a valid id")
+		}
+		if !ch.Refunded {
+			return "partial refund", nil // the service continues; the operator decides
+		}
+		return s.endOrder(ctx, ev, string(ch.PaymentIntent), string(ch.Customer), "refunded (charge "+ch.ID+")", log)
+	case EventDisputeClosed:
+		var d dispute
+		if err := decode(ev.Data.Raw, &d); err != nil {
+			return "", err
+		}
+		if d.ID == "" || len(d.ID) > maxIDLen || !validStripeID(string(d.Charge)) {
+			return "", badRequest("dispute without a valid id or charge")
+		}
+		if d.Status != "lost" {
+			return "dispute " + d.Status, nil
+		}
+		customer, err := s.chargeCustomer(ctx, string(d.Charge))
+		if err != nil {
+			return "", err
+		}
+		return s.endOrder(ctx, ev, string(d.PaymentIntent), customer, "dispute lost ("+d.ID+")", log)
 	}
 	return "ignored", nil
 }
@@ -273,10 +304,14 @@ func (s *Service) orderFromSession(cs checkoutSession) store.Order {
 			keys = append(keys, kv[0]+":"+strings.ReplaceAll(kv[1], ",", ""))
 		}
 	}
-	return store.Order{
+	o := store.Order{
 		ID: cs.ID, TierKeys: keys, CustomerEmail: email, CustomerName: name,
-		CustomerID: string(cs.Customer), SubscriptionID: string(cs.Subscription),
+		CustomerID: string(cs.Customer), SubscriptionID: string(cs.Subscription), PaymentIntent: string(cs.PaymentIntent),
 	}
+	if cs.Mode == "payment" && o.SubscriptionID == "" {
+		o.TermEndsAt = s.cfg.Clock.Now().Add(s.cfg.PaymentTerm)
+	}
+	return o
 }
 
 func hintsOf(cs checkoutSession) sessionHints {
@@ -326,8 +361,12 @@ func validStripeID(id string) bool {
 // (events come out of order; the sync does nothing for a live subscription).
 func claimJobs(o store.Order) []jobs.Job {
 	js := []jobs.Job{{Args: jobs.DeliverArgs{OrderID: o.ID}}}
-	if o.SubscriptionID != "" {
+	if o.SubscriptionID != "" || o.Ended != "" {
 		js = append(js, jobs.Job{Args: jobs.SyncArgs{OrderID: o.ID}})
+	}
+	if !o.TermEndsAt.IsZero() {
+		// The one-time payment's term: its sync suspends the tenant then.
+		js = append(js, jobs.Job{Args: jobs.SyncArgs{OrderID: o.ID}, ScheduledAt: o.TermEndsAt})
 	}
 	return js
 }
@@ -336,8 +375,8 @@ func claimJobs(o store.Order) []jobs.Job {
 // ready.
 func pendingJobs(o store.Order) jobs.Job { return jobs.Job{Args: jobs.ClaimPendingArgs{OrderID: o.ID}} }
 
-// subscriptionChanged records the subscription's newest status (older events change
-// nothing) and enqueues a sync of its orders' tenants: canceled → suspend, active → resume.
+// subscriptionChanged records the subscription's newest status (older events, and any event
+// after a terminal status, change nothing) and enqueues a sync of its orders' tenants.
 func (s *Service) subscriptionChanged(ctx context.Context, ev stripe.Event, sub subscription, log *slog.Logger) (string, error) {
 	if sub.ID == "" || len(sub.ID) > maxIDLen {
 		return "", badRequest("subscription without a valid id")
@@ -362,6 +401,40 @@ func (s *Service) subscriptionChanged(ctx context.Context, ev stripe.Event, sub 
 	}
 	log.Info("subscription status", "subscription", sub.ID, "status", status, "outcome", outcome)
 	return outcome, nil
+}
+
+// endOrder ends the order a refunded or lost charge paid for: its tenant is suspended, for good.
+func (s *Service) endOrder(ctx context.Context, ev stripe.Event, paymentIntent, customer, reason string, log *slog.Logger) (string, error) {
+	id, err := s.cfg.Store.EndOrder(ctx, ev.ID, string(ev.Type), paymentIntent, customer, reason)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		log.Warn("refund or lost dispute matches no single order: the operator decides", "payment_intent", paymentIntent, "customer", customer, "reason", reason)
+		return "no order", nil
+	}
+	log.Warn("order ended: its tenant is suspended", "order", id, "reason", reason)
+	return "ended", nil
+}
+
+// chargeCustomer reads the customer of a charge from the Stripe API (a dispute does not carry
+// it). A charge Stripe does not know gives "".
+func (s *Service) chargeCustomer(ctx context.Context, id string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	p := &stripe.ChargeRetrieveParams{}
+	p.Context = ctx
+	ch, err := s.cfg.Stripe.V1Charges.Retrieve(ctx, id, p)
+	if err != nil {
+		if err := classifyStripe(err); !errors.Is(err, errStripeRejected) {
+			return "", err
+		}
+		return "", nil
+	}
+	if ch.Customer == nil {
+		return "", nil
+	}
+	return ch.Customer.ID, nil
 }
 
 // paymentFailed enqueues one payment-failed notice per failed invoice.
@@ -400,7 +473,22 @@ type checkoutSession struct {
 	Customer        ref               `json:"customer"`
 	Subscription    ref               `json:"subscription"`
 	PaymentLink     ref               `json:"payment_link"`
+	PaymentIntent   ref               `json:"payment_intent"`
 	Metadata        map[string]string `json:"metadata"`
+}
+
+type charge struct {
+	ID            string `json:"id"`
+	Refunded      bool   `json:"refunded"` // fully refunded
+	PaymentIntent ref    `json:"payment_intent"`
+	Customer      ref    `json:"customer"`
+}
+
+type dispute struct {
+	ID            string `json:"id"`
+	Status        string `json:"status"`
+	Charge        ref    `json:"charge"`
+	PaymentIntent ref    `json:"payment_intent"`
 }
 
 type customerDetails struct {

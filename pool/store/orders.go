@@ -41,6 +41,9 @@ type Order struct {
 	Resends        int
 	SuspendedAt    time.Time
 	LastError      string
+	PaymentIntent  string    // a one-time payment's PaymentIntent (refunds and disputes find the order by it)
+	Ended          string    // why the order ended on its own (refunded, dispute lost, term over); "" = not
+	TermEndsAt     time.Time // a one-time payment's end; zero for a subscription
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	ClaimedAt      time.Time
@@ -48,7 +51,8 @@ type Order struct {
 }
 
 const orderCols = `id, state, tier, tier_keys, customer_email, customer_name, customer_id, subscription_id,
-	account_id, resends, suspended_at, last_error, created_at, updated_at, claimed_at, delivered_at`
+	account_id, resends, suspended_at, last_error, created_at, updated_at, claimed_at, delivered_at,
+	payment_intent, ended, term_ends_at`
 
 type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
@@ -67,9 +71,11 @@ func (s *Store) queryOrders(ctx context.Context, q querier, query string, args .
 			state, keys                                 string
 			account                                     sql.NullInt64
 			suspended, created, updated, claimed, deliv int64
+			termEnds                                    int64
 		)
 		if err := rows.Scan(&o.ID, &state, &o.Tier, &keys, &o.CustomerEmail, &o.CustomerName, &o.CustomerID,
-			&o.SubscriptionID, &account, &o.Resends, &suspended, &o.LastError, &created, &updated, &claimed, &deliv); err != nil {
+			&o.SubscriptionID, &account, &o.Resends, &suspended, &o.LastError, &created, &updated, &claimed, &deliv,
+			&o.PaymentIntent, &o.Ended, &termEnds); err != nil {
 			return nil, err
 		}
 		o.State, o.AccountID = OrderState(state), account.Int64
@@ -77,7 +83,7 @@ func (s *Store) queryOrders(ctx context.Context, q querier, query string, args .
 			o.TierKeys = strings.Split(keys, ",")
 		}
 		o.SuspendedAt, o.CreatedAt, o.UpdatedAt = msTime(suspended), msTime(created), msTime(updated)
-		o.ClaimedAt, o.DeliveredAt = msTime(claimed), msTime(deliv)
+		o.ClaimedAt, o.DeliveredAt, o.TermEndsAt = msTime(claimed), msTime(deliv), msTime(termEnds)
 		out = append(out, o)
 	}
 	return out, rows.Err()
@@ -184,15 +190,50 @@ func (s *Store) applyEvent(ctx context.Context, eventID, eventType string, fn fu
 	})
 }
 
+// statusRank orders subscription statuses that Stripe reports in the same second (later in a
+// lifecycle ranks higher); canceled and incomplete_expired are terminal (rank ≥ terminalRank)
+// and are never replaced.
+func statusRank(status string) int {
+	switch status {
+	case "incomplete":
+		return 1
+	case "trialing":
+		return 2
+	case "active":
+		return 3
+	case "past_due":
+		return 4
+	case "paused":
+		return 5
+	case "unpaid":
+		return 6
+	case "incomplete_expired":
+		return terminalRank
+	case "canceled":
+		return terminalRank + 1
+	}
+	return 0
+}
+
+const terminalRank = 7
+
 // SetSubscriptionStatus applies a subscription event once (by event id): it records the
 // subscription's status as of at (the event's creation time) and, when that is the newest known
-// status, enqueues a sync job for each of the subscription's orders, in one transaction. It
-// reports whether the status was the newest and how many syncs were queued.
+// status, enqueues a sync job for each of the subscription's orders, in one transaction. A
+// terminal status (canceled, incomplete_expired) is never replaced, and two statuses of the same
+// second are ordered by their precedence (statusRank), not by arrival. It reports whether the
+// status was the newest and how many syncs were queued.
 func (s *Store) SetSubscriptionStatus(ctx context.Context, eventID, eventType, subscriptionID, status string, at time.Time) (newest bool, synced int, err error) {
 	err = s.applyEvent(ctx, eventID, eventType, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO stripe_subscriptions (id, status, status_at) VALUES (?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at
-			WHERE stripe_subscriptions.status_at <= excluded.status_at`), subscriptionID, status, at.UnixMilli())
+		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO stripe_subscriptions (id, status, status_at, status_rank, status_since)
+			VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at,
+				status_rank = excluded.status_rank,
+				status_since = CASE WHEN stripe_subscriptions.status = excluded.status THEN stripe_subscriptions.status_since
+					ELSE excluded.status_at END
+			WHERE stripe_subscriptions.status_rank < ? AND (stripe_subscriptions.status_at < excluded.status_at
+				OR (stripe_subscriptions.status_at = excluded.status_at AND stripe_subscriptions.status_rank <= excluded.status_rank))`),
+			subscriptionID, status, at.UnixMilli(), statusRank(status), at.UnixMilli(), terminalRank)
 		if err != nil {
 			return fmt.Errorf("subscription status: %w", err)
 		}
@@ -216,6 +257,38 @@ func (s *Store) SetSubscriptionStatus(ctx context.Context, eventID, eventType, s
 		return false, 0, err
 	}
 	return newest, synced, nil
+}
+
+// EndOrder applies a refund or dispute event once (by event id): the order paid by
+// paymentIntent — else the only order of customer — is marked ended with reason and a sync job
+// suspends its tenant, in one transaction. It returns the ended order's id ("" when no order
+// matches: several orders of one customer are left for the operator).
+func (s *Store) EndOrder(ctx context.Context, eventID, eventType, paymentIntent, customer, reason string) (string, error) {
+	var id string
+	err := s.applyEvent(ctx, eventID, eventType, func(tx *sql.Tx) error {
+		var os []Order
+		var err error
+		if paymentIntent != "" {
+			if os, err = s.queryOrders(ctx, tx, `SELECT `+orderCols+` FROM orders WHERE payment_intent = ?`, paymentIntent); err != nil {
+				return fmt.Errorf("end order: %w", err)
+			}
+		}
+		if len(os) == 0 && customer != "" {
+			if os, err = s.queryOrders(ctx, tx, `SELECT `+orderCols+` FROM orders WHERE customer_id = ?`, customer); err != nil {
+				return fmt.Errorf("end order: %w", err)
+			}
+		}
+		if len(os) != 1 {
+			return nil
+		}
+		id = os[0].ID
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET ended = ?, updated_at = ? WHERE id = ? AND ended = ''`),
+			reason, s.nowMS(), id); err != nil {
+			return fmt.Errorf("end order: %w", err)
+		}
+		return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.SyncArgs{OrderID: id}})
+	})
+	return id, err
 }
 
 // QueuePaymentNotice applies an invoice.payment_failed event once (by event id): it enqueues
@@ -313,9 +386,10 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 		now := s.nowMS()
 		o.AccountID = 0
 		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
-			customer_id, subscription_id, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			customer_id, subscription_id, last_error, created_at, updated_at, payment_intent, term_ends_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`), o.ID, string(o.State), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
-			o.CustomerName, o.CustomerID, o.SubscriptionID, o.LastError, now, now)
+			o.CustomerName, o.CustomerID, o.SubscriptionID, o.LastError, now, now, o.PaymentIntent, unixMS(o.TermEndsAt))
 		if err != nil {
 			return fmt.Errorf("pending order: %w", err)
 		}
@@ -371,9 +445,10 @@ func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o Order, now int64)
 		account = o.AccountID
 	}
 	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
-		customer_id, subscription_id, account_id, created_at, updated_at, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		customer_id, subscription_id, account_id, created_at, updated_at, claimed_at, payment_intent, term_ends_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`), o.ID, string(o.State), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
-		o.CustomerName, o.CustomerID, o.SubscriptionID, account, now, now, o.ClaimedAt.UnixMilli())
+		o.CustomerName, o.CustomerID, o.SubscriptionID, account, now, now, o.ClaimedAt.UnixMilli(), o.PaymentIntent, unixMS(o.TermEndsAt))
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -533,13 +608,30 @@ func (s *Store) SetCustomerPassword(ctx context.Context, id int64, password stri
 
 // SubscriptionStatus returns the newest known status of a subscription ("" if none).
 func (s *Store) SubscriptionStatus(ctx context.Context, subscriptionID string) (string, error) {
-	var st string
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT status FROM stripe_subscriptions WHERE id = ?`), subscriptionID).Scan(&st)
+	st, _, err := s.SubscriptionState(ctx, subscriptionID)
+	return st, err
+}
+
+// SubscriptionState returns the newest known status of a subscription ("" if none) and since
+// when (the creation time of the first event that reported it) it has held.
+func (s *Store) SubscriptionState(ctx context.Context, subscriptionID string) (string, time.Time, error) {
+	var (
+		st    string
+		since int64
+	)
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT status, status_since FROM stripe_subscriptions WHERE id = ?`), subscriptionID).Scan(&st, &since)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return "", time.Time{}, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("subscription status: %w", err)
+		return "", time.Time{}, fmt.Errorf("subscription status: %w", err)
 	}
-	return st, nil
+	return st, msTime(since), nil
+}
+
+func unixMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
