@@ -58,19 +58,25 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArg
 	if o.AccountID == 0 {
 		return river.JobCancel(fmt.Errorf("order %s has no account", o.ID))
 	}
-	a, err := s.cfg.Store.Get(ctx, o.AccountID)
+	// Every seat's account: one e-mail lists them all.
+	as, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
 	if err != nil {
 		return err
 	}
-	if a.State == pool.StateRetired || a.State == pool.StateFailed {
-		log.Warn("credentials not sent: account is gone", "state", a.State)
-		return river.JobCancel(fmt.Errorf("account %d is %s", a.ID, a.State))
+	if len(as) == 0 {
+		return river.JobCancel(fmt.Errorf("order %s has no account", o.ID))
 	}
-	if !a.RetireAt.IsZero() {
-		log.Warn("credentials not sent: the operator retired the account", "destroy_after", a.RetireAt.Format(time.RFC3339))
-		return river.JobCancel(fmt.Errorf("account %d is being retired", a.ID))
+	for _, a := range as {
+		if a.State == pool.StateRetired || a.State == pool.StateFailed {
+			log.Warn("credentials not sent: account is gone", "account", a.ID, "state", a.State)
+			return river.JobCancel(fmt.Errorf("account %d is %s", a.ID, a.State))
+		}
+		if !a.RetireAt.IsZero() {
+			log.Warn("credentials not sent: the operator retired the account", "account", a.ID, "destroy_after", a.RetireAt.Format(time.RFC3339))
+			return river.JobCancel(fmt.Errorf("account %d is being retired", a.ID))
+		}
 	}
-	key := s.credentials(o, a, job.Args.Resend).DedupeKey()
+	key := s.credentials(o, as, job.Args.Resend).DedupeKey()
 	sent, err := s.cfg.Store.EmailSent(ctx, key)
 	if err != nil {
 		return err
@@ -79,12 +85,14 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArg
 		if job.Args.Resend == 0 {
 			// No credential that sat in the pool stays valid for a sold account: the first
 			// e-mail carries a password made now (a resend rotates in Resend).
-			if a, err = s.rotate(ctx, a); err != nil {
-				log.Warn("password rotation failed; will retry", "err", err)
-				return err
+			for i := range as {
+				if as[i], err = s.rotate(ctx, as[i]); err != nil {
+					log.Warn("password rotation failed; will retry", "account", as[i].ID, "err", err)
+					return err
+				}
 			}
 		}
-		err := s.cfg.Mailer.Send(ctx, s.credentials(o, a, job.Args.Resend))
+		err := s.cfg.Mailer.Send(ctx, s.credentials(o, as, job.Args.Resend))
 		if s.cfg.ObserveEmail != nil && (err != nil || job.Args.Resend == 0) {
 			s.cfg.ObserveEmail(string(delivery.KindCredentials), s.cfg.Clock.Since(o.CreatedAt), err)
 		}
@@ -107,7 +115,10 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArg
 	return nil
 }
 
-func (s *Service) credentials(o store.Order, a pool.Account, resend int) delivery.Message {
+// credentials is the e-mail of an order's accounts (as, by seat): one login as before, or, for
+// several seats, every login listed.
+func (s *Service) credentials(o store.Order, as []pool.Account, resend int) delivery.Message {
+	a := as[0]
 	m := delivery.Message{
 		Kind: delivery.KindCredentials, OrderID: o.ID,
 		CustomerName: o.CustomerName, CustomerEmail: o.CustomerEmail, Tier: o.Tier,
@@ -116,6 +127,11 @@ func (s *Service) credentials(o store.Order, a pool.Account, resend int) deliver
 	}
 	if resend > 0 {
 		m.Ref = fmt.Sprintf("resend-%d", resend)
+	}
+	if len(as) > 1 {
+		for i, b := range as {
+			m.Logins = append(m.Logins, delivery.Login{Seat: i + 1, LoginURL: loginURL(b.URL), Username: b.CustomerUser, Password: b.CustomerPassword})
+		}
 	}
 	if t, err := s.cfg.Tiers.Get(o.Tier); err == nil && t.CustomDomains == 0 {
 		m.UpsellURL = s.cfg.UpsellURL
@@ -177,14 +193,14 @@ func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[jobs.Claim
 	}
 	log := s.cfg.Log.With("order", o.ID)
 	if o.State == store.OrderHeld {
-		tier, err := s.recheckHeld(ctx, o, log)
+		tier, seats, err := s.recheckHeld(ctx, o, log)
 		if err != nil || tier == "" {
 			return err
 		}
-		if err := s.cfg.Store.ReleaseHeld(ctx, o.ID, tier, s.cfg.Prefix); err != nil {
+		if err := s.cfg.Store.ReleaseHeld(ctx, o.ID, tier, seats, s.cfg.Prefix); err != nil {
 			return err
 		}
-		o.Tier = tier
+		o.Tier, o.Seats = tier, seats
 		log.Info("held order now matches a tier; on-demand account provisioning", "tier", tier)
 	} else if o.State != store.OrderPending {
 		return nil
@@ -204,37 +220,35 @@ func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[jobs.Claim
 	return nil
 }
 
-// recheckHeld judges a held order again; "" (and a snooze) while it stays held.
-func (s *Service) recheckHeld(ctx context.Context, o store.Order, log *slog.Logger) (string, error) {
+// recheckHeld judges a held order again: its tier and seats, or "" (and a snooze) while it
+// stays held.
+func (s *Service) recheckHeld(ctx context.Context, o store.Order, log *slog.Logger) (string, int, error) {
 	paid, err := s.fetchSession(ctx, o.ID)
 	if err != nil {
 		if errors.Is(err, errStripeRejected) {
 			_ = s.cfg.Store.SetOrderError(ctx, o.ID, err.Error())
-			return "", nil // the operator's now
+			return "", 0, nil // the operator's now
 		}
-		return "", err
+		return "", 0, err
 	}
 	v := s.judge(paid, hintsOfKeys(o.TierKeys))
-	if v.Hold == "" && v.Ignore == "" && v.Seats > 1 {
-		v = verdict{Hold: fmt.Sprintf("%d seats: multi-seat orders are fulfilled by the operator", v.Seats)}
-	}
 	switch {
 	case v.Ignore != "":
 		v.Hold = v.Ignore
 	case v.Hold == "":
-		return v.Tier, nil
+		return v.Tier, v.Seats, nil
 	}
 	if v.Hold != o.LastError {
 		if err := s.cfg.Store.SetOrderError(ctx, o.ID, v.Hold); err != nil {
-			return "", err
+			return "", 0, err
 		}
 	}
 	if !v.Retry {
 		log.Error("paid order held for the operator", "reason", v.Hold)
-		return "", nil
+		return "", 0, nil
 	}
 	log.Error("paid order still held: its price is not mapped to a tier", "reason", v.Hold)
-	return "", river.JobSnooze(s.cfg.HeldRetry)
+	return "", 0, river.JobSnooze(s.cfg.HeldRetry)
 }
 
 type syncWorker struct {
@@ -263,49 +277,72 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[jobs.SyncArgs]) er
 		if o.State != store.OrderDelivered {
 			return river.JobSnooze(s.cfg.PendingRetry) // credentials first, then suspension
 		}
-		a, err := s.cfg.Store.Get(ctx, o.AccountID)
+		as, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
 		if err != nil {
 			return err
 		}
-		if a.State != pool.StateDelivered && a.State != pool.StateSuspended {
-			return nil // retired already, or never delivered
+		live := 0
+		for _, a := range as {
+			if a.State != pool.StateDelivered && a.State != pool.StateSuspended {
+				continue // retired already, or never delivered
+			}
+			live++
+			if err := s.cfg.Tenants.Suspend(ctx, a); err != nil {
+				return fmt.Errorf("suspend %s: %w", a.Slug, err)
+			}
 		}
-		if err := s.cfg.Tenants.Suspend(ctx, a); err != nil {
-			return fmt.Errorf("suspend %s: %w", a.Slug, err)
+		if live == 0 {
+			return nil
 		}
 		at, err := s.cfg.Store.SuspendOrder(ctx, o.ID, s.cfg.Grace)
 		if err != nil {
 			return err
 		}
-		if a.State == pool.StateDelivered {
-			log.Info("tenant suspended", "why", why, "destroy_after", at.Add(s.cfg.Grace).Format(time.RFC3339))
+		if o.SuspendedAt.IsZero() {
+			log.Info("tenant suspended", "why", why, "accounts", live, "destroy_after", at.Add(s.cfg.Grace).Format(time.RFC3339))
 		}
 		return nil
 	case actResume:
 		if o.AccountID != 0 && !o.SuspendedAt.IsZero() {
-			a, err := s.cfg.Store.Get(ctx, o.AccountID)
-			if err != nil {
+			if err := s.resume(ctx, o, log); err != nil {
 				return err
-			}
-			switch {
-			case a.State != pool.StateSuspended:
-				// retired: the grace period is over
-			case !a.RetireAt.IsZero():
-				log.Warn("subscription active again, but the operator retired the account: it stays suspended", "destroy_after", a.RetireAt.Format(time.RFC3339))
-			default:
-				if err := s.cfg.Tenants.Resume(ctx, a); err != nil {
-					return fmt.Errorf("resume %s: %w", a.Slug, err)
-				}
-				if err := s.cfg.Store.ResumeOrder(ctx, o.ID); err != nil {
-					return err
-				}
-				log.Info("subscription active again: tenant resumed")
 			}
 		}
 	}
 	if !wake.IsZero() {
 		return river.JobSnooze(max(wake.Sub(s.cfg.Clock.Now()), time.Second))
 	}
+	return nil
+}
+
+// resume starts the suspended tenants of an order again (not those the operator retired, nor
+// those whose grace is over) and clears the order's suspension.
+func (s *Service) resume(ctx context.Context, o store.Order, log *slog.Logger) error {
+	as, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	resumed := 0
+	for _, a := range as {
+		switch {
+		case a.State != pool.StateSuspended:
+			// retired: the grace period is over
+		case !a.RetireAt.IsZero():
+			log.Warn("subscription active again, but the operator retired the account: it stays suspended", "account", a.Slug, "destroy_after", a.RetireAt.Format(time.RFC3339))
+		default:
+			if err := s.cfg.Tenants.Resume(ctx, a); err != nil {
+				return fmt.Errorf("resume %s: %w", a.Slug, err)
+			}
+			resumed++
+		}
+	}
+	if resumed == 0 {
+		return nil
+	}
+	if err := s.cfg.Store.ResumeOrder(ctx, o.ID); err != nil {
+		return err
+	}
+	log.Info("subscription active again: tenant resumed", "accounts", resumed)
 	return nil
 }
 
@@ -368,16 +405,18 @@ func (w *retireWorker) Work(ctx context.Context, job *river.Job[jobs.RetireArgs]
 	if o.SuspendedAt.UnixMilli() != job.Args.SuspendedAt {
 		return nil // resumed, or suspended again later (that suspension has its own job)
 	}
-	a, err := s.cfg.Store.Get(ctx, o.AccountID)
+	as, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
 	if err != nil {
 		return err
 	}
-	if a.State != pool.StateSuspended {
-		return nil
+	for _, a := range as {
+		if a.State != pool.StateSuspended {
+			continue
+		}
+		if _, err := s.cfg.Store.Retire(ctx, a.ID); err != nil && !errors.Is(err, pool.ErrIllegalTransition) {
+			return err
+		}
+		s.cfg.Log.Info("grace period over: suspended tenant retired", "order", o.ID, "account", a.Slug)
 	}
-	if _, err := s.cfg.Store.Retire(ctx, a.ID); err != nil && !errors.Is(err, pool.ErrIllegalTransition) {
-		return err
-	}
-	s.cfg.Log.Info("grace period over: suspended tenant retired", "order", o.ID, "account", a.Slug)
 	return nil
 }

@@ -237,14 +237,11 @@ func (s *Service) fulfil(ctx context.Context, ev stripe.Event, cs checkoutSessio
 	if v.Hold == "" && !usableEmail(o.CustomerEmail) {
 		v = verdict{Hold: "no usable customer e-mail"}
 	}
-	if v.Hold == "" && v.Seats > 1 {
-		v = verdict{Hold: fmt.Sprintf("%d seats: multi-seat orders are fulfilled by the operator", v.Seats)}
-	}
 	if v.Hold != "" {
 		return s.hold(ctx, ev, o, v, log)
 	}
-	o.Tier = v.Tier
-	log = log.With("tier", o.Tier)
+	o.Tier, o.Seats = v.Tier, v.Seats
+	log = log.With("tier", o.Tier, "seats", o.Seats)
 	got, created, err := s.cfg.Store.ClaimOrder(ctx, o, ev.ID, string(ev.Type), claimJobs(o)...)
 	switch {
 	case errors.Is(err, pool.ErrPoolEmpty):

@@ -37,7 +37,8 @@ type Order struct {
 	CustomerName   string
 	CustomerID     string
 	SubscriptionID string
-	AccountID      int64 // 0 until claimed
+	AccountID      int64 // 0 until claimed; seat 1's account
+	Seats          int   // accounts the order buys (0 is read as 1)
 	Resends        int
 	SuspendedAt    time.Time
 	LastError      string
@@ -52,7 +53,7 @@ type Order struct {
 
 const orderCols = `id, state, tier, tier_keys, customer_email, customer_name, customer_id, subscription_id,
 	account_id, resends, suspended_at, last_error, created_at, updated_at, claimed_at, delivered_at,
-	payment_intent, ended, term_ends_at`
+	payment_intent, ended, term_ends_at, seats`
 
 type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
@@ -75,7 +76,7 @@ func (s *Store) queryOrders(ctx context.Context, q querier, query string, args .
 		)
 		if err := rows.Scan(&o.ID, &state, &o.Tier, &keys, &o.CustomerEmail, &o.CustomerName, &o.CustomerID,
 			&o.SubscriptionID, &account, &o.Resends, &suspended, &o.LastError, &created, &updated, &claimed, &deliv,
-			&o.PaymentIntent, &o.Ended, &termEnds); err != nil {
+			&o.PaymentIntent, &o.Ended, &termEnds, &o.Seats); err != nil {
 			return nil, err
 		}
 		o.State, o.AccountID = OrderState(state), account.Int64
@@ -343,6 +344,21 @@ func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType stri
 		if stored.AccountID != a.ID {
 			return fmt.Errorf("claim order %s: order has account %d, claim gave %d", o.ID, stored.AccountID, a.ID)
 		}
+		// Every seat in this transaction: all of them, or none (an empty pool rolls back seat 1 too).
+		ids := []int64{a.ID}
+		for seat := 2; seat <= stored.seats(); seat++ {
+			b, err := s.claimSeatTx(ctx, tx, o.Tier, SeatKey(o.ID, seat))
+			if err != nil {
+				return err
+			}
+			ids = append(ids, b.ID)
+		}
+		for i, id := range ids {
+			if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO order_accounts (order_id, seat, account_id) VALUES (?, ?, ?)
+				ON CONFLICT (order_id, seat) DO NOTHING`), o.ID, i+1, id); err != nil {
+				return fmt.Errorf("claim order seats: %w", err)
+			}
+		}
 		o = stored
 		return s.insertJobs(ctx, tx, then...)
 	})
@@ -386,10 +402,10 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 		now := s.nowMS()
 		o.AccountID = 0
 		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
-			customer_id, subscription_id, last_error, created_at, updated_at, payment_intent, term_ends_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			customer_id, subscription_id, last_error, created_at, updated_at, payment_intent, term_ends_at, seats)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`), o.ID, string(o.State), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
-			o.CustomerName, o.CustomerID, o.SubscriptionID, o.LastError, now, now, o.PaymentIntent, unixMS(o.TermEndsAt))
+			o.CustomerName, o.CustomerID, o.SubscriptionID, o.LastError, now, now, o.PaymentIntent, unixMS(o.TermEndsAt), o.seats())
 		if err != nil {
 			return fmt.Errorf("pending order: %w", err)
 		}
@@ -399,8 +415,8 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 		created = true
 		o.CreatedAt, o.UpdatedAt = msTime(now), msTime(now)
 		if o.State == OrderPending {
-			if _, err := s.createAccountsTx(ctx, tx, pool.OriginOrder, o.Tier, prefix, 1, now); err != nil {
-				return fmt.Errorf("on-demand account: %w", err)
+			if err := s.provisionShortfall(ctx, tx, o.Tier, prefix, o.seats(), now); err != nil {
+				return err
 			}
 		}
 		return s.insertJobs(ctx, tx, then...)
@@ -408,26 +424,95 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 	return created && err == nil, err
 }
 
-// ReleaseHeld moves a held order to pending with its tier and creates one on-demand account of
-// that tier with its provisioning job, in one transaction (a held order whose price became
-// known). An order not held is left alone.
-func (s *Store) ReleaseHeld(ctx context.Context, orderID, tier, prefix string) error {
+// ReleaseHeld moves a held order to pending with its tier and seats and creates on-demand
+// accounts of that tier for the seats no ready account covers, with their provisioning jobs, in
+// one transaction (a held order whose price became known). An order not held is left alone.
+func (s *Store) ReleaseHeld(ctx context.Context, orderID, tier string, seats int, prefix string) error {
 	if err := pool.ValidatePrefix(prefix); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.nowMS()
-		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET state = 'pending', tier = ?, last_error = '', updated_at = ?
-			WHERE id = ? AND state = 'held'`), tier, now, orderID)
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET state = 'pending', tier = ?, seats = ?, last_error = '', updated_at = ?
+			WHERE id = ? AND state = 'held'`), tier, max(seats, 1), now, orderID)
 		if err != nil {
 			return fmt.Errorf("release held order: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		_, err = s.createAccountsTx(ctx, tx, pool.OriginOrder, tier, prefix, 1, now)
-		return err
+		return s.provisionShortfall(ctx, tx, tier, prefix, max(seats, 1), now)
 	})
+}
+
+// provisionShortfall creates on-demand accounts (with their provisioning jobs) for the seats of
+// a pending order that the tier's ready accounts do not cover, at least one.
+func (s *Store) provisionShortfall(ctx context.Context, tx *sql.Tx, tier, prefix string, seats int, now int64) error {
+	var ready int
+	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM accounts WHERE state = 'ready' AND tier = ?`), tier).Scan(&ready); err != nil {
+		return fmt.Errorf("on-demand account: %w", err)
+	}
+	if _, err := s.createAccountsTx(ctx, tx, pool.OriginOrder, tier, prefix, max(seats-ready, 1), now); err != nil {
+		return fmt.Errorf("on-demand account: %w", err)
+	}
+	return nil
+}
+
+func (o Order) seats() int { return max(o.Seats, 1) }
+
+// SeatKey is the claim key (accounts.order_id) of an order's seat: the order id for seat 1,
+// "<order>#<seat>" for the others, so every seat's claim is idempotent on its own.
+func SeatKey(orderID string, seat int) string {
+	if seat <= 1 {
+		return orderID
+	}
+	return fmt.Sprintf("%s#%d", orderID, seat)
+}
+
+// claimSeatTx claims a ready account of tier for one seat inside tx (the order's claim
+// transaction); an empty pool is pool.ErrPoolEmpty.
+func (s *Store) claimSeatTx(ctx context.Context, tx *sql.Tx, tier, key string) (pool.Account, error) {
+	var (
+		a   pool.Account
+		err error
+	)
+	if s.pg {
+		a, _, err = s.claimPGStatement(ctx, tx, tier, key)
+	} else {
+		a, _, err = s.claimSQLite(ctx, tx, tier, key, nil)
+	}
+	return a, err
+}
+
+// OrderAccounts returns the accounts of an order, by seat (an order claimed before seats
+// existed has its one account).
+func (s *Store) OrderAccounts(ctx context.Context, orderID string) ([]pool.Account, error) {
+	return s.orderAccounts(ctx, s.db, orderID)
+}
+
+func (s *Store) orderAccounts(ctx context.Context, q querier, orderID string) ([]pool.Account, error) {
+	as, err := s.queryAccounts(ctx, q, `SELECT `+prefixCols("a.", accountCols)+` FROM order_accounts oa
+		JOIN accounts a ON a.id = oa.account_id WHERE oa.order_id = ? ORDER BY oa.seat`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("order accounts: %w", err)
+	}
+	if len(as) > 0 {
+		return as, nil
+	}
+	as, err = s.queryAccounts(ctx, q, `SELECT `+prefixCols("a.", accountCols)+` FROM orders o JOIN accounts a ON a.id = o.account_id
+		WHERE o.id = ?`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("order accounts: %w", err)
+	}
+	return as, nil
+}
+
+func prefixCols(prefix, cols string) string {
+	fs := strings.Split(cols, ",")
+	for i, f := range fs {
+		fs[i] = prefix + strings.TrimSpace(f)
+	}
+	return strings.Join(fs, ", ")
 }
 
 // SetOrderError notes why an order is waiting (e.g. no tier matches); not a secret.
@@ -445,10 +530,10 @@ func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o Order, now int64)
 		account = o.AccountID
 	}
 	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
-		customer_id, subscription_id, account_id, created_at, updated_at, claimed_at, payment_intent, term_ends_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		customer_id, subscription_id, account_id, created_at, updated_at, claimed_at, payment_intent, term_ends_at, seats)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`), o.ID, string(o.State), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
-		o.CustomerName, o.CustomerID, o.SubscriptionID, account, now, now, o.ClaimedAt.UnixMilli(), o.PaymentIntent, unixMS(o.TermEndsAt))
+		o.CustomerName, o.CustomerID, o.SubscriptionID, account, now, now, o.ClaimedAt.UnixMilli(), o.PaymentIntent, unixMS(o.TermEndsAt), o.seats())
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -492,8 +577,24 @@ func (s *Store) RecordEmail(ctx context.Context, orderID, dedupeKey string, mark
 			WHERE id = ?`), now, now, orderID); err != nil {
 			return fmt.Errorf("order delivered: %w", err)
 		}
-		return s.setStateTx(ctx, tx, o.AccountID, pool.StateDelivered, pool.StateClaimed)
+		return s.eachAccountTx(ctx, tx, o, func(id int64) error {
+			return s.setStateTx(ctx, tx, id, pool.StateDelivered, pool.StateClaimed)
+		})
 	})
+}
+
+// eachAccountTx runs fn for every account of order o (its seats), inside tx.
+func (s *Store) eachAccountTx(ctx context.Context, tx *sql.Tx, o Order, fn func(id int64) error) error {
+	as, err := s.orderAccounts(ctx, tx, o.ID)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		if err := fn(a.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // setStateTx moves an account to `to` if it is in one of from (checked against the state graph
@@ -536,7 +637,9 @@ func (s *Store) SuspendOrder(ctx context.Context, orderID string, grace time.Dur
 		}
 		at = o.SuspendedAt
 		if at.IsZero() {
-			if err := s.setStateTx(ctx, tx, o.AccountID, pool.StateSuspended, pool.StateDelivered, pool.StateSuspended); err != nil {
+			if err := s.eachAccountTx(ctx, tx, o, func(id int64) error {
+				return s.setStateTx(ctx, tx, id, pool.StateSuspended, pool.StateDelivered, pool.StateSuspended)
+			}); err != nil {
 				return err
 			}
 			now := s.nowMS()
@@ -559,7 +662,9 @@ func (s *Store) ResumeOrder(ctx context.Context, orderID string) error {
 		if err != nil {
 			return err
 		}
-		if err := s.setStateTx(ctx, tx, o.AccountID, pool.StateDelivered, pool.StateSuspended); err != nil {
+		if err := s.eachAccountTx(ctx, tx, o, func(id int64) error {
+			return s.setStateTx(ctx, tx, id, pool.StateDelivered, pool.StateSuspended)
+		}); err != nil {
 			return err
 		}
 		now := s.nowMS()

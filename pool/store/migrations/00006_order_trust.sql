@@ -4,6 +4,9 @@
 -- by it, and canceled / incomplete_expired are terminal) and the time it has held since (a
 -- past_due subscription keeps running for a grace). An order can end on its own: a full refund,
 -- a lost dispute, the term of a one-time payment (orders.ended says why, term_ends_at when).
+-- Seats: an order buys seats accounts; order_accounts lists them by seat (seat 1 is also
+-- orders.account_id). A seat's account carries the claim key "<order>" (seat 1) or
+-- "<order>#<seat>" in accounts.order_id, so every seat's claim is idempotent on its own.
 
 -- +goose Up
 UPDATE orders SET state = 'held' WHERE state = 'pending' AND tier = '';
@@ -15,9 +18,19 @@ CREATE INDEX orders_customer ON orders (customer_id);
 ALTER TABLE stripe_subscriptions ADD COLUMN status_rank INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE stripe_subscriptions ADD COLUMN status_since BIGINT NOT NULL DEFAULT 0;
 UPDATE stripe_subscriptions SET status_since = status_at;
-UPDATE stripe_subscriptions SET status_rank = 7 WHERE status = 'canceled';
+UPDATE stripe_subscriptions SET status_rank = 8 WHERE status = 'canceled';
+ALTER TABLE orders ADD COLUMN seats INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE order_accounts (
+    order_id   TEXT NOT NULL,
+    seat       INTEGER NOT NULL,
+    account_id BIGINT NOT NULL UNIQUE,
+    PRIMARY KEY (order_id, seat)
+);
+INSERT INTO order_accounts (order_id, seat, account_id) SELECT id, 1, account_id FROM orders WHERE account_id IS NOT NULL;
 
 -- +goose Down
+DROP TABLE order_accounts;
+ALTER TABLE orders DROP COLUMN seats;
 ALTER TABLE stripe_subscriptions DROP COLUMN status_since;
 ALTER TABLE stripe_subscriptions DROP COLUMN status_rank;
 DROP INDEX orders_customer;
