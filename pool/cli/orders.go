@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -210,6 +211,35 @@ func (e *Env) mailConfig(cfg *daemon.Config) error {
 
 func newOrders(e *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "orders", Short: "Stripe orders"}
+	var state string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List orders, oldest first, with why a held order waits for the operator",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := store.OrderFilter{State: store.OrderState(state)}
+			switch f.State {
+			case "", store.OrderHeld, store.OrderPending, store.OrderClaimed, store.OrderDelivered:
+			default:
+				return fmt.Errorf("--state %q: want held, pending, claimed or delivered", state)
+			}
+			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
+				os, err := s.ListOrders(ctx, f)
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ORDER\tSTATE\tTIER\tSEATS\tEMAIL\tACCOUNT\tENDED\tREASON")
+				for _, o := range os {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", o.ID, o.State, o.Tier, max(o.Seats, 1), o.CustomerEmail,
+						o.AccountID, o.Ended, o.LastError)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&state, "state", "", "only orders in this state (held, pending, claimed, delivered)")
+	cmd.AddCommand(list)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "resend ORDER",
 		Short: "Send an order's credentials e-mail again, with a fresh password (the daemon sends it)",

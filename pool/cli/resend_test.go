@@ -77,3 +77,26 @@ func TestOrdersResendNeedsNoPulumi(t *testing.T) {
 		t.Fatalf("resend jobs queued = %d (%v), want 1", queued, err)
 	}
 }
+
+// `poold orders list` shows a held order and why it waits for the operator.
+func TestOrdersListShowsHeldReasons(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.real = true
+	h.env["POOL_SECRET_KEY"] = base64.StdEncoding.EncodeToString(storetest.Key)
+	s := storetest.OpenSQLite(t, h.dir, nil)
+	held := store.Order{ID: "cs_held", State: store.OrderHeld, CustomerEmail: "", LastError: "no usable customer e-mail"}
+	if _, err := s.AddPendingOrder(ctx, held, "evt_h", "checkout.session.completed", "client"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.run(ctx, "orders", "list", "--state", "held")
+	if err != nil {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "cs_held") || !strings.Contains(out, "no usable customer e-mail") {
+		t.Fatalf("output %q", out)
+	}
+	if _, err := h.run(ctx, "orders", "list", "--state", "lost"); err == nil {
+		t.Fatal("an unknown state was accepted")
+	}
+}
