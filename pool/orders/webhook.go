@@ -320,7 +320,11 @@ func hintsOf(cs checkoutSession) sessionHints {
 func hintsOfKeys(keys []string) sessionHints {
 	var h sessionHints
 	for _, k := range keys {
-		name, v, _ := strings.Cut(k, ":")
+		name, v, ok := strings.Cut(k, ":")
+		if !ok && strings.HasPrefix(k, "plink_") {
+			h.PaymentLink = k // kept by orders held before hints were labelled
+			continue
+		}
 		switch name {
 		case "tier":
 			h.Tier = v
