@@ -13,8 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/daemon"
+	"github.com/axiestudio/tenantpool/pool/dockerhost"
 	"github.com/axiestudio/tenantpool/pool/secret"
 )
 
@@ -49,6 +51,7 @@ func newConfig(e *Env) *cobra.Command {
 						"a host other than its first (the wildcard target) needs Cloudflare: %s\n", e.provision.platformStack, cloudflareHint)
 				}
 			}
+			add(e.checkStorageQuotas(cmd.Context()))
 			if e.ordersEnabled() {
 				_, err := e.ordersSettings()
 				add(err)
@@ -90,6 +93,51 @@ func newConfig(e *Env) *cobra.Command {
 	f.register(check.Flags(), e.Getenv)
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// checkStorageQuotas asks the engine of every configured host (its /info) whether it can size
+// what the tiers size (disk_mb, volume_mb), and reports each tier a host cannot serve, with
+// what to do. A host it cannot reach is a warning; a platform stack's hosts are checked as
+// tenants are placed.
+func (e *Env) checkStorageQuotas(ctx context.Context) error {
+	var sized []pool.Tier
+	for _, n := range e.Tiers.Names() {
+		if t := e.Tiers[n]; t.SizesStorage() {
+			sized = append(sized, t)
+		}
+	}
+	if len(sized) == 0 {
+		return nil
+	}
+	dial, hosts := e.dockerDial(), e.provision.hosts(e)
+	if dial == nil || len(hosts) == 0 {
+		fmt.Fprintln(e.Stdout, "note: tiers size storage (disk_mb, volume_mb): each host's engine is checked as tenants are placed")
+		return nil
+	}
+	var errs []error
+	for _, h := range hosts {
+		in, err := func() (dockerhost.Info, error) {
+			c, err := dial(h.DockerURL)
+			if err != nil {
+				return dockerhost.Info{}, err
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			return c.Info(ctx)
+		}()
+		if err != nil {
+			fmt.Fprintf(e.Stdout, "warning: host %s: cannot ask its engine whether it can size storage: %v\n", h.Name, err)
+			continue
+		}
+		q := in.Quotas()
+		for _, t := range sized {
+			if t.DiskMB > 0 && !q.Layer || t.VolumeMB > 0 && !q.Volume {
+				errs = append(errs, fmt.Errorf("tier %s on host %s: %s", t.Name, h.Name, q.Why))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkDatabase connects (PostgreSQL) without migrating anything.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/axiestudio/tenantpool/pool/dockerhost/dockertest"
 )
 
 func TestConfigCheckReportsEveryProblemAtOnce(t *testing.T) {
@@ -143,5 +145,34 @@ func TestConfigCheckStripeAPISettings(t *testing.T) {
 				t.Fatal("the report quotes the API key")
 			}
 		})
+	}
+}
+
+// A tier that sizes storage is checked against each host's engine: on this machine's engine the
+// report follows what its /info says, and says what to do.
+func TestConfigCheckAsksHostsAboutStorageSizes(t *testing.T) {
+	dc := dockertest.Require(t)
+	in, err := dc.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t)
+	h.real = true
+	h.env["POOL_LANGFLOW_IMAGE"] = "langflowai/langflow:1.5.0@sha256:" + strings.Repeat("ab", 32)
+	h.env["TENANTPOOL_PULUMI"] = writeFile(t, "pulumi", "#!/bin/sh\necho 'error: config check must not run the Pulumi CLI' >&2\nexit 3\n")
+	h.env["POOL_CONFIG"] = writeFile(t, "config.yaml", `tiers:
+  - {name: solo, min_ready: 1, max_total: 1, max_in_flight: 1, memory_mb: 1024, cpus: 1, volume_mb: 2048}
+hosts:
+  - {name: here, dockerUrl: "`+dockertest.URL()+`", address: 127.0.0.1, capacity: 5, network: tenantpool-tenants, wildcardTarget: true}
+`)
+	out, err := h.run(context.Background(), "config", "check")
+	if in.Quotas().Volume {
+		if err != nil {
+			t.Fatalf("this engine (%s on %s) sizes volumes, yet: %v", in.Driver, in.BackingFilesystem, err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), "tier solo on host here: storage driver "+in.Driver) || !strings.Contains(err.Error(), "set disk_mb and volume_mb to 0") {
+		t.Fatalf("config check on %s/%s = %q, %v; want the tier refused on the host with what to do", in.Driver, in.BackingFilesystem, out, err)
 	}
 }
