@@ -18,7 +18,7 @@ import (
 func NewStripeClient(key, apiURL string) *stripe.Client {
 	cfg := &stripe.BackendConfig{
 		MaxNetworkRetries: stripe.Int64(1),
-		HTTPClient:        &http.Client{Timeout: 15 * time.Second},
+		HTTPClient:        &http.Client{Timeout: 8 * time.Second},
 		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelError},
 	}
 	if apiURL != "" {
@@ -75,7 +75,7 @@ type paidSession struct {
 // and no second retry mechanism is needed. A request Stripe refuses for this session (404,
 // other 4xx) is errStripeRejected.
 func (s *Service) fetchSession(ctx context.Context, id string) (paidSession, error) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second) // well inside the time Stripe waits for an answer
 	defer cancel()
 	params := &stripe.CheckoutSessionRetrieveParams{}
 	params.Context = ctx

@@ -421,7 +421,7 @@ func (s *Service) endOrder(ctx context.Context, ev stripe.Event, paymentIntent, 
 // chargeCustomer reads the customer of a charge from the Stripe API (a dispute does not carry
 // it). A charge Stripe does not know gives "".
 func (s *Service) chargeCustomer(ctx context.Context, id string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second) // well inside the time Stripe waits for an answer
 	defer cancel()
 	p := &stripe.ChargeRetrieveParams{}
 	p.Context = ctx
