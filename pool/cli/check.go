@@ -2,22 +2,20 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/axiestudio/tenantpool/pool"
-	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/dockerhost"
-	"github.com/axiestudio/tenantpool/pool/secret"
 )
 
 func fileExists(path string) bool {
@@ -62,19 +60,10 @@ func newConfig(e *Env) *cobra.Command {
 					add(err)
 				}
 			}
-			if raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN"); err != nil {
-				add(err)
-			} else if tokens := admin.ParseTokens(raw); len(tokens) > 0 {
-				add(admin.CheckTokens(tokens))
-			}
-			// The key is checked, never created here: config check writes nothing.
-			if env := e.Getenv("POOL_SECRET_KEY"); env != "" {
-				_, err := secret.LoadKey(env, "")
-				add(err)
-			} else if path := filepath.Join(e.DataDir, "secret.key"); fileExists(path) {
-				_, err := secret.LoadKey("", path)
-				add(err)
-			}
+			_, err := e.adminTokens()
+			add(err)
+			// The keyring is checked, never created here: config check writes nothing.
+			add(e.checkKeyring())
 			add(e.checkDatabase(cmd.Context()))
 			if len(problems) > 0 {
 				var b strings.Builder
@@ -171,7 +160,13 @@ func newHealth(e *Env) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--url: %w", err)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			client := http.DefaultClient
+			if strings.HasPrefix(url, "https://") {
+				// Readiness of this host's own daemon, whose certificate names the public host
+				// (or is self-signed): nothing secret is sent or read.
+				client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+			}
+			resp, err := client.Do(req)
 			if err != nil {
 				return err
 			}
@@ -183,8 +178,16 @@ func newHealth(e *Env) *cobra.Command {
 			return nil
 		},
 	}
-	addr := envOr(e.Getenv, "POOL_LISTEN", "127.0.0.1:8080")
+	// /readyz is on the admin listener.
+	addr := envOr(e.Getenv, "POOL_ADMIN_LISTEN", defaultAdminListen)
 	addr = strings.Replace(addr, "0.0.0.0:", "127.0.0.1:", 1)
-	cmd.Flags().StringVar(&url, "url", "http://"+addr+"/readyz", "readiness URL")
+	if strings.HasPrefix(addr, ":") || strings.HasPrefix(addr, "[::]:") {
+		addr = "127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
+	}
+	scheme := "http"
+	if e.Getenv("POOL_ADMIN_TLS_CERT") != "" {
+		scheme = "https"
+	}
+	cmd.Flags().StringVar(&url, "url", scheme+"://"+addr+"/readyz", "readiness URL (default: /readyz on POOL_ADMIN_LISTEN)")
 	return cmd
 }
