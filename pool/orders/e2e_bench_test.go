@@ -295,13 +295,14 @@ func benchPaidToEmail(b *testing.B, cfg e2eRun) {
 		srvs   []*httptest.Server
 		events = make(chan *river.Event, n+1000)
 	)
+	sc := stripeClient(mockStripe(b, "price_basic", 2900, 1))
 	for _, st := range stores {
 		prov := newSuspender()
 		svc, err := orders.New(orders.Config{
 			Store: st, Tiers: e2eTiers, Mailer: newSender(b, mp), Prefix: "client",
 			Secrets: []string{secret}, Tenants: prov, DeliveryConcurrency: workers,
 			SupportContact: "support@example.test", UpsellURL: "https://example.test/upgrade",
-			Log: discard(),
+			Log: discard(), Stripe: sc,
 		})
 		if err != nil {
 			b.Fatal(err)
