@@ -22,6 +22,7 @@ import (
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/langflow"
 	"github.com/axiestudio/tenantpool/pool/langflow/langflowtest"
+	"github.com/axiestudio/tenantpool/pool/orders/stripemocktest"
 	"github.com/axiestudio/tenantpool/pool/store"
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
 )
@@ -112,7 +113,7 @@ func TestKilledAfterSMTPAcceptResendsTheSamePassword(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	cfg := filepath.Join(dir, "poold.yaml")
-	os.WriteFile(cfg, []byte("tiers:\n  - {name: basic, min_ready: 1, max_total: 1, max_in_flight: 1, memory_mb: 512, cpus: 1}\n"), 0o600)
+	os.WriteFile(cfg, []byte("tiers:\n  - {name: basic, min_ready: 1, max_total: 1, max_in_flight: 1, memory_mb: 512, cpus: 1, prices: {month: price_basic_month}}\n"), 0o600)
 
 	// One ready account whose tenant is a Langflow double, with its customer login made.
 	s := storetest.OpenSQLite(t, data, nil)
@@ -132,10 +133,11 @@ func TestKilledAfterSMTPAcceptResendsTheSamePassword(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	stripeKey, stripeURL := stripeAPI(t)
 	env := func(smtpPort int) []string {
 		return []string{"POOL_DATA_DIR=" + data, "POOL_CONFIG=" + cfg, "POOL_LOG_FORMAT=json",
 			"POOL_SEALING_KEY=" + base64.StdEncoding.EncodeToString(storetest.Key), "TESTPOOLD_LANGFLOW_ROTATE=1",
-			"POOL_STRIPE_WEBHOOK_SECRET=" + whsec, "POOL_SMTP_HOST=127.0.0.1", "POOL_SMTP_PORT=" + strconv.Itoa(smtpPort),
+			"POOL_STRIPE_WEBHOOK_SECRET=" + whsec, stripeKey, stripeURL, "POOL_SMTP_HOST=127.0.0.1", "POOL_SMTP_PORT=" + strconv.Itoa(smtpPort),
 			"POOL_SMTP_TLS=none", "POOL_SMTP_FROM=Pool <pool@example.test>"}
 	}
 	d := startDaemon(t, env(eater.port()))
@@ -286,7 +288,7 @@ func replicaKill(tb testing.TB, n, replicas int) killRun {
 	}()
 	dir := tb.TempDir()
 	cfg := filepath.Join(dir, "poold.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("tiers:\n  - {name: basic, min_ready: %d, max_total: %d, max_in_flight: 1, memory_mb: 512, cpus: 1}\n", n, n)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("tiers:\n  - {name: basic, min_ready: %d, max_total: %d, max_in_flight: 1, memory_mb: 512, cpus: 1, prices: {month: price_basic_month}}\n", n, n)), 0o600)
 	s, err := store.Open(ctx, store.Options{DatabaseURL: dbURL, Key: storetest.Key})
 	if err != nil {
 		tb.Fatal(err)
@@ -301,10 +303,11 @@ func replicaKill(tb testing.TB, n, replicas int) killRun {
 			tb.Fatal(err)
 		}
 	}
+	stripeKey, stripeURL := stripeAPI(tb)
 	env := func(i, smtpPort int) []string {
 		return []string{"POOL_DATABASE_URL=" + dbURL, "POOL_DATA_DIR=" + filepath.Join(dir, fmt.Sprint("replica", i)),
 			"POOL_CONFIG=" + cfg, "POOL_SEALING_KEY=" + base64.StdEncoding.EncodeToString(storetest.Key), "POOL_LOG_FORMAT=json",
-			"POOL_STRIPE_WEBHOOK_SECRET=" + whsec, "POOL_SMTP_HOST=127.0.0.1", "POOL_SMTP_PORT=" + strconv.Itoa(smtpPort),
+			"POOL_STRIPE_WEBHOOK_SECRET=" + whsec, stripeKey, stripeURL, "POOL_SMTP_HOST=127.0.0.1", "POOL_SMTP_PORT=" + strconv.Itoa(smtpPort),
 			"POOL_SMTP_TLS=none", "POOL_SMTP_FROM=Pool <pool@example.test>"}
 	}
 	holder := startDaemon(tb, env(0, hole.Addr().(*net.TCPAddr).Port))
@@ -365,4 +368,15 @@ func replicaKill(tb testing.TB, n, replicas int) killRun {
 		r.afterKill, r.afterPaid = append(r.afterKill, at.Sub(killed)), append(r.afterPaid, at.Sub(paidAt[i]))
 	}
 	return r
+}
+
+// stripeAPI serves every paid session's line items (one basic seat, paid in full) from
+// stripe-mock, as the daemon reads them; it returns the daemon's Stripe API environment.
+func stripeAPI(tb testing.TB) (key, url string) {
+	api := stripemocktest.Start(tb,
+		stripemocktest.Fixture("checkout.session", map[string]any{"amount_subtotal": 2900, "amount_total": 2900, "currency": "usd",
+			"total_details": map[string]any{"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0}}),
+		stripemocktest.Fixture("item", map[string]any{"quantity": 1, "currency": "usd", "amount_subtotal": 2900, "amount_total": 2900,
+			"price": map[string]any{"id": "price_basic_month", "unit_amount": 2900, "currency": "usd"}}))
+	return "POOL_STRIPE_API_KEY=" + stripemocktest.Key, "POOL_STRIPE_API_URL=" + api.URL
 }
