@@ -180,6 +180,7 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newPlatform(e))
 	root.AddCommand(newTenant(e))
 	root.AddCommand(newPlugins(e))
+	root.AddCommand(newEdge(e))
 	return root
 }
 
