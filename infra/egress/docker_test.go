@@ -132,7 +132,7 @@ func TestPolicyOnRealBridge(t *testing.T) {
 	pr := prober{base: "http://" + net.JoinHostPort(tenant.IPAddress, "8080")}
 
 	blocked := map[string]string{
-		"host via the bridge gateway":       net.JoinHostPort(tenant.Gateway, hostPort),
+		"host via the bridge gateway":        net.JoinHostPort(tenant.Gateway, hostPort),
 		"host via its link to the test host": net.JoinHostPort(link+".1", hostPort),
 		"private 10.x test host":             net.JoinHostPort(private10, "7001"),
 		"private 192.168.x test host":        net.JoinHostPort(private192, "7001"),
