@@ -21,6 +21,7 @@ const (
 	tFallback       = "cloudflare:index/customHostnameFallbackOrigin:CustomHostnameFallbackOrigin"
 
 	proxyImage = "traefik:v3.5@sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	poolImage  = "tenantpool/poold:1@sha256:3333333333333333333333333333333333333333333333333333333333333333"
 	zoneID     = "0123456789abcdef0123456789abcdef"
 	cfToken    = "cloudflare-token-do-not-log"
 	originKey  = "-----BEGIN PRIVATE KEY-----\norigin-key-do-not-log\n-----END PRIVATE KEY-----\n"
@@ -42,7 +43,9 @@ func devConfig() Config {
 func prodConfig() Config {
 	ssh := []string{"-o", "StrictHostKeyChecking=yes"}
 	return Config{
-		Domain: "axiestudio.com",
+		Domain:        "axiestudio.com",
+		CompanyDomain: "axiestudio.se",
+		FirewallImage: poolImage,
 		Hosts: []HostConfig{
 			{Name: "edge1", DockerURL: "ssh://deploy@203.0.113.10", SSHOpts: ssh, Address: "203.0.113.10", Capacity: 40, DockerAPIVersion: "1.47"},
 			{Name: "edge2", DockerURL: "ssh://deploy@203.0.113.20:2222", SSHOpts: ssh, Address: "203.0.113.20", Capacity: 30, DockerAPIVersion: "1.41"},

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/axiestudio/tenantpool/infra/egress"
+	"github.com/axiestudio/tenantpool/infra/platform"
 )
 
 // Bad flags of `poold edge firewall` are refused, every problem at once, before anything is
@@ -88,4 +89,19 @@ func mustResolvers(t *testing.T, s ...string) []netip.Addr {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// The command line the platform program gives every host's firewall container is one poold
+// accepts, and it applies the policy of the platform's bridge and resolvers.
+func TestEdgeFirewallAcceptsThePlatformsCommand(t *testing.T) {
+	cfg := platform.Config{Bridge: "tp-tenants", TenantResolvers: []string{"10.0.0.2", "fd00::53"}}
+	h := newHarness(t)
+	out, err := h.run(context.Background(), append(cfg.FirewallCommand(), "--print")...)
+	if err != nil {
+		t.Fatalf("poold %v --print: %v", cfg.FirewallCommand(), err)
+	}
+	want := egress.Ruleset(egress.Policy{Bridge: "tp-tenants", Resolvers: mustResolvers(t, "10.0.0.2", "fd00::53")})
+	if out != want {
+		t.Errorf("the platform's firewall command prints\n%s\nwant\n%s", out, want)
+	}
 }

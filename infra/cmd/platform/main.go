@@ -6,11 +6,17 @@
 //
 // Stack configuration keys (tenantpool:<key>):
 //
-//	domain               apex domain; "localhost" for local development
+//	domain               the tenants' apex domain; "localhost" for local development
+//	companyDomain        the company's own site and shop (optional); refused when it shares
+//	                     its registrable domain with domain
 //	hosts                list of {name, dockerUrl, address, capacity, sshOpts, dockerApiVersion};
 //	                     the first is primary. dockerApiVersion is the host's Docker Engine API
 //	                     version, quoted ("1.41"; default "1.41", Engine 20.10, the minimum)
 //	network              tenants' network name (default tenantpool-tenants)
+//	bridge               its Linux bridge interface on every host (default tp-tenants)
+//	firewallImage        poold's image pinned by digest: runs the tenants' egress policy on
+//	                     every host (required unless the domain is local)
+//	tenantResolvers      DNS resolvers on private addresses tenants may query on port 53
 //	proxyImage           Traefik v3 image pinned by digest
 //	landingAddress       apex record target (default: the primary host's address)
 //	tls                  {mode: selfsigned | cloudflare-origin | acme-dns01, acmeEmail, acmeCaServer}
