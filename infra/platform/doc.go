@@ -9,7 +9,12 @@
 //
 //   - a docker.Provider (unix:// or ssh:// URL);
 //   - the tenants' bridge network, with inter-container communication disabled
-//     (com.docker.network.bridge.enable_icc=false);
+//     (com.docker.network.bridge.enable_icc=false) and a fixed bridge interface name
+//     (com.docker.network.bridge.name, Config.Bridge);
+//   - the tenants' egress policy: poold's image (Config.FirewallImage) running
+//     `poold edge firewall` in the host network with NET_ADMIN only (package infra/egress), so
+//     tenants reach the public internet and neither the host nor private, link-local or
+//     metadata addresses; not deployed on a local platform without a firewall image;
 //   - the edge proxy: Traefik v3 in host network mode, configured only through TRAEFIK_*
 //     environment variables, reading routing labels from the Docker API (only containers labelled
 //     tenantpool.managed=true and traefik.enable=true), listening on the host's ports 80 and 443,
