@@ -11,13 +11,16 @@ PULUMI_DIR := $(CACHE)/pulumi-$(PULUMI_VERSION)
 PULUMI := $(PULUMI_DIR)/pulumi
 MAILPIT_VERSION := v1.27.11
 MAILPIT := $(CACHE)/mailpit-$(MAILPIT_VERSION)/mailpit
+STRIPE_MOCK_VERSION := v0.203.0
+STRIPE_MOCK := $(CACHE)/stripe-mock-$(STRIPE_MOCK_VERSION)/stripe-mock
 
 # Tests find the tools through these; PostgreSQL tests run when POOL_TEST_DATABASE_URL is set.
 export PATH := $(PULUMI_DIR):$(PATH)
 export TENANTPOOL_PULUMI := $(PULUMI)
 export TENANTPOOL_MAILPIT := $(MAILPIT)
+export TENANTPOOL_STRIPE_MOCK := $(STRIPE_MOCK)
 
-.PHONY: build test test-short run bench lint fuzz pulumi plugins mailpit tools clean
+.PHONY: build test test-short run bench lint fuzz pulumi plugins mailpit stripe-mock tools clean
 
 build:
 	$(GO) build -o bin/poold ./pool/cmd/poold
@@ -50,7 +53,7 @@ FUZZTIME ?= 60s
 fuzz: tools
 	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME) ./pool/orders/
 
-tools: pulumi mailpit
+tools: pulumi mailpit stripe-mock
 
 pulumi: $(PULUMI)
 
@@ -86,3 +89,13 @@ $(MAILPIT):
 
 clean:
 	rm -rf bin bench.txt
+
+stripe-mock: $(STRIPE_MOCK)
+
+# Stripe's API mock for the tests that call the Stripe API, and its bundled fixtures, which tests
+# patch (pool/orders/stripemocktest) to serve the sessions and prices they need.
+$(STRIPE_MOCK):
+	@mkdir -p $(dir $(STRIPE_MOCK))
+	GOBIN=$(dir $(STRIPE_MOCK)) $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+	cd $(dir $(STRIPE_MOCK)) && cp "$$($(GO) mod download -json github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p')/embedded/openapi/fixtures3.json" $(dir $(STRIPE_MOCK))fixtures3.json
+	chmod 644 $(dir $(STRIPE_MOCK))fixtures3.json

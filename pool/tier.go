@@ -2,7 +2,9 @@ package pool
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // Tier is one product tier: its pool targets (used by the planner) and what its tenants get
@@ -25,8 +27,28 @@ type Tier struct {
 	CustomDomains int `yaml:"custom_domains" json:"custom_domains"`
 	// Branding enables white-label branding.
 	Branding bool `yaml:"branding" json:"branding"`
-	// PriceID is the Stripe price that buys this tier (optional).
+	// PriceID is the Stripe price that buys this tier (optional; older configs). Prefer Prices.
 	PriceID string `yaml:"price_id" json:"price_id,omitempty"`
+	// Prices are the Stripe recurring prices that buy this tier, by billing interval ("month",
+	// "year"): the storefront sells them, and a paid price maps back to its tier.
+	Prices map[string]string `yaml:"prices" json:"prices,omitempty"`
+}
+
+// Intervals are the billing intervals a tier may have a price for.
+var Intervals = []string{"month", "year"}
+
+// PriceIDs lists every Stripe price of the tier (Prices and PriceID), without duplicates.
+func (t Tier) PriceIDs() []string {
+	var ids []string
+	for _, iv := range Intervals {
+		if p := t.Prices[iv]; p != "" {
+			ids = append(ids, p)
+		}
+	}
+	if t.PriceID != "" && !slices.Contains(ids, t.PriceID) {
+		ids = append(ids, t.PriceID)
+	}
+	return ids
 }
 
 // DefaultTiers are the business's defaults (design.md): basic, premium, enterprise.
@@ -55,6 +77,16 @@ func (t Tier) Validate() error {
 		return fmt.Errorf("tier %s: cpus %g must be > 0", t.Name, t.CPUs)
 	case t.CustomDomains < 0:
 		return fmt.Errorf("tier %s: custom_domains %d must be ≥ 0", t.Name, t.CustomDomains)
+	case t.PriceID != "" && !strings.HasPrefix(t.PriceID, "price_"):
+		return fmt.Errorf("tier %s: price_id %q is not a Stripe price id (price_…)", t.Name, t.PriceID)
+	}
+	for iv, p := range t.Prices {
+		if !slices.Contains(Intervals, iv) {
+			return fmt.Errorf("tier %s: prices: unknown interval %q (known: %v)", t.Name, iv, Intervals)
+		}
+		if !strings.HasPrefix(p, "price_") {
+			return fmt.Errorf("tier %s: prices.%s %q is not a Stripe price id (price_…)", t.Name, iv, p)
+		}
 	}
 	return nil
 }
@@ -74,6 +106,13 @@ func NewTiers(ts []Tier) (Tiers, error) {
 		}
 		if _, dup := out[t.Name]; dup {
 			return nil, fmt.Errorf("tier %s defined twice", t.Name)
+		}
+		for _, p := range t.PriceIDs() {
+			for _, o := range out {
+				if slices.Contains(o.PriceIDs(), p) {
+					return nil, fmt.Errorf("price %s is given to tiers %s and %s: a paid price must name one tier", p, o.Name, t.Name)
+				}
+			}
 		}
 		out[t.Name] = t
 	}

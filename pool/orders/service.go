@@ -142,8 +142,8 @@ func New(cfg Config) (*Service, error) {
 	cfg.Secrets = secrets
 	prices := map[string]string{}
 	for _, t := range cfg.Tiers {
-		if t.PriceID != "" {
-			prices[t.PriceID] = t.Name
+		for _, id := range t.PriceIDs() {
+			prices[id] = t.Name
 		}
 	}
 	for k, tier := range cfg.Prices {
