@@ -40,9 +40,13 @@ func Apply(p Policy) error {
 	c.AddTable(t)
 	accept := nftables.ChainPolicyAccept
 	chains := map[string]*nftables.Chain{}
-	for name, hook := range map[string]*nftables.ChainHook{ChainInput: nftables.ChainHookInput, ChainForward: nftables.ChainHookForward} {
-		chains[name] = c.AddChain(&nftables.Chain{Name: name, Table: t, Type: nftables.ChainTypeFilter,
-			Hooknum: hook, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	// In a fixed order: nft lists chains in the order they were made, as Ruleset does.
+	for _, ch := range []struct {
+		name string
+		hook *nftables.ChainHook
+	}{{ChainInput, nftables.ChainHookInput}, {ChainForward, nftables.ChainHookForward}} {
+		chains[ch.name] = c.AddChain(&nftables.Chain{Name: ch.name, Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: ch.hook, Priority: nftables.ChainPriorityFilter, Policy: &accept})
 	}
 	for _, r := range Rules(p) {
 		c.AddRule(&nftables.Rule{Table: t, Chain: chains[r.Chain], Exprs: r.exprs(p.Bridge),
