@@ -44,16 +44,15 @@ type Config struct {
 	// Bridge is the Linux interface name of that network on every host
 	// (com.docker.network.bridge.name; DefaultBridge when empty), which the egress policy names.
 	Bridge string
-	// FirewallImage is the poold image (pool/cmd/poold/deploy/Dockerfile), pinned by digest, that
-	// runs `poold edge firewall` on every host: the tenants' egress policy. Required unless the
-	// domain is local; without it a local platform has no egress policy.
-	FirewallImage string
 	// TenantResolvers are DNS resolvers on private addresses (a VPC's, a LAN's) that the tenants
 	// may query on port 53 despite the egress policy: the hosts' upstream resolvers when they
 	// are private, since Docker's embedded DNS forwards a tenant's queries from the tenant.
 	TenantResolvers []string
 	// ProxyImage is the edge proxy (Traefik v3) image, pinned by digest: repo[:tag]@sha256:<hex>.
 	ProxyImage string
+	// PooldImage is the project's own image (pool/cmd/poold/deploy/Dockerfile), pinned by
+	// digest: it runs the edge's Docker socket proxy (`poold edge docker-proxy`) on every host.
+	PooldImage string
 	// TLS selects how the edge proxy gets its certificate.
 	TLS TLSConfig
 	// Cloudflare is the zone of Domain. Required unless Domain is local; must be nil when it is.
@@ -376,16 +375,11 @@ func (c Config) Validate() error {
 		add(fmt.Errorf("network name %q is not a valid Docker network name", c.Network))
 	}
 	add(ValidatePinnedImage(c.ProxyImage))
+	if err := ValidatePinnedImage(c.PooldImage); err != nil {
+		add(fmt.Errorf("poold image (the edge's Docker proxy): %w", err))
+	}
 	if c.Bridge != "" {
 		add(egress.ValidateBridge(c.Bridge))
-	}
-	switch {
-	case c.FirewallImage != "":
-		if err := ValidatePinnedImage(c.FirewallImage); err != nil {
-			add(fmt.Errorf("firewall image: %w", err))
-		}
-	case !local:
-		add(fmt.Errorf("firewall image (the poold image, pinned by digest) is required for domain %s: it runs the tenants' egress policy on every host", c.Domain))
 	}
 	resolvers, err := egress.ParseResolvers(c.TenantResolvers)
 	add(err)

@@ -64,8 +64,6 @@ func TestEgressSettingsValidated(t *testing.T) {
 		mutate func(*Config)
 		want   string
 	}{
-		{"no firewall image for a real domain", func(c *Config) { c.FirewallImage = "" }, "firewall image (the poold image, pinned by digest) is required"},
-		{"firewall image by tag", func(c *Config) { c.FirewallImage = "tenantpool/poold:latest" }, "firewall image: image \"tenantpool/poold:latest\" must be pinned by digest"},
 		{"bridge name too long", func(c *Config) { c.Bridge = "tenantpool-tenants" }, "bridge name \"tenantpool-tenants\" must be a Linux interface name"},
 		{"resolver not an address", func(c *Config) { c.TenantResolvers = []string{"dns.internal"} }, `resolver "dns.internal" is not an IP address`},
 		{"resolver loopback", func(c *Config) { c.TenantResolvers = []string{"127.0.0.53"} }, "resolver 127.0.0.53: not a unicast address"},

@@ -28,14 +28,10 @@ func (c Config) FirewallCommand() []string {
 // namespace (the rules are the host's), as root with NET_ADMIN as its only capability (enough
 // for nftables over netlink), a read-only root file system, no Docker socket and no volume. It
 // restarts always: the policy must outlive a crash, and a dockerd restart starts it again,
-// after which its first act is to write the table again. Without a firewall image (a local
-// platform) nothing is deployed.
+// after which its first act is to write the table again.
 func deployFirewall(ctx *pulumi.Context, cfg Config, h HostConfig, onHost pulumi.ResourceOption) error {
-	if cfg.FirewallImage == "" {
-		return nil
-	}
 	img, err := docker.NewRemoteImage(ctx, "firewall-image-"+h.Name, &docker.RemoteImageArgs{
-		Name:        pulumi.String(cfg.FirewallImage),
+		Name:        pulumi.String(cfg.PooldImage),
 		KeepLocally: pulumi.Bool(true),
 	}, onHost)
 	if err != nil {

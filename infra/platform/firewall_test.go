@@ -24,11 +24,11 @@ func TestFirewallPerHost(t *testing.T) {
 				t.Errorf("network bridge name = %v, want %s", got, DefaultBridge)
 			}
 			img := m.Get(t, tRemoteImage, "firewall-image-"+h.Name)
-			if img.String("name") != poolImage {
+			if img.String("name") != pooldImage {
 				t.Errorf("firewall image = %q", img.String("name"))
 			}
 			c := m.Get(t, tContainer, "firewall-"+h.Name)
-			if c.String("name") != FirewallContainerName || c.String("image") != "sha256:image-of-"+poolImage {
+			if c.String("name") != FirewallContainerName || c.String("image") != "sha256:image-of-"+pooldImage {
 				t.Errorf("firewall container %q of image %q", c.String("name"), c.String("image"))
 			}
 			want := []string{"edge", "firewall", "--bridge", DefaultBridge, "--interval", "30s", "--resolver", "10.0.0.2"}
@@ -60,23 +60,22 @@ func TestFirewallPerHost(t *testing.T) {
 			}
 		})
 	}
-	if n := len(m.OfType(tContainer)); n != 2*len(cfg.Hosts) {
-		t.Errorf("%d containers, want an edge proxy and a firewall per host", n)
+	if n := len(m.OfType(tContainer)); n != 3*len(cfg.Hosts) {
+		t.Errorf("%d containers, want an edge proxy, a Docker socket proxy and a firewall per host", n)
 	}
 }
 
-// A local platform may leave the firewall out (nothing is deployed for it), or run it.
+// A local platform runs the egress policy too, on the bridge it names.
 func TestFirewallOnALocalPlatform(t *testing.T) {
-	m := run(t, devConfig())
-	for _, r := range m.Resources() {
-		if strings.HasPrefix(r.Name, "firewall") {
-			t.Errorf("registered %s %s without a firewall image", r.Type, r.Name)
-		}
-	}
 	cfg := devConfig()
-	cfg.FirewallImage, cfg.Bridge = poolImage, "tpdev0"
-	c := run(t, cfg).Get(t, tContainer, "firewall-local")
+	cfg.Bridge = "tpdev0"
+	m := run(t, cfg)
+	c := m.Get(t, tContainer, "firewall-local")
 	if got := c.Strings("command"); !slices.Equal(got, []string{"edge", "firewall", "--bridge", "tpdev0", "--interval", "30s"}) {
 		t.Errorf("command = %q", got)
+	}
+	opts, _ := m.Get(t, tNetwork, "tenants-local").Input("options")
+	if got := opts.(map[string]any)["com.docker.network.bridge.name"]; got != "tpdev0" {
+		t.Errorf("network bridge name = %v", got)
 	}
 }

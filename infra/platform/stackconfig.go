@@ -27,7 +27,7 @@ func ConfigFromStack(c StackConfig) (Config, error) {
 		Network:        c.Get("network"),
 		Bridge:         c.Get("bridge"),
 		ProxyImage:     c.Get("proxyImage"),
-		FirewallImage:  c.Get("firewallImage"),
+		PooldImage:     c.Get("pooldImage"),
 		LandingAddress: c.Get("landingAddress"),
 	}
 	if err := c.GetObject("tenantResolvers", &cfg.TenantResolvers); err != nil {

@@ -18,8 +18,14 @@ import (
 var ErrInvalidSpec = errors.New("invalid tenant spec")
 
 // DefaultStarterFlowsPath is where LANGFLOW_LOAD_FLOWS_PATH points when Spec.StarterFlowsPath is
-// empty.
+// empty and no flows are uploaded (flows baked into the image).
 const DefaultStarterFlowsPath = "/app/starter-flows"
+
+// UploadedStarterFlowsPath is where uploaded flows (Spec.StarterFlows) go when
+// Spec.StarterFlowsPath is empty: on the data volume, because the container's root filesystem
+// is read-only and the Docker Engine refuses an upload to it ("container rootfs is marked
+// read-only").
+const UploadedStarterFlowsPath = DataDir + "/starter-flows"
 
 // Minimum secret lengths Validate enforces.
 const (
@@ -49,8 +55,11 @@ type Spec struct {
 	Host Host
 	// Image is the Langflow image, pinned by digest (repo[:tag]@sha256:<hex>).
 	Image string
-	// OperatorUser and OperatorPassword are the Langflow superuser the operator (and the daemon)
-	// log in with; SecretKey is LANGFLOW_SECRET_KEY. Password and key are secrets.
+	// OperatorUser and OperatorPassword create the Langflow superuser at the tenant's first start.
+	// The password is a bootstrap value only: it sits in the container's environment, where the
+	// customer's code can read it, so the daemon changes it through Langflow's API right after the
+	// first healthy start and never uses it again (Langflow does not reset an existing superuser
+	// from the environment). SecretKey is LANGFLOW_SECRET_KEY. Password and key are secrets.
 	OperatorUser     string
 	OperatorPassword string
 	SecretKey        string
@@ -145,10 +154,13 @@ func (s Spec) ContainerName() string { return "tenant-" + s.Slug }
 func (s Spec) VolumeName() string { return "tenant-" + s.Slug + "-data" }
 
 func (s Spec) flowsPath() string {
-	if s.StarterFlowsPath == "" {
-		return DefaultStarterFlowsPath
+	switch {
+	case s.StarterFlowsPath != "":
+		return s.StarterFlowsPath
+	case len(s.StarterFlows) > 0:
+		return UploadedStarterFlowsPath
 	}
-	return s.StarterFlowsPath
+	return DefaultStarterFlowsPath
 }
 
 // ErrNeedsCloudflare marks a host whose tenants need a DNS record of their own (it is not the
@@ -264,6 +276,9 @@ func (s Spec) Validate() error {
 
 	if p := s.flowsPath(); !path.IsAbs(p) || path.Clean(p) != p {
 		add(fmt.Errorf("starter flows path %q must be a clean absolute path", p))
+	}
+	if p := s.flowsPath(); len(s.StarterFlows) > 0 && !strings.HasPrefix(p+"/", DataDir+"/") {
+		add(fmt.Errorf("starter flows path %q must be under %s to upload flows: the root filesystem is read-only", p, DataDir))
 	}
 	for name := range s.StarterFlows {
 		if !flowFileRE.MatchString(name) {

@@ -11,11 +11,16 @@ import (
 	"github.com/axiestudio/tenantpool/infra/egress"
 )
 
-// newEdge is `poold edge`: what runs on every Docker host beside the tenants. Its one command,
-// firewall, is the tenants' egress policy (infra/egress), run by the platform program as a
-// host-network container with NET_ADMIN only.
+// newEdge is `poold edge`: what runs on every Docker host beside the tenants.
 func newEdge(e *Env) *cobra.Command {
-	cmd := &cobra.Command{Use: "edge", Short: "What runs on every Docker host beside the tenants"}
+	edge := &cobra.Command{Use: "edge", Short: "Programs the edge runs on every Docker host"}
+	edge.AddCommand(newEdgeDockerProxy(e), newEdgePing(), newEdgeFirewall(e))
+	return edge
+}
+
+// newEdgeFirewall is `poold edge firewall`: the tenants' egress policy (infra/egress), run by the
+// platform program as a host-network container with NET_ADMIN only.
+func newEdgeFirewall(e *Env) *cobra.Command {
 	var (
 		table     string
 		bridge    string
@@ -86,8 +91,7 @@ table (the tenants are then open again).`,
 	f.BoolVar(&once, "once", false, "apply the policy once and exit")
 	f.BoolVar(&print, "print", false, "print the rules as an nft script and change nothing")
 	f.BoolVar(&remove, "remove", false, "delete the table (tenants are open again)")
-	cmd.AddCommand(fw)
-	return cmd
+	return fw
 }
 
 func countTrue(bs ...bool) int {

@@ -20,6 +20,7 @@ import (
 	"github.com/stripe/stripe-go/v82/webhook"
 
 	"github.com/axiestudio/tenantpool/delivery/mailpittest"
+	"github.com/axiestudio/tenantpool/pool/orders/stripemocktest"
 )
 
 const whsec = "whsec_process_test"
@@ -40,11 +41,12 @@ var buildTestPoold = sync.OnceValues(func() (string, error) {
 
 // poold is one real poold process.
 type poold struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	addr string
-	logs *syncBuffer
-	done chan struct{}
+	t      *testing.T
+	cmd    *exec.Cmd
+	addr   string // the admin listener: /readyz, the admin API
+	public string // the public listener: the Stripe webhook
+	logs   *syncBuffer
+	done   chan struct{}
 }
 
 func startDaemon(t *testing.T, env []string, args ...string) *poold {
@@ -53,9 +55,9 @@ func startDaemon(t *testing.T, env []string, args ...string) *poold {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
-	d := &poold{t: t, addr: addr, logs: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr}, args...)...)
+	addr, public := freePort(t), freePort(t)
+	d := &poold{t: t, addr: addr, public: public, logs: &syncBuffer{}, done: make(chan struct{})}
+	d.cmd = exec.Command(bin, append([]string{"serve", "--listen", public, "--admin-listen", addr}, args...)...)
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
@@ -134,10 +136,17 @@ func TestCrashMidStreamLosesNoEmail(t *testing.T) {
 	mp := mailpittest.Start(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "poold.yaml")
-	os.WriteFile(cfg, []byte("tiers:\n  - {name: basic, min_ready: 120, max_total: 200, max_in_flight: 40, memory_mb: 512, cpus: 1}\n"), 0o600)
+	os.WriteFile(cfg, []byte("tiers:\n  - {name: basic, min_ready: 120, max_total: 200, max_in_flight: 40, memory_mb: 512, cpus: 1, prices: {month: price_basic_month}}\n"), 0o600)
+	// Every session's line items, read from the Stripe API: one basic seat, paid in full.
+	api := stripemocktest.Start(t,
+		stripemocktest.Fixture("checkout.session", map[string]any{"amount_subtotal": 2900, "amount_total": 2900, "currency": "usd",
+			"total_details": map[string]any{"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0}}),
+		stripemocktest.Fixture("item", map[string]any{"quantity": 1, "currency": "usd", "amount_subtotal": 2900, "amount_total": 2900,
+			"price": map[string]any{"id": "price_basic_month", "unit_amount": 2900, "currency": "usd"}}))
 	env := []string{
 		"POOL_DATA_DIR=" + filepath.Join(dir, "data"), "POOL_CONFIG=" + cfg, "POOL_LOG_FORMAT=json",
-		"POOL_STRIPE_WEBHOOK_SECRET=" + whsec, "POOL_SMTP_HOST=" + mp.SMTPHost, "POOL_SMTP_PORT=" + strconv.Itoa(mp.SMTPPort),
+		"POOL_STRIPE_WEBHOOK_SECRET=" + whsec, "POOL_STRIPE_API_KEY=" + stripemocktest.Key, "POOL_STRIPE_API_URL=" + api.URL,
+		"POOL_SMTP_HOST=" + mp.SMTPHost, "POOL_SMTP_PORT=" + strconv.Itoa(mp.SMTPPort),
 		"POOL_SMTP_TLS=none", "POOL_SMTP_FROM=Pool <pool@example.test>",
 	}
 	d := startDaemon(t, env, "--reconcile-schedule", "@every 1s")
@@ -160,7 +169,7 @@ func TestCrashMidStreamLosesNoEmail(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for i := range next {
-				if postWebhook(d.addr, paidEvent(i)) {
+				if postWebhook(d.public, paidEvent(i)) {
 					mu.Lock()
 					acked[i] = true
 					mu.Unlock()
@@ -233,7 +242,7 @@ func TestCrashMidStreamLosesNoEmail(t *testing.T) {
 	allOrders := make([]int, orders)
 	for i := range orders {
 		allOrders[i] = i
-		if !postWebhook(d.addr, paidEvent(i)) {
+		if !postWebhook(d.public, paidEvent(i)) {
 			t.Fatalf("retry of order %d not acknowledged:\n%s", i, d.logs.String())
 		}
 	}

@@ -183,13 +183,16 @@ func (p *Provisioner) workspaceOptions(slug string) ([]auto.LocalWorkspaceOption
 // chosen host and the provisioner's platform settings.
 func (p *Provisioner) BuildSpec(a pool.Account, t pool.Tier, domain string, host platform.Host) tenant.Spec {
 	return tenant.Spec{
-		Slug:             a.Slug,
-		Domain:           domain,
-		Tier:             t,
-		Host:             host,
-		Image:            p.cfg.Image,
-		OperatorUser:     a.OperatorUser,
-		OperatorPassword: a.OperatorPassword,
+		Slug:         a.Slug,
+		Domain:       domain,
+		Tier:         t,
+		Host:         host,
+		Image:        p.cfg.Image,
+		OperatorUser: a.OperatorUser,
+		// The container's environment gets the bootstrap password, always: the daemon's own
+		// one never leaves the daemon (it is set through Langflow's API, see ready), and an
+		// update — a re-apply, a resume, poold tenant up — changes nothing the tenant can read.
+		OperatorPassword: a.OperatorBootstrap,
 		SecretKey:        a.SecretKey,
 		Cloudflare:       p.cfg.Cloudflare,
 		StarterFlowsPath: p.cfg.StarterFlowsPath,
@@ -205,7 +208,7 @@ func (p *Provisioner) Generation() string { return generation(p.cfg.Revision, p.
 func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier) (pool.Provisioned, error) {
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name)
-	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	sec := append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
 
 	url, host, err := p.up(ctx, log, sec, a, t, upMode{})
 	if err != nil {
@@ -296,6 +299,11 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	if mode.preview {
 		return "", host.Name, p.preview(ctx, log, sec, st, mode.out)
 	}
+	if !mode.suspended {
+		if err := p.checkStorage(ctx, log, t, host); err != nil {
+			return "", "", err
+		}
+	}
 	if err := p.recoverStack(ctx, log, sec, st, a.Slug, &host); err != nil {
 		return "", "", err
 	}
@@ -321,7 +329,69 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	if !ok || url == "" {
 		return "", "", pool.Permanent(fmt.Errorf("%s: %w: no %q output", name, ErrProgram, tenant.OutputURL))
 	}
+	if !mode.suspended {
+		if err := p.applyEngineResources(ctx, log, spec); err != nil {
+			return "", "", err
+		}
+	}
 	return url, host.Name, nil
+}
+
+// checkStorage refuses, before any update, a tier that sizes storage (disk_mb, volume_mb) on a
+// host whose engine cannot size it (its /info: storage driver and backing file system), with
+// what to do; the engine would refuse the container or volume anyway, after a partial update.
+// Without Docker access the host cannot be asked: a warning, and the engine decides.
+func (p *Provisioner) checkStorage(ctx context.Context, log *slog.Logger, t pool.Tier, host platform.Host) error {
+	if !t.SizesStorage() {
+		return nil
+	}
+	if p.cfg.Docker == nil {
+		log.Warn("tier sizes storage but the provisioner has no Docker access to check the host", "host", host.Name)
+		return nil
+	}
+	c, err := p.docker(host)
+	if err != nil {
+		return err
+	}
+	in, err := c.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("host %s: %w", host.Name, err)
+	}
+	q := in.Quotas()
+	if t.DiskMB > 0 && !q.Layer || t.VolumeMB > 0 && !q.Volume {
+		return pool.Permanent(fmt.Errorf("tier %s on host %s: %s", t.Name, host.Name, q.Why))
+	}
+	return nil
+}
+
+// applyEngineResources sets the limits the Docker provider has no input for (the pids limit,
+// the I/O weight) on the tenant's container through the Engine API, after every update: a
+// re-created container starts without them. Without Docker access they cannot be set: a
+// warning.
+func (p *Provisioner) applyEngineResources(ctx context.Context, log *slog.Logger, spec tenant.Spec) error {
+	if p.cfg.Docker == nil {
+		log.Warn("no Docker access: the tenant's pids limit and I/O weight are not set", "host", spec.Host.Name)
+		return nil
+	}
+	c, err := p.docker(spec.Host)
+	if err != nil {
+		return err
+	}
+	r := spec.EngineResources()
+	warnings, err := c.UpdateResources(ctx, spec.ContainerName(), dockerhost.Resources{PidsLimit: r.PidsLimit, BlkioWeight: r.IOWeight})
+	if errors.Is(err, pool.ErrNotFound) {
+		// No container, no process to limit; whatever creates it again is an update of this
+		// stack, which comes back here.
+		log.Warn("no container to set the pids limit and I/O weight on", "host", spec.Host.Name, "container", spec.ContainerName())
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("host %s: limits of %s: %w", spec.Host.Name, spec.ContainerName(), err)
+	}
+	for _, w := range warnings {
+		log.Warn("engine warning on the tenant's limits", "host", spec.Host.Name, "warning", w)
+	}
+	return nil
 }
 
 // Suspend stops an account's tenant and keeps its data: the stack is updated with the spec
@@ -343,7 +413,7 @@ func (p *Provisioner) setSuspended(ctx context.Context, a pool.Account, suspende
 	}
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name, "suspended", suspended)
-	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	sec := append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
 	url, _, err := p.up(ctx, log, sec, a, t, upMode{suspended: suspended})
 	if err != nil || suspended {
 		return err
@@ -361,7 +431,8 @@ func (p *Provisioner) cancel(ctx context.Context, log *slog.Logger, st auto.Stac
 	}
 }
 
-// ready is the readiness gate: /health_check ok through the real URL, then the customer login
+// ready is the readiness gate: /health_check ok through the real URL, the operator's bootstrap
+// password (the container's environment) replaced by the daemon's own, then the customer login
 // created, activated and proven.
 func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (string, error) {
 	if err := p.cfg.Gate.WaitHealthy(ctx, url, p.cfg.HealthTimeout); err != nil {
@@ -369,6 +440,12 @@ func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (st
 			return "", pool.Permanent(fmt.Errorf("readiness: %w", err))
 		}
 		return "", fmt.Errorf("readiness: %w", err)
+	}
+	if err := p.cfg.Gate.RotateOperator(ctx, url, a.OperatorUser, a.OperatorBootstrap, a.OperatorPassword); err != nil {
+		if ctx.Err() != nil || errors.Is(err, langflow.ErrUnavailable) {
+			return "", fmt.Errorf("readiness: %w", err)
+		}
+		return "", pool.Permanent(fmt.Errorf("readiness: %w", err))
 	}
 	id, err := p.cfg.Gate.EnsureCustomer(ctx, url,
 		langflow.Credentials{Username: a.OperatorUser, Password: a.OperatorPassword},
@@ -394,7 +471,7 @@ func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (st
 func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", a.Tier)
-	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	sec := append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
 	release, err := p.acquire(ctx)
 	if err != nil {
 		return err

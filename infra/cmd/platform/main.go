@@ -14,10 +14,11 @@
 //	                     version, quoted ("1.41"; default "1.41", Engine 20.10, the minimum)
 //	network              tenants' network name (default tenantpool-tenants)
 //	bridge               its Linux bridge interface on every host (default tp-tenants)
-//	firewallImage        poold's image pinned by digest: runs the tenants' egress policy on
-//	                     every host (required unless the domain is local)
 //	tenantResolvers      DNS resolvers on private addresses tenants may query on port 53
 //	proxyImage           Traefik v3 image pinned by digest
+//	pooldImage           the project's own image (pool/cmd/poold/deploy/Dockerfile) pinned by
+//	                     digest: it runs the edge's Docker socket proxy and the tenants'
+//	                     egress policy (poold edge firewall) on every host
 //	landingAddress       apex record target (default: the primary host's address)
 //	tls                  {mode: selfsigned | cloudflare-origin | acme-dns01, acmeEmail, acmeCaServer}
 //	cloudflareZoneId     Cloudflare zone id (not for a local domain)

@@ -126,8 +126,8 @@ func TestProdStack(t *testing.T) {
 			t.Errorf("%s dockerApiVersion = %q, want %q", c.Hosts[i].Name, got, want)
 		}
 	}
-	if c.CompanyDomain != "axiestudio.se" || c.Bridge != "tp-tenants" || !strings.HasPrefix(c.FirewallImage, "tenantpool/poold:1@sha256:") {
-		t.Errorf("companyDomain %q, bridge %q, firewallImage %q", c.CompanyDomain, c.Bridge, c.FirewallImage)
+	if c.CompanyDomain != "axiestudio.se" || c.Bridge != "tp-tenants" || !strings.HasPrefix(c.PooldImage, "tenantpool/poold:") {
+		t.Errorf("companyDomain %q, bridge %q, pooldImage %q", c.CompanyDomain, c.Bridge, c.PooldImage)
 	}
 	// Every host runs the egress policy on the bridge the stack names.
 	for _, h := range []string{"edge1", "edge2"} {
