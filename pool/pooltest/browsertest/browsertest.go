@@ -6,7 +6,7 @@
 // POOL_TEST_REQUIRE_ALL=1 (as in CI, whose .ci/run installs Debian's chromium).
 //
 // Every test gets a fresh profile directory, and when it ends a screenshot of the page it was
-// on is saved as an artefact: <dir>/<TestName>.png, where dir is TENANTPOOL_TEST_ARTIFACTS or
+// on is saved as an artefact (PNG): <dir>/<TestName>.png, where dir is TENANTPOOL_TEST_ARTIFACTS or
 // else test-artifacts/browser at the module root (git-ignored).
 package browsertest
 
@@ -100,7 +100,7 @@ func screenshot(t testing.TB, ctx context.Context) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("screenshot: %v", err)
 		return
