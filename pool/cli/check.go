@@ -59,6 +59,11 @@ func newConfig(e *Env) *cobra.Command {
 					add(err)
 				}
 			}
+			if c, err := e.shopSettings(); err != nil {
+				add(err)
+			} else if c == nil {
+				fmt.Fprintln(e.Stdout, "note: storefront disabled (POOL_STRIPE_API_KEY not set)")
+			}
 			if raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN"); err != nil {
 				add(err)
 			} else if tokens := admin.ParseTokens(raw); len(tokens) > 0 {

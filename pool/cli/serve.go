@@ -164,6 +164,9 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 	if err := e.mailConfig(&cfg); err != nil {
 		return daemon.Config{}, err
 	}
+	if err := e.shopConfig(&cfg); err != nil {
+		return daemon.Config{}, err
+	}
 	raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN")
 	if err != nil {
 		return daemon.Config{}, err

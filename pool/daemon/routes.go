@@ -24,7 +24,9 @@ type routes struct {
 	metrics *metrics.Metrics
 	webhook http.Handler // nil: Stripe orders off
 	admin   http.Handler // nil: admin API off
-	log     *slog.Logger
+	// public are further handlers of the public side by ServeMux pattern (the storefront).
+	public map[string]http.Handler
+	log    *slog.Logger
 }
 
 func (r routes) mux() *http.ServeMux {
@@ -37,6 +39,9 @@ func (r routes) mux() *http.ServeMux {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)}))
 	if r.webhook != nil {
 		mux.Handle(orders.Path, r.webhook)
+	}
+	for pattern, h := range r.public {
+		mux.Handle(pattern, h)
 	}
 	if r.admin != nil {
 		mux.Handle(admin.Prefix, r.admin)

@@ -187,15 +187,24 @@ func ValidateAPIKey(key string) error {
 	return errors.New("not a Stripe secret or restricted API key (sk_test_…, sk_live_…, rk_…)")
 }
 
-// Mount registers the storefront's routes on mux.
+// Routes are the storefront's handlers by ServeMux pattern, all for the public listener.
+func (s *Shop) Routes() map[string]http.Handler {
+	return map[string]http.Handler{
+		"POST /buy/{tier}":     http.HandlerFunc(s.buy),
+		"GET /welcome":         http.HandlerFunc(s.welcome),
+		"GET /welcome/status":  http.HandlerFunc(s.status),
+		"POST /billing":        http.HandlerFunc(s.billing),
+		"GET /pricing":         http.HandlerFunc(s.pricing),
+		"GET /pricing/snippet": http.HandlerFunc(s.snippet),
+		"GET /shop/assets/":    http.StripPrefix("/shop/assets/", s.static()),
+	}
+}
+
+// Mount registers Routes on mux.
 func (s *Shop) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("POST /buy/{tier}", s.buy)
-	mux.HandleFunc("GET /welcome", s.welcome)
-	mux.HandleFunc("GET /welcome/status", s.status)
-	mux.HandleFunc("POST /billing", s.billing)
-	mux.HandleFunc("GET /pricing", s.pricing)
-	mux.HandleFunc("GET /pricing/snippet", s.snippet)
-	mux.Handle("GET /shop/assets/", http.StripPrefix("/shop/assets/", s.static()))
+	for pattern, h := range s.Routes() {
+		mux.Handle(pattern, h)
+	}
 }
 
 func (s *Shop) static() http.Handler {

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/axiestudio/tenantpool/pool/daemon"
+	"github.com/axiestudio/tenantpool/pool/shop"
+)
+
+// maxShopQuantity bounds POOL_SHOP_MAX_QUANTITY.
+const maxShopQuantity = 1000
+
+// shopSettings reads the storefront's environment, reporting every problem at once. The
+// storefront is off (nil) unless a Stripe API key is set; with one, the public URL is required.
+func (e *Env) shopSettings() (*daemon.Shop, error) {
+	key, err := e.readSecretEnv("POOL_STRIPE_API_KEY")
+	if err != nil {
+		return nil, err
+	}
+	if key == "" {
+		return nil, nil
+	}
+	var errs []error
+	bad := func(err error) { errs = append(errs, err) }
+	if err := shop.ValidateAPIKey(key); err != nil {
+		bad(fmt.Errorf("POOL_STRIPE_API_KEY: %w", err))
+	}
+	c := &daemon.Shop{APIKey: key, APIURL: e.Getenv("POOL_STRIPE_API_URL"), CancelURL: e.Getenv("POOL_SHOP_CANCEL_URL")}
+	if c.PublicURL, err = shop.ParsePublicURL(e.Getenv("POOL_PUBLIC_URL")); err != nil {
+		bad(fmt.Errorf("POOL_PUBLIC_URL (the storefront is on: POOL_STRIPE_API_KEY is set): %w", err))
+	}
+	if c.APIURL != "" {
+		if _, err := shop.ParsePublicURL(c.APIURL); err != nil {
+			bad(fmt.Errorf("POOL_STRIPE_API_URL: %w", err))
+		}
+	}
+	if c.CancelURL != "" {
+		if _, err := shop.ParsePublicURL(c.CancelURL); err != nil {
+			bad(fmt.Errorf("POOL_SHOP_CANCEL_URL: %w", err))
+		}
+	}
+	if v := e.Getenv("POOL_SHOP_MAX_QUANTITY"); v != "" {
+		if c.MaxQuantity, err = strconv.Atoi(v); err != nil || c.MaxQuantity < 1 || c.MaxQuantity > maxShopQuantity {
+			bad(fmt.Errorf("POOL_SHOP_MAX_QUANTITY %q: want a whole number from 1 to %d", v, maxShopQuantity))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// shopConfig adds the storefront settings of the environment to cfg.
+func (e *Env) shopConfig(cfg *daemon.Config) error {
+	c, err := e.shopSettings()
+	if err != nil {
+		return err
+	}
+	cfg.Shop = c
+	return nil
+}
