@@ -9,8 +9,8 @@ import (
 	"github.com/axiestudio/tenantpool/pool/shop"
 )
 
-// maxShopQuantity bounds POOL_SHOP_MAX_QUANTITY.
-const maxShopQuantity = 1000
+// maxShopQuantity bounds POOL_MAX_SEATS (seats per order; the webhook bounds what it fulfils by the same setting).
+const maxShopQuantity = 10000
 
 // shopSettings reads the storefront's environment, reporting every problem at once. The
 // storefront is off (nil) unless a Stripe API key is set; with one, the public URL is required.
@@ -41,9 +41,9 @@ func (e *Env) shopSettings() (*daemon.Shop, error) {
 			bad(fmt.Errorf("POOL_SHOP_CANCEL_URL: %w", err))
 		}
 	}
-	if v := e.Getenv("POOL_SHOP_MAX_QUANTITY"); v != "" {
+	if v := e.Getenv("POOL_MAX_SEATS"); v != "" {
 		if c.MaxQuantity, err = strconv.Atoi(v); err != nil || c.MaxQuantity < 1 || c.MaxQuantity > maxShopQuantity {
-			bad(fmt.Errorf("POOL_SHOP_MAX_QUANTITY %q: want a whole number from 1 to %d", v, maxShopQuantity))
+			bad(fmt.Errorf("POOL_MAX_SEATS %q: want a whole number from 1 to %d", v, maxShopQuantity))
 		}
 	}
 	return c, errors.Join(errs...)

@@ -73,13 +73,13 @@ func TestStorefrontSettings(t *testing.T) {
 
 	const badKey = "pk_test_publishable_not_secret"
 	h.env["POOL_STRIPE_API_KEY"] = badKey
-	h.env["POOL_SHOP_MAX_QUANTITY"] = "0"
+	h.env["POOL_MAX_SEATS"] = "0"
 	h.env["POOL_SHOP_CANCEL_URL"] = "/relative"
 	_, err = h.run(context.Background(), "config", "check")
 	if err == nil {
 		t.Fatal("config check passed a broken storefront")
 	}
-	for _, want := range []string{"POOL_STRIPE_API_KEY", "POOL_PUBLIC_URL", "POOL_SHOP_MAX_QUANTITY", "POOL_SHOP_CANCEL_URL"} {
+	for _, want := range []string{"POOL_STRIPE_API_KEY", "POOL_PUBLIC_URL", "POOL_MAX_SEATS", "POOL_SHOP_CANCEL_URL"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("config check misses %s:\n%v", want, err)
 		}

@@ -60,6 +60,9 @@ func (s *Shop) buy(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, "the request could not be read")
 		return
 	}
+	if s.busy(w, r) {
+		return
+	}
 	meta := map[string]string{pool.MetaTier: tier.Name, pool.MetaInterval: o.Interval, pool.MetaPrice: price}
 	params := &stripe.CheckoutSessionCreateParams{
 		Mode:       stripe.String(string(stripe.CheckoutSessionModeSubscription)),

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v82"
+	"golang.org/x/time/rate"
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/store"
@@ -45,6 +46,10 @@ const (
 	DefaultMaxQuantity  = 50
 	DefaultPollInterval = 2 * time.Second
 	DefaultPriceTTL     = 10 * time.Minute
+	// DefaultSessionRate and DefaultSessionBurst bound the Checkout and Customer Portal
+	// sessions the storefront creates, all clients together.
+	DefaultSessionRate  = rate.Limit(5)
+	DefaultSessionBurst = 20
 )
 
 // Config configures the storefront.
@@ -65,6 +70,11 @@ type Config struct {
 	PollInterval time.Duration
 	// PriceTTL is how long a price fetched from Stripe for the pricing page is kept (0 = 10m).
 	PriceTTL time.Duration
+	// SessionRate (per second) and SessionBurst bound the Stripe sessions created, all clients
+	// together (0 = the defaults): a flood of buy requests gets 429 instead of spending the
+	// Stripe account's API rate limit, which the webhook's own Stripe calls share.
+	SessionRate  rate.Limit
+	SessionBurst int
 	// Now is the clock of the price cache (nil = time.Now).
 	Now func() time.Time
 	Log *slog.Logger
@@ -77,6 +87,8 @@ type Shop struct {
 	pages  *template.Template
 	assets fs.FS
 	log    *slog.Logger
+
+	sessions *rate.Limiter
 
 	mu     sync.Mutex
 	prices map[string]cachedPrice
@@ -119,6 +131,12 @@ func New(cfg Config) (*Shop, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SessionRate <= 0 {
+		cfg.SessionRate = DefaultSessionRate
+	}
+	if cfg.SessionBurst <= 0 {
+		cfg.SessionBurst = DefaultSessionBurst
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -131,7 +149,7 @@ func New(cfg Config) (*Shop, error) {
 		return nil, err
 	}
 	return &Shop{cfg: cfg, cancel: cancel, pages: pages, assets: assets, log: cfg.Log.With("component", "shop"),
-		prices: map[string]cachedPrice{}}, nil
+		prices: map[string]cachedPrice{}, sessions: rate.NewLimiter(cfg.SessionRate, cfg.SessionBurst)}, nil
 }
 
 // ParsePublicURL checks a public base URL (http or https, a host, no query or fragment) and
@@ -246,6 +264,17 @@ type problem struct {
 	Title   string
 	Message string
 	Base    string
+}
+
+// busy answers 429 when the storefront has created its share of Stripe sessions for now.
+func (s *Shop) busy(w http.ResponseWriter, r *http.Request) bool {
+	if s.sessions.Allow() {
+		return false
+	}
+	s.log.Warn("storefront busy: Stripe session rate reached", "path", r.URL.Path)
+	w.Header().Set("Retry-After", "2")
+	s.fail(w, r, http.StatusTooManyRequests, "Many customers are checking out right now; please try again in a moment.")
+	return true
 }
 
 func (s *Shop) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/orders/stripemocktest"
 	"github.com/axiestudio/tenantpool/pool/shop"
@@ -263,5 +265,22 @@ func TestPricingSnippet(t *testing.T) {
 	f.do(http.MethodGet, "/pricing/snippet", "", "")
 	if n := len(f.rec.calls(http.MethodGet, "/v1/prices/")); n != 2*fetched {
 		t.Fatalf("after the TTL: %d fetches, want %d", n, 2*fetched)
+	}
+}
+
+// Beyond the session rate, buys get 429 with Retry-After and create nothing more.
+func TestBuyRateLimited(t *testing.T) {
+	f := start(t, func(c *shop.Config) { c.SessionRate, c.SessionBurst = rate.Every(time.Hour), 2 }, sessionFixture)
+	for i := range 2 {
+		if resp, body := f.do(http.MethodPost, "/buy/basic", form, "interval=month"); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("buy %d: %d\n%s", i, resp.StatusCode, body)
+		}
+	}
+	resp, body := f.do(http.MethodPost, "/buy/basic", form, "interval=month")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "try again") {
+		t.Fatalf("third buy: %d %v\n%s", resp.StatusCode, resp.Header, body)
+	}
+	if n := len(f.rec.calls(http.MethodPost, "/v1/checkout/sessions")); n != 2 {
+		t.Fatalf("%d sessions created, want 2", n)
 	}
 }

@@ -143,6 +143,9 @@ func (s *Shop) billing(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusConflict, "This order has no billing account to manage.")
 		return
 	}
+	if s.busy(w, r) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	ps, err := s.cfg.Stripe.V1BillingPortalSessions.Create(ctx, &stripe.BillingPortalSessionCreateParams{
