@@ -113,6 +113,7 @@ func TestPricingBuyInBrowser(t *testing.T) {
 	if err != nil || !fits {
 		t.Fatalf("the pricing page is wider than a phone's screen (%v)", err)
 	}
+	browsertest.Screenshot(t, ctx, "pricing")
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#tp-tier-basic input[value="year"]`)),
 		chromedp.SetValue(chromedp.CSS(`#tp-tier-basic input[name="quantity"]`), "4"),

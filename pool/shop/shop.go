@@ -140,7 +140,7 @@ func New(cfg Config) (*Shop, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	pages, err := template.New("").Funcs(template.FuncMap{"title": title, "head": head}).ParseFS(templateFS, "templates/*.html")
+	pages, err := template.New("").Funcs(template.FuncMap{"title": title, "head": head, "memory": memory}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("shop templates: %w", err)
 	}
@@ -288,6 +288,14 @@ func (s *Shop) fail(w http.ResponseWriter, r *http.Request, code int, msg string
 // head is the argument of the pages' shared head: the title and the base URL of assets.
 func head(title, base string) map[string]string {
 	return map[string]string{"Title": title, "Base": base}
+}
+
+// memory shows a tier's memory: "2 GB", or "1536 MB" when not whole gigabytes.
+func memory(mb int) string {
+	if mb >= 1024 && mb%1024 == 0 {
+		return fmt.Sprintf("%d GB", mb/1024)
+	}
+	return fmt.Sprintf("%d MB", mb)
 }
 
 func title(s string) string {

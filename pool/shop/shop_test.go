@@ -238,7 +238,8 @@ func TestPricingSnippet(t *testing.T) {
 	for _, want := range []string{
 		`<form method="post" action="` + f.srv.URL + `/buy/basic">`,
 		`<form method="post" action="` + f.srv.URL + `/buy/premium">`,
-		`value="month" checked`, `value="year"`, `29.00 EUR`, `max="50"`,
+		`value="month" checked`, `value="year"`, `29.00 EUR`, `max="50"`, `1 GB memory, 1 CPU`, `2 GB memory, 1.5 CPU`,
+		`1 custom domain`, `white-label branding`,
 	} {
 		if !strings.Contains(snippet, want) {
 			t.Errorf("snippet lacks %q:\n%s", want, snippet)

@@ -78,7 +78,7 @@ func New(t testing.TB) context.Context {
 		t.Fatalf("start chromium %s: %v", bin, err)
 	}
 	t.Cleanup(func() {
-		screenshot(t, ctx)
+		Screenshot(t, ctx, "")
 		cancelTab()
 		cancelAlloc()
 	})
@@ -87,9 +87,10 @@ func New(t testing.TB) context.Context {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
-// screenshot saves the tab's current page as <ArtifactDir>/<TestName>.png; failures are only
-// logged (the artefact helps, it is not what the test asserts).
-func screenshot(t testing.TB, ctx context.Context) {
+// Screenshot saves the tab's current page as <ArtifactDir>/<TestName>[-<name>].png (New saves
+// one, unnamed, when the test ends); failures are only logged (the artefact helps, it is not
+// what the test asserts).
+func Screenshot(t testing.TB, ctx context.Context, name string) {
 	dir := ArtifactDir()
 	if dir == "" {
 		return
@@ -105,7 +106,11 @@ func screenshot(t testing.TB, ctx context.Context) {
 		t.Logf("screenshot: %v", err)
 		return
 	}
-	path := filepath.Join(dir, unsafeName.ReplaceAllString(t.Name(), "_")+".png")
+	file := t.Name()
+	if name != "" {
+		file += "-" + name
+	}
+	path := filepath.Join(dir, unsafeName.ReplaceAllString(file, "_")+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Logf("screenshot: %v", err)
 		return
