@@ -15,14 +15,14 @@ const shopTiers = `tiers:
      prices: {month: price_basic_month, year: price_basic_year}}
 `
 
-// With a Stripe API key, serve mounts the storefront beside the webhook: a buy creates a
+// With a Stripe API key (here from a file), serve mounts the storefront beside the webhook: a buy creates a
 // Checkout Session at the Stripe API it is pointed at (stripe-mock) and redirects there, and
 // the pricing snippet's forms post to the public URL.
 func TestServeMountsStorefront(t *testing.T) {
 	mock := stripemocktest.Start(t, stripemocktest.Fixture("checkout.session", map[string]any{"url": "https://checkout.stripe.com/c/pay/cs_test_cli"}))
 	h := newHarness(t)
 	h.env["POOL_CONFIG"] = writeFile(t, "pool.yaml", shopTiers)
-	h.env["POOL_STRIPE_API_KEY"] = stripemocktest.Key
+	h.env["POOL_STRIPE_API_KEY_FILE"] = writeFile(t, "stripe-key", stripemocktest.Key+"\n")
 	h.env["POOL_STRIPE_API_URL"] = mock.URL
 	h.env["POOL_PUBLIC_URL"] = "https://shop.example.test/"
 	addr, stop := h.serve(nil)
