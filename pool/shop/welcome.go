@@ -38,13 +38,13 @@ type Status struct {
 var sessionID = regexp.MustCompile(`^cs_[A-Za-z0-9_]{1,250}$`)
 
 // orderStatus reads the order of a Checkout Session from the store.
-func (s *Shop) orderStatus(ctx context.Context, id string) (Status, store.Order, error) {
+func (s *Shop) orderStatus(ctx context.Context, id string) (Status, error) {
 	o, err := s.cfg.Store.GetOrder(ctx, id)
 	if errors.Is(err, pool.ErrNotFound) {
-		return Status{State: StateWaiting, Message: "Waiting for payment confirmation…"}, o, nil
+		return Status{State: StateWaiting, Message: "Waiting for payment confirmation…"}, nil
 	}
 	if err != nil {
-		return Status{}, o, err
+		return Status{}, err
 	}
 	st := Status{Billing: o.CustomerID != ""}
 	switch {
@@ -55,7 +55,7 @@ func (s *Shop) orderStatus(ctx context.Context, id string) (Status, store.Order,
 	case o.State == store.OrderClaimed || o.State == store.OrderDelivered:
 		accounts, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
 		if err != nil {
-			return Status{}, o, err
+			return Status{}, err
 		}
 		for _, a := range accounts {
 			if a.URL != "" && (a.State == pool.StateClaimed || a.State == pool.StateDelivered) {
@@ -74,7 +74,7 @@ func (s *Shop) orderStatus(ctx context.Context, id string) (Status, store.Order,
 	default:
 		st.State, st.Message = StatePreparing, "Preparing your studio…"
 	}
-	return st, o, nil
+	return st, nil
 }
 
 type welcomePage struct {
@@ -91,7 +91,7 @@ func (s *Shop) welcome(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, "This link is not valid: it must come from the checkout.")
 		return
 	}
-	st, _, err := s.orderStatus(r.Context(), id)
+	st, err := s.orderStatus(r.Context(), id)
 	if err != nil {
 		s.log.Error("welcome: read order", "order", id, "err", err)
 		s.fail(w, r, http.StatusInternalServerError, "Something went wrong on our side; please reload in a moment.")
@@ -107,7 +107,7 @@ func (s *Shop) status(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "session_id: not a Checkout Session id"})
 		return
 	}
-	st, _, err := s.orderStatus(r.Context(), id)
+	st, err := s.orderStatus(r.Context(), id)
 	if err != nil {
 		s.log.Error("welcome status: read order", "order", id, "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "try again"})
