@@ -49,6 +49,11 @@ func newConfig(e *Env) *cobra.Command {
 						"a host other than its first (the wildcard target) needs Cloudflare: %s\n", e.provision.platformStack, cloudflareHint)
 				}
 			}
+			if c, err := e.shopSettings(); err != nil {
+				add(err)
+			} else if c == nil {
+				fmt.Fprintln(e.Stdout, "note: storefront disabled (POOL_STRIPE_API_KEY not set)")
+			}
 			if e.ordersEnabled() {
 				_, err := e.ordersSettings()
 				add(err)
@@ -58,11 +63,6 @@ func newConfig(e *Env) *cobra.Command {
 					_, err := e.smtpSettings()
 					add(err)
 				}
-			}
-			if c, err := e.shopSettings(); err != nil {
-				add(err)
-			} else if c == nil {
-				fmt.Fprintln(e.Stdout, "note: storefront disabled (POOL_STRIPE_API_KEY not set)")
 			}
 			if raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN"); err != nil {
 				add(err)

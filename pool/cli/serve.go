@@ -161,10 +161,10 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 	if e.opts.jobs != nil {
 		e.opts.jobs(&cfg.Jobs)
 	}
-	if err := e.mailConfig(&cfg); err != nil {
+	if err := e.shopConfig(&cfg); err != nil {
 		return daemon.Config{}, err
 	}
-	if err := e.shopConfig(&cfg); err != nil {
+	if err := e.mailConfig(&cfg); err != nil {
 		return daemon.Config{}, err
 	}
 	raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN")
