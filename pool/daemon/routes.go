@@ -24,7 +24,8 @@ type routes struct {
 	metrics *metrics.Metrics
 	webhook http.Handler // nil: Stripe orders off
 	admin   http.Handler // nil: admin API off
-	// public are further handlers of the public side by ServeMux pattern (the storefront).
+	// public are further handlers of the public listener by ServeMux pattern: a public
+	// feature plugs in with one line in New, `r.public["POST /buy/{tier}"] = h`.
 	public map[string]http.Handler
 	log    *slog.Logger
 }
