@@ -142,8 +142,8 @@ func TestWelcomeFollowsTheOrder(t *testing.T) {
 		t.Fatalf("unknown order: %+v", st)
 	}
 	_, page := f.do(http.MethodGet, "/welcome?session_id="+id, "", "")
-	if !strings.Contains(page, "Waiting for payment confirmation") {
-		t.Fatalf("unknown order page:\n%s", page)
+	if !strings.Contains(page, "Waiting for payment confirmation") || !strings.Contains(page, `<noscript><meta http-equiv="refresh"`) {
+		t.Fatalf("unknown order page (without JavaScript it must refresh itself):\n%s", page)
 	}
 
 	o := f.paidOrder(id, "basic")
@@ -162,8 +162,8 @@ func TestWelcomeFollowsTheOrder(t *testing.T) {
 		t.Fatalf("claimed order: %+v (account %s)", st, a.URL)
 	}
 	resp, page := f.do(http.MethodGet, "/welcome?session_id="+id, "", "")
-	if !strings.Contains(page, a.URL) || !strings.Contains(page, "ready") {
-		t.Fatalf("ready page:\n%s", page)
+	if !strings.Contains(page, a.URL) || !strings.Contains(page, "ready") || strings.Contains(page, `http-equiv="refresh"`) {
+		t.Fatalf("ready page (no more refreshes):\n%s", page)
 	}
 	for _, secret := range []string{a.CustomerPassword, a.OperatorPassword, a.SecretKey} {
 		if strings.Contains(page, secret) {
