@@ -56,8 +56,9 @@ func Flags() []chromedp.ExecAllocatorOption {
 	}
 }
 
-// New starts Chromium for t and returns a chromedp context bound to one tab. The browser is
-// closed, and a screenshot of the tab saved as an artefact, when the test ends.
+// New starts Chromium for t and returns a chromedp context bound to one tab, which ends after
+// Timeout. The browser is closed, and a screenshot of the tab saved as an artefact, when the
+// test ends.
 func New(t testing.TB) context.Context {
 	t.Helper()
 	bin := Binary()
@@ -77,13 +78,20 @@ func New(t testing.TB) context.Context {
 		cancelAlloc()
 		t.Fatalf("start chromium %s: %v", bin, err)
 	}
+	// Every action of the test must end within Timeout: a hung browser fails the test instead
+	// of blocking the package until go test's own timeout.
+	tctx, cancelTimeout := context.WithTimeout(ctx, Timeout)
 	t.Cleanup(func() {
+		cancelTimeout()
 		Screenshot(t, ctx, "")
 		cancelTab()
 		cancelAlloc()
 	})
-	return ctx
+	return tctx
 }
+
+// Timeout bounds what one test may do in its browser (generous: a loaded 2-core machine).
+const Timeout = 3 * time.Minute
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
