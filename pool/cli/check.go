@@ -52,7 +52,7 @@ func newConfig(e *Env) *cobra.Command {
 			if c, err := e.shopSettings(); err != nil {
 				add(err)
 			} else if c == nil {
-				fmt.Fprintln(e.Stdout, "note: storefront disabled (POOL_STRIPE_API_KEY not set)")
+				fmt.Fprintln(e.Stdout, "note: storefront disabled (it needs POOL_STRIPE_API_KEY and POOL_PUBLIC_URL)")
 			}
 			if e.ordersEnabled() {
 				_, err := e.ordersSettings()

@@ -13,13 +13,14 @@ import (
 const maxShopQuantity = 10000
 
 // shopSettings reads the storefront's environment, reporting every problem at once. The
-// storefront is off (nil) unless a Stripe API key is set; with one, the public URL is required.
+// storefront is on (non-nil) when both a Stripe API key and the public URL are set: the key
+// alone may be there for the webhook's own Stripe calls.
 func (e *Env) shopSettings() (*daemon.Shop, error) {
 	key, err := e.readSecretEnv("POOL_STRIPE_API_KEY")
 	if err != nil {
 		return nil, err
 	}
-	if key == "" {
+	if key == "" || e.Getenv("POOL_PUBLIC_URL") == "" {
 		return nil, nil
 	}
 	var errs []error
@@ -29,7 +30,7 @@ func (e *Env) shopSettings() (*daemon.Shop, error) {
 	}
 	c := &daemon.Shop{APIKey: key, APIURL: e.Getenv("POOL_STRIPE_API_URL"), CancelURL: e.Getenv("POOL_SHOP_CANCEL_URL")}
 	if c.PublicURL, err = shop.ParsePublicURL(e.Getenv("POOL_PUBLIC_URL")); err != nil {
-		bad(fmt.Errorf("POOL_PUBLIC_URL (the storefront is on: POOL_STRIPE_API_KEY is set): %w", err))
+		bad(fmt.Errorf("POOL_PUBLIC_URL: %w", err))
 	}
 	if c.APIURL != "" {
 		if _, err := shop.ParsePublicURL(c.APIURL); err != nil {

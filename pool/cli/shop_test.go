@@ -51,31 +51,35 @@ func TestServeMountsStorefront(t *testing.T) {
 	}
 }
 
-// Without a key the storefront is off (404), and a key without a public URL, a malformed key,
-// or a bad quantity bound are refused by config check and serve, every problem at once and
-// without quoting the key.
+// Without a key, or without a public URL (the key alone may serve the webhook), the storefront
+// is off (404); a malformed key, public URL, cancel URL or seat bound is refused by config check
+// and serve, every problem at once and without quoting the key.
 func TestStorefrontSettings(t *testing.T) {
 	h := newHarness(t)
-	addr, stop := h.serve(nil)
-	resp, err := http.PostForm("http://"+addr+"/buy/basic", map[string][]string{"interval": {"month"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	stop()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("storefront without a key: %d, want 404", resp.StatusCode)
-	}
-	out, err := h.run(context.Background(), "config", "check")
-	if err != nil || !strings.Contains(out, "storefront disabled") {
-		t.Fatalf("config check without a key: %q %v", out, err)
+	for _, key := range []string{"", stripemocktest.Key} {
+		h.env["POOL_STRIPE_API_KEY"] = key
+		addr, stop := h.serve(nil)
+		resp, err := http.PostForm("http://"+addr+"/buy/basic", map[string][]string{"interval": {"month"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		stop()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("storefront with key %q and no public URL: %d, want 404", key, resp.StatusCode)
+		}
+		out, err := h.run(context.Background(), "config", "check")
+		if err != nil || !strings.Contains(out, "storefront disabled") {
+			t.Fatalf("config check with key %q and no public URL: %q %v", key, out, err)
+		}
 	}
 
 	const badKey = "pk_test_publishable_not_secret"
 	h.env["POOL_STRIPE_API_KEY"] = badKey
+	h.env["POOL_PUBLIC_URL"] = "shop.example.test"
 	h.env["POOL_MAX_SEATS"] = "0"
 	h.env["POOL_SHOP_CANCEL_URL"] = "/relative"
-	_, err = h.run(context.Background(), "config", "check")
+	_, err := h.run(context.Background(), "config", "check")
 	if err == nil {
 		t.Fatal("config check passed a broken storefront")
 	}

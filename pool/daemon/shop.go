@@ -20,7 +20,7 @@ type Shop struct {
 // newShop builds the storefront's public routes; nil when it is off.
 func newShop(cfg Config, s *store.Store) (map[string]http.Handler, error) {
 	if cfg.Shop == nil {
-		cfg.Log.Warn("storefront disabled: POOL_STRIPE_API_KEY is not set")
+		cfg.Log.Warn("storefront disabled: it needs POOL_STRIPE_API_KEY and POOL_PUBLIC_URL")
 		return nil, nil
 	}
 	c := cfg.Shop
