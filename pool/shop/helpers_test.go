@@ -135,10 +135,13 @@ func (f *fixture) do(method, path, contentType, body string, header ...string) (
 const form = "application/x-www-form-urlencoded"
 
 // paidOrder records a paid order as the webhook does when the pool is empty (pending, with
-// its on-demand account), for the Checkout Session id.
+// its on-demand account), for the Checkout Session id; without a tier the order is held.
 func (f *fixture) paidOrder(id, tier string) store.Order {
 	f.t.Helper()
 	o := store.Order{ID: id, Tier: tier, CustomerEmail: "buyer@example.test", CustomerID: "cus_test_buyer", SubscriptionID: "sub_test_1"}
+	if tier == "" {
+		o.State = "held" // an order no tier matches is held for the operator
+	}
 	if _, err := f.store.AddPendingOrder(context.Background(), o, "evt_"+id, "checkout.session.completed", "client"); err != nil {
 		f.t.Fatal(err)
 	}
