@@ -64,6 +64,10 @@ func TestWelcomePageTurnsReadyInBrowser(t *testing.T) {
 	if err != nil || mark != 42 {
 		t.Fatalf("the page was reloaded (mark %d, %v)", mark, err)
 	}
+	fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
+	if err != nil || !fits {
+		t.Fatalf("the welcome page is wider than a phone's screen (%v)", err)
+	}
 	links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#urls a")).map(a => a.textContent + " " + a.getAttribute("href"))`))
 	if err != nil {
 		t.Fatal(err)
