@@ -232,7 +232,7 @@ func TestPricingSnippet(t *testing.T) {
 			"recurring": map[string]any{"interval": "month", "interval_count": 1}}))
 
 	resp, snippet := f.do(http.MethodGet, "/pricing/snippet", "", "")
-	if resp.StatusCode != http.StatusOK || strings.Contains(snippet, "<html") {
+	if resp.StatusCode != http.StatusOK || strings.Contains(snippet, "<html") || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("snippet: %d\n%s", resp.StatusCode, snippet)
 	}
 	for _, want := range []string{
