@@ -32,6 +32,9 @@ type Config struct {
 	Network string
 	// ProxyImage is the edge proxy (Traefik v3) image, pinned by digest: repo[:tag]@sha256:<hex>.
 	ProxyImage string
+	// PooldImage is the project's own image (pool/cmd/poold/deploy/Dockerfile), pinned by
+	// digest: it runs the edge's Docker socket proxy (`poold edge docker-proxy`) on every host.
+	PooldImage string
 	// TLS selects how the edge proxy gets its certificate.
 	TLS TLSConfig
 	// Cloudflare is the zone of Domain. Required unless Domain is local; must be nil when it is.
@@ -311,6 +314,9 @@ func (c Config) Validate() error {
 		add(fmt.Errorf("network name %q is not a valid Docker network name", c.Network))
 	}
 	add(ValidatePinnedImage(c.ProxyImage))
+	if err := ValidatePinnedImage(c.PooldImage); err != nil {
+		add(fmt.Errorf("poold image (the edge's Docker proxy): %w", err))
+	}
 	if c.LandingAddress != "" && !validAddress(c.LandingAddress) {
 		add(fmt.Errorf("landing address %q must be an IP address or a DNS name", c.LandingAddress))
 	}

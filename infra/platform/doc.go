@@ -10,11 +10,18 @@
 //   - a docker.Provider (unix:// or ssh:// URL);
 //   - the tenants' bridge network, with inter-container communication disabled
 //     (com.docker.network.bridge.enable_icc=false);
-//   - the edge proxy: Traefik v3 in host network mode, configured only through TRAEFIK_*
-//     environment variables, reading routing labels from the Docker API (only containers labelled
-//     tenantpool.managed=true and traefik.enable=true), listening on the host's ports 80 and 443,
-//     with TLS from a Cloudflare origin certificate, ACME DNS-01 through Cloudflare, or Traefik's
-//     self-signed default certificate for local development.
+//   - the Docker socket proxy (edge.go): `poold edge docker-proxy` (package infra/dockerproxy)
+//     from Config.PooldImage, with no network and no capability, on a read-only root, listening
+//     on a unix socket in a volume only it and Traefik mount; it lets through the reads Traefik's
+//     Docker provider makes and refuses everything else;
+//   - the edge proxy: Traefik v3 in host network mode, configured only by command-line flags
+//     (environment variables would lowercase map keys), reading routing labels through the socket
+//     proxy (only containers labelled tenantpool.managed=true and traefik.enable=true), listening
+//     on the host's ports 80 and 443 as root with every capability dropped but NET_BIND_SERVICE,
+//     without version checks or usage reports, its JSON access log without the request path,
+//     line and headers (query strings carry API keys), with TLS from a Cloudflare origin
+//     certificate, ACME DNS-01 through Cloudflare, or Traefik's self-signed default certificate
+//     for local development.
 //
 // With Cloudflare (any domain but localhost) it also creates the proxied wildcard record
 // *.<domain> and the apex record pointing at the primary (first) host, and the Cloudflare for

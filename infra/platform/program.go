@@ -25,7 +25,6 @@ const (
 )
 
 const (
-	dockerSocket   = "/var/run/docker.sock"
 	acmeDir        = "/acme"
 	certDir        = "/etc/traefik/certs"
 	dynamicConfig  = "/etc/traefik/dynamic/tls.yml"
@@ -135,9 +134,15 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 		return nil, fmt.Errorf("host %s: edge image: %w", h.Name, err)
 	}
 
-	envs, uploads := edgeConfig(cfg)
+	// Traefik reaches the Docker Engine only through the socket proxy, on a socket in a volume
+	// the two share (edge.go); the engine's own socket is not mounted.
+	proxy, proxyVolume, err := deployDockerProxy(ctx, cfg, h, onHost)
+	if err != nil {
+		return nil, err
+	}
+	args, envs, uploads := edgeConfig(cfg)
 	volumes := docker.ContainerVolumeArray{
-		docker.ContainerVolumeArgs{HostPath: pulumi.String(dockerSocket), ContainerPath: pulumi.String(dockerSocket), ReadOnly: pulumi.Bool(true)},
+		docker.ContainerVolumeArgs{VolumeName: proxyVolume.Name, ContainerPath: pulumi.String(dockerAPIDir), ReadOnly: pulumi.Bool(true)},
 	}
 	if cfg.TLS.Mode == TLSACMEDNS01 {
 		acme, err := docker.NewVolume(ctx, "edge-acme-"+h.Name, &docker.VolumeArgs{
@@ -159,13 +164,21 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 		// every tenant's bridge address (host-to-container traffic is not blocked by
 		// enable_icc=false). No port mapping exists in this mode.
 		NetworkMode: pulumi.String("host"),
-		Envs:        envs,
-		Uploads:     uploads,
-		Volumes:     volumes,
-		Restart:     pulumi.String("unless-stopped"),
+		// Traefik's static configuration is its command line (edgeConfig), flags only: the
+		// official images' entrypoints run traefik with them (the alpine image's entrypoint.sh
+		// puts traefik before arguments that start with "-", the scratch image's is /traefik).
+		// The environment carries only secrets its libraries read.
+		Command: pulumi.ToStringArray(args),
+		Envs:    envs,
+		Uploads: uploads,
+		Volumes: volumes,
+		// Root without capabilities but NET_BIND_SERVICE (see edgeUser).
+		User:         pulumi.String(edgeUser),
+		Capabilities: &docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"}), Adds: pulumi.ToStringArray([]string{"NET_BIND_SERVICE"})},
+		Restart:      pulumi.String("unless-stopped"),
 		Healthcheck: &docker.ContainerHealthcheckArgs{
-			// No flags: Traefik reads one configuration source, here the environment.
-			Tests:       pulumi.ToStringArray([]string{"CMD", "traefik", "healthcheck"}),
+			// Traefik reads one configuration source: the health check gets the ping flags too.
+			Tests:       pulumi.ToStringArray(append([]string{"CMD", "traefik", "healthcheck"}, pingArgs()...)),
 			Interval:    pulumi.String("30s"),
 			Timeout:     pulumi.String("5s"),
 			Retries:     pulumi.Int(3),
@@ -177,43 +190,54 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 		Labels: docker.ContainerLabelArray{
 			docker.ContainerLabelArgs{Label: pulumi.String("tenantpool.role"), Value: pulumi.String("edge")},
 		},
-	}, onHost, pulumi.DeleteBeforeReplace(true))
+	}, onHost, pulumi.DeleteBeforeReplace(true), pulumi.DependsOn([]pulumi.Resource{proxy}))
 	if err != nil {
 		return nil, fmt.Errorf("host %s: edge container: %w", h.Name, err)
 	}
 	return net, nil
 }
 
-// edgeConfig is Traefik's static configuration as environment variables (one configuration
-// source, also seen by `traefik healthcheck`), and the files to upload into the container. The
-// environment is a secret as a whole when it carries one.
-func edgeConfig(cfg Config) (pulumi.StringArrayInput, docker.ContainerUploadArray) {
-	env := []string{
-		"TRAEFIK_PROVIDERS_DOCKER=true",
-		"TRAEFIK_PROVIDERS_DOCKER_ENDPOINT=unix://" + dockerSocket,
-		"TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT=false",
-		"TRAEFIK_PROVIDERS_DOCKER_NETWORK=" + cfg.network(),
-		"TRAEFIK_PROVIDERS_DOCKER_CONSTRAINTS=Label(`" + ManagedLabel + "`,`true`)",
-		"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS=:80",
-		"TRAEFIK_ENTRYPOINTS_WEBSECURE_ADDRESS=:443",
-		"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS=true",
-		"TRAEFIK_ENTRYPOINTS_PING_ADDRESS=" + pingAddress,
-		"TRAEFIK_PING=true",
-		"TRAEFIK_PING_ENTRYPOINT=ping",
-		"TRAEFIK_LOG_LEVEL=INFO",
-		"TRAEFIK_ACCESSLOG=true",
+// edgeConfig is Traefik's static configuration as command-line flags (one configuration
+// source; flags keep the case of map keys such as the access log's field names, which
+// environment variables lose), the environment of secrets Traefik's libraries read (a Pulumi
+// secret, nil when there is none), and the files to upload into the container.
+func edgeConfig(cfg Config) ([]string, pulumi.StringArrayInput, docker.ContainerUploadArray) {
+	args := []string{
+		// A release build of Traefik asks the internet for new versions and sends usage data.
+		"--global.checknewversion=false",
+		"--global.sendanonymoususage=false",
+		"--providers.docker=true",
+		"--providers.docker.endpoint=unix://" + dockerAPISocket,
+		"--providers.docker.exposedbydefault=false",
+		"--providers.docker.network=" + cfg.network(),
+		"--providers.docker.constraints=Label(`" + ManagedLabel + "`,`true`)",
+		"--entrypoints.web.address=:80",
+		"--entrypoints.websecure.address=:443",
+		"--entrypoints.websecure.http.tls=true",
 	}
+	args = append(args, pingArgs()...)
+	args = append(args,
+		"--log.level=INFO",
+		// Access log without query strings (Langflow API keys travel in them): JSON, the
+		// request path and line (which carry the query) dropped, every header dropped.
+		"--accesslog=true",
+		"--accesslog.format=json",
+		"--accesslog.fields.defaultmode=keep",
+		"--accesslog.fields.names.RequestPath=drop",
+		"--accesslog.fields.names.RequestLine=drop",
+		"--accesslog.fields.headers.defaultmode=drop",
+	)
 	if cfg.TLS.Mode != TLSSelfSigned {
-		env = append(env,
-			"TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_TO=websecure",
-			"TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_SCHEME=https",
+		args = append(args,
+			"--entrypoints.web.http.redirections.entrypoint.to=websecure",
+			"--entrypoints.web.http.redirections.entrypoint.scheme=https",
 		)
 	}
 	var uploads docker.ContainerUploadArray
 	var secrets []string
 	switch cfg.TLS.Mode {
 	case TLSCloudflareOrigin:
-		env = append(env, "TRAEFIK_PROVIDERS_FILE_FILENAME="+dynamicConfig)
+		args = append(args, "--providers.file.filename="+dynamicConfig)
 		uploads = docker.ContainerUploadArray{
 			docker.ContainerUploadArgs{File: pulumi.String(dynamicConfig), Content: pulumi.String(defaultCertificateYAML)},
 			docker.ContainerUploadArgs{File: pulumi.String(certDir + "/origin.pem"), Content: pulumi.String(cfg.TLS.OriginCertificate)},
@@ -224,35 +248,30 @@ func edgeConfig(cfg Config) (pulumi.StringArrayInput, docker.ContainerUploadArra
 			},
 		}
 	case TLSACMEDNS01:
-		r := "TRAEFIK_CERTIFICATESRESOLVERS_" + upper(certResolver) + "_ACME_"
-		env = append(env,
-			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_CERTRESOLVER="+certResolver,
-			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_DOMAINS_0_MAIN="+cfg.Domain,
-			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_DOMAINS_0_SANS=*."+cfg.Domain,
-			r+"EMAIL="+cfg.TLS.ACMEEmail,
-			r+"STORAGE="+acmeDir+"/acme.json",
-			r+"DNSCHALLENGE_PROVIDER=cloudflare",
+		r := "--certificatesresolvers." + certResolver + ".acme."
+		args = append(args,
+			"--entrypoints.websecure.http.tls.certresolver="+certResolver,
+			"--entrypoints.websecure.http.tls.domains[0].main="+cfg.Domain,
+			"--entrypoints.websecure.http.tls.domains[0].sans=*."+cfg.Domain,
+			r+"email="+cfg.TLS.ACMEEmail,
+			r+"storage="+acmeDir+"/acme.json",
+			r+"dnschallenge.provider=cloudflare",
 		)
 		if cfg.TLS.ACMECAServer != "" {
-			env = append(env, r+"CASERVER="+cfg.TLS.ACMECAServer)
+			args = append(args, r+"caserver="+cfg.TLS.ACMECAServer)
 		}
 		// Read by the DNS-01 client (lego's Cloudflare provider).
 		secrets = append(secrets, "CF_DNS_API_TOKEN="+cfg.TLS.ACMEDNSToken)
 	}
 	if len(secrets) == 0 {
-		return pulumi.ToStringArray(env), uploads
+		return args, nil, uploads
 	}
-	return pulumi.ToSecret(pulumi.ToStringArray(append(env, secrets...))).(pulumi.StringArrayOutput), uploads
+	return args, pulumi.ToSecret(pulumi.ToStringArray(secrets)).(pulumi.StringArrayOutput), uploads
 }
 
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
+// pingArgs are the ping endpoint's flags, which `traefik healthcheck` needs too.
+func pingArgs() []string {
+	return []string{"--entrypoints.ping.address=" + pingAddress, "--ping=true", "--ping.entrypoint=ping"}
 }
 
 const defaultCertificateYAML = `# Written by tenantpool (infra/platform): the Cloudflare origin certificate is the default one.

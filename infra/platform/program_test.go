@@ -21,6 +21,7 @@ const (
 	tFallback       = "cloudflare:index/customHostnameFallbackOrigin:CustomHostnameFallbackOrigin"
 
 	proxyImage = "traefik:v3.5@sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	pooldImage = "tenantpool/poold:1@sha256:3333333333333333333333333333333333333333333333333333333333333333"
 	zoneID     = "0123456789abcdef0123456789abcdef"
 	cfToken    = "cloudflare-token-do-not-log"
 	originKey  = "-----BEGIN PRIVATE KEY-----\norigin-key-do-not-log\n-----END PRIVATE KEY-----\n"
@@ -35,6 +36,7 @@ func devConfig() Config {
 		Domain:     "localhost",
 		Hosts:      []HostConfig{{Name: "local", DockerURL: "unix:///var/run/docker.sock", Address: "127.0.0.1", Capacity: 10}},
 		ProxyImage: proxyImage,
+		PooldImage: pooldImage,
 		TLS:        TLSConfig{Mode: TLSSelfSigned},
 	}
 }
@@ -48,6 +50,7 @@ func prodConfig() Config {
 			{Name: "edge2", DockerURL: "ssh://deploy@203.0.113.20:2222", SSHOpts: ssh, Address: "203.0.113.20", Capacity: 30, DockerAPIVersion: "1.41"},
 		},
 		ProxyImage: proxyImage,
+		PooldImage: pooldImage,
 		TLS:        TLSConfig{Mode: TLSCloudflareOrigin, OriginCertificate: originCert, OriginPrivateKey: originKey},
 		Cloudflare: &CloudflareConfig{ZoneID: zoneID, APIToken: cfToken},
 	}
@@ -79,6 +82,28 @@ func env(t *testing.T, c pulumitest.Resource) (map[string]string, bool) {
 	return out, secret
 }
 
+// args is the edge container's command line as flag → value: flags only, which the image's
+// entrypoint hands to traefik.
+func args(t *testing.T, c pulumitest.Resource) map[string]string {
+	t.Helper()
+	cmd := c.Strings("command")
+	if len(cmd) == 0 {
+		t.Fatal("edge command is empty: want Traefik's flags")
+	}
+	out := map[string]string{}
+	for _, a := range cmd {
+		k, v, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !ok || !strings.HasPrefix(a, "--") {
+			t.Fatalf("edge argument %q is not --flag=value", a)
+		}
+		if _, dup := out[k]; dup {
+			t.Errorf("flag %s given twice", k)
+		}
+		out[k] = v
+	}
+	return out
+}
+
 func TestResourcesGolden(t *testing.T) {
 	for name, cfg := range map[string]Config{
 		"resources-dev.txt":  devConfig(),
@@ -96,8 +121,8 @@ func TestDevSkipsCloudflare(t *testing.T) {
 			t.Errorf("dev registered %s %s", r.Type, r.Name)
 		}
 	}
-	e, _ := env(t, m.Get(t, tContainer, "edge-local"))
-	if _, ok := e["TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_TO"]; ok {
+	a := args(t, m.Get(t, tContainer, "edge-local"))
+	if _, ok := a["entrypoints.web.http.redirections.entrypoint.to"]; ok {
 		t.Error("dev redirects HTTP to HTTPS; tenants must answer on http://clientNN.localhost")
 	}
 }
@@ -132,29 +157,32 @@ func TestPerHost(t *testing.T) {
 				t.Errorf("edge ports = %v: host network mode listens directly", ports)
 			}
 			hc, _ := c.Input("healthcheck")
-			if tests := fmt.Sprint(hc.(map[string]any)["tests"]); tests != "[CMD traefik healthcheck]" {
+			if tests := fmt.Sprint(hc.(map[string]any)["tests"]); tests != "[CMD traefik healthcheck --entrypoints.ping.address=127.0.0.1:8082 --ping=true --ping.entrypoint=ping]" {
 				t.Errorf("edge health check = %s", tests)
 			}
 			if !strings.Contains(c.Provider, "docker-"+h.Name) || !strings.Contains(n.Provider, "docker-"+h.Name) {
 				t.Errorf("edge on %q, network on %q: want the host's provider", c.Provider, n.Provider)
 			}
-			e, _ := env(t, c)
+			a := args(t, c)
 			for k, v := range map[string]string{
-				"TRAEFIK_PROVIDERS_DOCKER":                                    "true",
-				"TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT":                   "false",
-				"TRAEFIK_PROVIDERS_DOCKER_NETWORK":                            DefaultNetwork,
-				"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS":                             ":80",
-				"TRAEFIK_ENTRYPOINTS_WEBSECURE_ADDRESS":                       ":443",
-				"TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_TO":     "websecure",
-				"TRAEFIK_PROVIDERS_FILE_FILENAME":                             dynamicConfig,
-				"TRAEFIK_ENTRYPOINTS_PING_ADDRESS":                            pingAddress,
-				"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS":                      "true",
-				"TRAEFIK_PROVIDERS_DOCKER_CONSTRAINTS":                        "Label(`tenantpool.managed`,`true`)",
-				"TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_SCHEME": "https",
+				"providers.docker":                                    "true",
+				"providers.docker.exposedbydefault":                   "false",
+				"providers.docker.network":                            DefaultNetwork,
+				"entrypoints.web.address":                             ":80",
+				"entrypoints.websecure.address":                       ":443",
+				"entrypoints.web.http.redirections.entrypoint.to":     "websecure",
+				"providers.file.filename":                             dynamicConfig,
+				"entrypoints.ping.address":                            pingAddress,
+				"entrypoints.websecure.http.tls":                      "true",
+				"providers.docker.constraints":                        "Label(`tenantpool.managed`,`true`)",
+				"entrypoints.web.http.redirections.entrypoint.scheme": "https",
 			} {
-				if e[k] != v {
-					t.Errorf("edge env %s = %q, want %q", k, e[k], v)
+				if a[k] != v {
+					t.Errorf("edge flag %s = %q, want %q", k, a[k], v)
 				}
+			}
+			if envs, _ := c.Input("envs"); envs != nil {
+				t.Errorf("edge env %v: Traefik reads one configuration source, its flags", envs)
 			}
 		})
 	}
@@ -213,8 +241,10 @@ func TestTLSModes(t *testing.T) {
 		if !keySecret || !certSeen {
 			t.Errorf("uploads %v: want the certificate and the key, the key a secret", ups)
 		}
-		if len(m.OfType(tVolume)) != 0 {
-			t.Error("an ACME volume without ACME")
+		for _, v := range m.OfType(tVolume) {
+			if v.String("name") != DockerAPIVolumeName {
+				t.Errorf("volume %s without ACME", v.String("name"))
+			}
 		}
 	})
 	t.Run("acme dns-01", func(t *testing.T) {
@@ -224,20 +254,24 @@ func TestTLSModes(t *testing.T) {
 		if !secret {
 			t.Error("edge env carries the DNS token but is not a secret")
 		}
+		if len(e) != 1 || e["CF_DNS_API_TOKEN"] != dnsToken {
+			t.Errorf("edge env %v: want the DNS token only", e)
+		}
+		a := args(t, c)
 		for k, v := range map[string]string{
-			"CF_DNS_API_TOKEN": dnsToken,
-			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_CERTRESOLVER":         certResolver,
-			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_DOMAINS_0_MAIN":       "axiestudio.com",
-			"TRAEFIK_ENTRYPOINTS_WEBSECURE_HTTP_TLS_DOMAINS_0_SANS":       "*.axiestudio.com",
-			"TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_DNSCHALLENGE_PROVIDER": "cloudflare",
-			"TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_EMAIL":                 "ops@axiestudio.com",
+			"entrypoints.websecure.http.tls.certresolver":         certResolver,
+			"entrypoints.websecure.http.tls.domains[0].main":      "axiestudio.com",
+			"entrypoints.websecure.http.tls.domains[0].sans":      "*.axiestudio.com",
+			"certificatesresolvers.le.acme.dnschallenge.provider": "cloudflare",
+			"certificatesresolvers.le.acme.email":                 "ops@axiestudio.com",
+			"certificatesresolvers.le.acme.storage":               "/acme/acme.json",
 		} {
-			if e[k] != v {
-				t.Errorf("env %s = %q, want %q", k, e[k], v)
+			if a[k] != v {
+				t.Errorf("flag %s = %q, want %q", k, a[k], v)
 			}
 		}
-		if len(m.OfType(tVolume)) != 2 {
-			t.Errorf("want one ACME volume per host, got %d", len(m.OfType(tVolume)))
+		if n := len(m.OfType(tVolume)); n != 4 {
+			t.Errorf("want one ACME and one Docker API volume per host, got %d volumes", n)
 		}
 	})
 }
@@ -324,6 +358,8 @@ func TestInvalidConfigRejected(t *testing.T) {
 		want   string
 	}{
 		{"no hosts", func(c *Config) { c.Hosts = nil }, "no hosts"},
+		{"poold image by tag", func(c *Config) { c.PooldImage = "tenantpool/poold:latest" }, `poold image (the edge's Docker proxy): image "tenantpool/poold:latest" must be pinned by digest`},
+		{"no poold image", func(c *Config) { c.PooldImage = "" }, "poold image"},
 		{"bad domain", func(c *Config) { c.Domain = "Axiestudio.com" }, "domain"},
 		{"duplicate host", func(c *Config) { c.Hosts[1].Name = "edge1" }, "defined twice"},
 		{"bad docker url", func(c *Config) { c.Hosts[0].DockerURL = "tcp://203.0.113.10:2375" }, "docker URL"},
@@ -376,5 +412,82 @@ func TestInvalidConfigRejected(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Errorf("valid %s config rejected: %v", c.Domain, err)
 		}
+	}
+}
+
+// The edge on every host: Traefik without the Docker socket, reaching the engine only through
+// the socket proxy; root without capabilities but NET_BIND_SERVICE; no version checks or usage
+// reports; an access log without query strings.
+func TestEdgeHardening(t *testing.T) {
+	m := run(t, prodConfig())
+	for _, h := range prodConfig().Hosts {
+		t.Run(h.Name, func(t *testing.T) {
+			c := m.Get(t, tContainer, "edge-"+h.Name)
+			if got := c.String("user"); got != "0:0" {
+				t.Errorf("edge user = %q", got)
+			}
+			caps, _ := c.Input("capabilities")
+			if got := fmt.Sprint(caps); got != "map[adds:[NET_BIND_SERVICE] drops:[ALL]]" {
+				t.Errorf("edge capabilities = %s, want all dropped but NET_BIND_SERVICE", got)
+			}
+			if sec := c.Strings("securityOpts"); fmt.Sprint(sec) != "[no-new-privileges:true]" {
+				t.Errorf("edge securityOpts = %v", sec)
+			}
+			vols, _ := c.Input("volumes")
+			if got := fmt.Sprint(vols); got != "[map[containerPath:/run/tenantpool-edge readOnly:true volumeName:tenantpool-edge-docker-api]]" {
+				t.Errorf("edge volumes = %s, want only the Docker proxy's volume, read-only (never the engine's socket)", got)
+			}
+			a := args(t, c)
+			for k, v := range map[string]string{
+				"providers.docker.endpoint":            "unix:///run/tenantpool-edge/docker.sock",
+				"global.checknewversion":               "false",
+				"global.sendanonymoususage":            "false",
+				"accesslog":                            "true",
+				"accesslog.format":                     "json",
+				"accesslog.fields.defaultmode":         "keep",
+				"accesslog.fields.names.RequestPath":   "drop", // the case Traefik's field names have
+				"accesslog.fields.names.RequestLine":   "drop",
+				"accesslog.fields.headers.defaultmode": "drop",
+			} {
+				if a[k] != v {
+					t.Errorf("edge flag %s = %q, want %q", k, a[k], v)
+				}
+			}
+
+			p := m.Get(t, tContainer, "docker-proxy-"+h.Name)
+			if got := p.String("name"); got != DockerProxyContainerName {
+				t.Errorf("proxy name = %q", got)
+			}
+			if got := p.String("image"); got != "sha256:image-of-"+pooldImage {
+				t.Errorf("proxy image = %q, want the poold image's id", got)
+			}
+			if got := fmt.Sprint(p.Strings("command")); got != "[edge docker-proxy --socket /var/run/docker.sock --listen unix:///run/tenantpool-edge/docker.sock]" {
+				t.Errorf("proxy command = %s", got)
+			}
+			if got := p.String("networkMode"); got != "none" {
+				t.Errorf("proxy networkMode = %q, want none", got)
+			}
+			caps, _ = p.Input("capabilities")
+			if got := fmt.Sprint(caps); got != "map[drops:[ALL]]" {
+				t.Errorf("proxy capabilities = %s", got)
+			}
+			if ro, _ := p.Input("readOnly"); ro != true {
+				t.Error("proxy root file system is writable")
+			}
+			if sec := p.Strings("securityOpts"); fmt.Sprint(sec) != "[no-new-privileges:true]" {
+				t.Errorf("proxy securityOpts = %v", sec)
+			}
+			vols, _ = p.Input("volumes")
+			if got := fmt.Sprint(vols); got != "[map[containerPath:/var/run/docker.sock hostPath:/var/run/docker.sock] map[containerPath:/run/tenantpool-edge volumeName:tenantpool-edge-docker-api]]" {
+				t.Errorf("proxy volumes = %s", got)
+			}
+			hc, _ := p.Input("healthcheck")
+			if tests := fmt.Sprint(hc.(map[string]any)["tests"]); tests != "[CMD poold edge ping --listen unix:///run/tenantpool-edge/docker.sock]" {
+				t.Errorf("proxy health check = %s", tests)
+			}
+			if !strings.Contains(p.Provider, "docker-"+h.Name) {
+				t.Errorf("proxy on provider %q", p.Provider)
+			}
+		})
 	}
 }

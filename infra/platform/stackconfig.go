@@ -25,6 +25,7 @@ func ConfigFromStack(c StackConfig) (Config, error) {
 		Domain:         c.Get("domain"),
 		Network:        c.Get("network"),
 		ProxyImage:     c.Get("proxyImage"),
+		PooldImage:     c.Get("pooldImage"),
 		LandingAddress: c.Get("landingAddress"),
 	}
 	if err := c.TryObject("hosts", &cfg.Hosts); err != nil {

@@ -11,14 +11,25 @@
 // Resources, on the host's Docker provider: the Langflow image (pinned by digest, kept on the
 // host when the tenant is destroyed since other tenants share it), a named data volume, and the
 // Langflow container: auto-login, sign-up and new-user activation off, the operator superuser,
-// its password and the secret key as Pulumi secrets, the starter flows, memory and CPU limits
-// from the tier, restart unless-stopped, a health check on /health_check run with the image's
+// its password and the secret key as Pulumi secrets, the starter flows (uploaded onto the data
+// volume), memory and CPU limits and the rest of the tier's limits (see Confinement), restart
+// unless-stopped, a health check on /health_check run with the image's
 // Python, every 2 s while the container starts (Traefik routes only healthy containers) — a
 // start interval from Docker API 1.44, the whole interval on older engines, as the host's
 // DockerAPIVersion says — Traefik routing labels for <slug>.<domain> and each custom domain, and no published
 // port. With Cloudflare: a proxied DNS record <slug>.<domain> when the host is not the wildcard's
 // target, and a Cloudflare for SaaS custom hostname per custom domain (at most the tier's
 // allowance).
+//
+// # Confinement
+//
+// The container runs as the unprivileged uid 1000 (User) with every capability dropped and
+// no-new-privileges, on a read-only root filesystem whose only writable places are the data
+// volume and a tmpfs /tmp of the tier's size. The tier's limits are rendered as a nofile (and,
+// when set, nproc) ulimit, CPU shares, the writable layer's size (storage option) and the data
+// volume's size (the local driver's size option, an xfs project quota). The pids limit and the
+// I/O weight are not inputs of the Docker provider: Spec.EngineResources hands them to the
+// provisioner, which sets them through the Engine API once the container exists.
 //
 // # Isolation
 //

@@ -30,6 +30,13 @@ const (
 	// DataDir is where the data volume is mounted; Langflow keeps its config and SQLite database
 	// there.
 	DataDir = "/app/data"
+	// User is the unprivileged user Langflow runs as: the image's own user (uid 1000, whose
+	// home is DataDir), named by number so that an image that says root still does not run as
+	// root. Langflow listens on 7860, so it needs no capability at all.
+	User = "1000:1000"
+	// TmpDir is the only writable place outside the data volume: a tmpfs of the tier's TmpMB
+	// (Python's temporary files, uploads being processed). The root filesystem is read-only.
+	TmpDir = "/tmp"
 )
 
 // healthCheck asks /health_check with the image's Python (the image has no curl) and requires
@@ -133,10 +140,15 @@ func deploy(ctx *pulumi.Context, s Spec) (*outputs, error) {
 	labels := func(kv ...string) []string {
 		return append([]string{platform.ManagedLabel, "true", platform.SlugLabel, s.Slug, platform.TierLabel, s.Tier.Name}, kv...)
 	}
-	vol, err := docker.NewVolume(ctx, "data", &docker.VolumeArgs{
+	volArgs := &docker.VolumeArgs{
 		Name:   pulumi.String(s.VolumeName()),
 		Labels: volumeLabels(labels()),
-	}, onHost)
+	}
+	if lim := s.Tier.Effective(); lim.VolumeMB > 0 {
+		// The local driver's size option: an xfs project quota on the volume's directory.
+		volArgs.DriverOpts = pulumi.StringMap{"size": pulumi.String(strconv.Itoa(lim.VolumeMB) + "M")}
+	}
+	vol, err := docker.NewVolume(ctx, "data", volArgs, onHost)
 	if err != nil {
 		return nil, fmt.Errorf("volume: %w", err)
 	}
@@ -154,7 +166,7 @@ func deploy(ctx *pulumi.Context, s Spec) (*outputs, error) {
 			})
 		}
 
-		c, err := docker.NewContainer(ctx, "langflow", &docker.ContainerArgs{
+		args := &docker.ContainerArgs{
 			Name:     pulumi.String(s.ContainerName()),
 			Hostname: pulumi.String(s.Slug),
 			Image:    img.ImageId,
@@ -177,7 +189,9 @@ func deploy(ctx *pulumi.Context, s Spec) (*outputs, error) {
 			LogDriver:    pulumi.String("json-file"),
 			LogOpts:      pulumi.StringMap{"max-size": pulumi.String("10m"), "max-file": pulumi.String("3")},
 			Labels:       containerLabels(labels(append(s.routingLabels(), s.restartLabel()...)...)),
-		}, onHost, pulumi.DeleteBeforeReplace(true)) // the name is fixed: the old one must go first
+		}
+		s.confine(args)
+		c, err := docker.NewContainer(ctx, "langflow", args, onHost, pulumi.DeleteBeforeReplace(true)) // the name is fixed: the old one must go first
 		if err != nil {
 			return nil, fmt.Errorf("container: %w", err)
 		}
@@ -191,6 +205,46 @@ func deploy(ctx *pulumi.Context, s Spec) (*outputs, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// confine sets what a hostile tenant's container may do beyond memory and CPUs: the tier's
+// limits (open files, processes per uid, writable-layer size, CPU weight), no capability, an
+// unprivileged user, a read-only root filesystem with a bounded tmpfs /tmp. The pids limit and
+// the I/O weight are not inputs of the Docker provider: the provisioner sets them through the
+// Engine API once the container exists (EngineResources).
+func (s Spec) confine(a *docker.ContainerArgs) {
+	lim := s.Tier.Effective()
+	a.User = pulumi.String(User)
+	a.Capabilities = &docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"})}
+	a.ReadOnly = pulumi.Bool(true)
+	a.Tmpfs = pulumi.StringMap{TmpDir: pulumi.String(fmt.Sprintf("rw,nosuid,nodev,size=%dm,mode=1777", lim.TmpMB))}
+	a.CpuShares = pulumi.Int(lim.CPUWeight)
+	a.Ulimits = docker.ContainerUlimitArray{
+		docker.ContainerUlimitArgs{Name: pulumi.String("nofile"), Soft: pulumi.Int(lim.NoFile), Hard: pulumi.Int(lim.NoFile)},
+	}
+	if lim.NProc > 0 {
+		a.Ulimits = append(a.Ulimits.(docker.ContainerUlimitArray),
+			docker.ContainerUlimitArgs{Name: pulumi.String("nproc"), Soft: pulumi.Int(lim.NProc), Hard: pulumi.Int(lim.NProc)})
+	}
+	if lim.DiskMB > 0 {
+		a.StorageOpts = pulumi.StringMap{"size": pulumi.String(strconv.Itoa(lim.DiskMB) + "M")}
+	}
+}
+
+// EngineResources are the limits of the tenant's container that the Docker provider cannot
+// set: the provisioner applies them through the Engine API's container update after every
+// update of the stack (a re-created container starts without them).
+type EngineResources struct {
+	// PidsLimit is the tier's pids limit (the pids cgroup).
+	PidsLimit int
+	// IOWeight is the tier's blkio weight (10–1000).
+	IOWeight int
+}
+
+// EngineResources are the spec's limits for the Engine API.
+func (s Spec) EngineResources() EngineResources {
+	lim := s.Tier.Effective()
+	return EngineResources{PidsLimit: lim.PidsLimit, IOWeight: lim.IOWeight}
 }
 
 // env is the container's environment. The whole list becomes one Pulumi secret.
@@ -209,6 +263,9 @@ func (s Spec) env() []string {
 		"LANGFLOW_DATABASE_URL=sqlite:///" + DataDir + "/langflow.db",
 		"LANGFLOW_LOAD_FLOWS_PATH=" + s.flowsPath(),
 		"LANGFLOW_DO_NOT_TRACK=true",
+		// The root filesystem is read-only: home (caches) on the volume, no bytecode files.
+		"HOME=" + DataDir,
+		"PYTHONDONTWRITEBYTECODE=1",
 		"TENANTPOOL_SLUG=" + s.Slug,
 		"TENANTPOOL_TIER=" + s.Tier.Name,
 		"TENANTPOOL_URL=" + s.URL(),

@@ -131,7 +131,8 @@ func TestContainer(t *testing.T) {
 			"LANGFLOW_SUPERUSER":             "operator",
 			"LANGFLOW_SUPERUSER_PASSWORD":    password,
 			"LANGFLOW_SECRET_KEY":            secretKey,
-			"LANGFLOW_LOAD_FLOWS_PATH":       DefaultStarterFlowsPath,
+			"LANGFLOW_LOAD_FLOWS_PATH":       UploadedStarterFlowsPath,
+			"HOME":                           DataDir,
 			"LANGFLOW_CONFIG_DIR":            DataDir,
 			"LANGFLOW_PORT":                  "7860",
 			"TENANTPOOL_BRAND_APP_NAME":      "Acme Flows",
@@ -228,7 +229,7 @@ func TestContainer(t *testing.T) {
 		}
 		ups, _ := c.Input("uploads")
 		u := ups.([]any)[0].(map[string]any)
-		if u["file"] != DefaultStarterFlowsPath+"/basic-prompting.json" {
+		if u["file"] != UploadedStarterFlowsPath+"/basic-prompting.json" {
 			t.Errorf("starter flow upload = %v", u)
 		}
 		prov := m.Get(t, tDockerProvider, "docker")
@@ -461,6 +462,8 @@ func TestInvalidSpecRejected(t *testing.T) {
 		{"http logo", func(s *Spec) { s.Branding = Branding{LogoURL: "http://acme.example/logo.png"} }, "https URL"},
 		{"relative flows path", func(s *Spec) { s.StarterFlowsPath = "flows" }, "absolute path"},
 		{"bad flow file name", func(s *Spec) { s.StarterFlows = map[string]string{"../x.json": "{}"} }, "flow file name"},
+		{"uploaded flows outside the volume", func(s *Spec) { s.StarterFlowsPath = "/app/flows" }, "must be under /app/data to upload flows: the root filesystem is read-only"},
+		{"invalid limit", func(s *Spec) { s.Tier.PidsLimit = 8 }, "pids_limit 8 must be between 64"},
 		{"cloudflare on localhost", func(s *Spec) {
 			*s = devSpec(t)
 			s.Cloudflare = &CloudflareConfig{ZoneID: zoneID, APIToken: cfToken}
@@ -541,4 +544,73 @@ func TestRestartTokenLabel(t *testing.T) {
 	if got := run(t, spec).Get(t, tContainer, "langflow").Labels("labels")["tenantpool.restart"]; got != spec.Restart {
 		t.Fatalf("restart label = %q, want %q", got, spec.Restart)
 	}
+}
+
+// A hostile tenant's container: the tier's limits, no capability, an unprivileged user, a
+// read-only root with a bounded /tmp, and the limits the provider cannot set handed to the
+// provisioner.
+func TestContainerConfinement(t *testing.T) {
+	t.Run("default premium", func(t *testing.T) {
+		spec := prodSpec(t, "premium")
+		c := run(t, spec).Get(t, tContainer, "langflow")
+		if got := c.String("user"); got != "1000:1000" {
+			t.Errorf("user = %q, want the unprivileged 1000:1000", got)
+		}
+		caps, _ := c.Input("capabilities")
+		if got := fmt.Sprint(caps); got != "map[drops:[ALL]]" {
+			t.Errorf("capabilities = %s, want every one dropped and none added", got)
+		}
+		if ro, _ := c.Input("readOnly"); ro != true {
+			t.Error("root filesystem is writable")
+		}
+		tmpfs, _ := c.Input("tmpfs")
+		if got := fmt.Sprint(tmpfs); got != "map[/tmp:rw,nosuid,nodev,size=256m,mode=1777]" {
+			t.Errorf("tmpfs = %s, want /tmp of premium's 256 MiB", got)
+		}
+		if got, _ := c.Input("cpuShares"); got != float64(1536) {
+			t.Errorf("cpuShares = %v, want 1536 (1.5 CPUs)", got)
+		}
+		ul, _ := c.Input("ulimits")
+		if got := fmt.Sprint(ul); got != "[map[hard:8192 name:nofile soft:8192]]" {
+			t.Errorf("ulimits = %s, want nofile 8192 and no nproc", got)
+		}
+		if so, _ := c.Input("storageOpts"); so != nil {
+			t.Errorf("storageOpts = %v, want none without disk_mb", so)
+		}
+		if sec := c.Strings("securityOpts"); !slices.Equal(sec, []string{"no-new-privileges:true"}) {
+			t.Errorf("securityOpts = %v", sec)
+		}
+		if opts, _ := run(t, spec).Get(t, tVolume, "data").Input("driverOpts"); opts != nil {
+			t.Errorf("volume driverOpts = %v, want none without volume_mb", opts)
+		}
+		if got := spec.EngineResources(); got != (EngineResources{PidsLimit: 512, IOWeight: 500}) {
+			t.Errorf("engine resources = %+v, want premium's pids 512 and I/O weight 500", got)
+		}
+	})
+	t.Run("every limit set", func(t *testing.T) {
+		spec := devSpec(t)
+		spec.Tier.Limits = pool.Limits{PidsLimit: 100, NoFile: 2048, NProc: 5000, DiskMB: 2048, VolumeMB: 10240, TmpMB: 64, CPUWeight: 300, IOWeight: 50}
+		m := run(t, spec)
+		c := m.Get(t, tContainer, "langflow")
+		ul, _ := c.Input("ulimits")
+		if got := fmt.Sprint(ul); got != "[map[hard:2048 name:nofile soft:2048] map[hard:5000 name:nproc soft:5000]]" {
+			t.Errorf("ulimits = %s", got)
+		}
+		if so, _ := c.Input("storageOpts"); fmt.Sprint(so) != "map[size:2048M]" {
+			t.Errorf("storageOpts = %v, want size 2048M", so)
+		}
+		if got, _ := c.Input("cpuShares"); got != float64(300) {
+			t.Errorf("cpuShares = %v", got)
+		}
+		tmpfs, _ := c.Input("tmpfs")
+		if got := fmt.Sprint(tmpfs); !strings.Contains(got, "size=64m") {
+			t.Errorf("tmpfs = %s, want size=64m", got)
+		}
+		if opts, _ := m.Get(t, tVolume, "data").Input("driverOpts"); fmt.Sprint(opts) != "map[size:10240M]" {
+			t.Errorf("volume driverOpts = %v, want size 10240M", opts)
+		}
+		if got := spec.EngineResources(); got != (EngineResources{PidsLimit: 100, IOWeight: 50}) {
+			t.Errorf("engine resources = %+v", got)
+		}
+	})
 }

@@ -18,8 +18,14 @@ import (
 var ErrInvalidSpec = errors.New("invalid tenant spec")
 
 // DefaultStarterFlowsPath is where LANGFLOW_LOAD_FLOWS_PATH points when Spec.StarterFlowsPath is
-// empty.
+// empty and no flows are uploaded (flows baked into the image).
 const DefaultStarterFlowsPath = "/app/starter-flows"
+
+// UploadedStarterFlowsPath is where uploaded flows (Spec.StarterFlows) go when
+// Spec.StarterFlowsPath is empty: on the data volume, because the container's root filesystem
+// is read-only and the Docker Engine refuses an upload to it ("container rootfs is marked
+// read-only").
+const UploadedStarterFlowsPath = DataDir + "/starter-flows"
 
 // Minimum secret lengths Validate enforces.
 const (
@@ -145,10 +151,13 @@ func (s Spec) ContainerName() string { return "tenant-" + s.Slug }
 func (s Spec) VolumeName() string { return "tenant-" + s.Slug + "-data" }
 
 func (s Spec) flowsPath() string {
-	if s.StarterFlowsPath == "" {
-		return DefaultStarterFlowsPath
+	switch {
+	case s.StarterFlowsPath != "":
+		return s.StarterFlowsPath
+	case len(s.StarterFlows) > 0:
+		return UploadedStarterFlowsPath
 	}
-	return s.StarterFlowsPath
+	return DefaultStarterFlowsPath
 }
 
 // ErrNeedsCloudflare marks a host whose tenants need a DNS record of their own (it is not the
@@ -264,6 +273,9 @@ func (s Spec) Validate() error {
 
 	if p := s.flowsPath(); !path.IsAbs(p) || path.Clean(p) != p {
 		add(fmt.Errorf("starter flows path %q must be a clean absolute path", p))
+	}
+	if p := s.flowsPath(); len(s.StarterFlows) > 0 && !strings.HasPrefix(p+"/", DataDir+"/") {
+		add(fmt.Errorf("starter flows path %q must be under %s to upload flows: the root filesystem is read-only", p, DataDir))
 	}
 	for name := range s.StarterFlows {
 		if !flowFileRE.MatchString(name) {

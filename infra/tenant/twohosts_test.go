@@ -18,6 +18,7 @@ func twoHostPlatform(cf *platform.CloudflareConfig) platform.Config {
 			{Name: "b", DockerURL: "ssh://deploy@203.0.113.2", Address: "203.0.113.2", Capacity: 10},
 		},
 		ProxyImage: "traefik:v3.5@sha256:" + strings.Repeat("2", 64),
+		PooldImage: "tenantpool/poold:1@sha256:" + strings.Repeat("3", 64),
 		TLS: platform.TLSConfig{Mode: platform.TLSCloudflareOrigin,
 			OriginCertificate: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
 			OriginPrivateKey:  "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"},

@@ -1,7 +1,8 @@
 // Package admin is poold's operator HTTP API under /admin/v1/: list accounts and orders, batch
 // create, export (which reserves), manual claim, retire, pause/resume a tier, resend an order's
 // e-mail, status. Every request needs a bearer token; without a valid one the answer is a fixed
-// 401 whatever the path, so an unauthenticated caller learns nothing about the routes.
+// 401 whatever the path, so an unauthenticated caller learns nothing about the routes. Failed
+// attempts are limited per source address (FailureLimit): past the limit, 429 with Retry-After.
 //
 // The validators (ValidateBatch, ValidateExport, ValidateClaim, …) and the CSV writer are the
 // rules the CLI applies too, so the API and `poold` accept and produce the same things.
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,8 +28,15 @@ import (
 // Prefix is the path every route of the API lives under; mount Handler there.
 const Prefix = "/admin/"
 
-// MinTokenLen is the shortest token New accepts.
-const MinTokenLen = 16
+// MinTokenLen is the shortest token New accepts; minDistinct the fewest different characters
+// (a token of one repeated character is no secret however long).
+const (
+	MinTokenLen = 32
+	minDistinct = 10
+)
+
+// TokenHint tells how to make a good token.
+const TokenHint = "generate one with: head -c 32 /dev/urandom | base64"
 
 // Store is what the API needs of the store.
 type Store interface {
@@ -65,7 +74,12 @@ type Config struct {
 	// Grace is how long a sold account retired with "force" (and without "now") is kept
 	// suspended before it is destroyed; default pool.DefaultSuspendGrace (POOL_SUSPEND_GRACE).
 	Grace time.Duration
-	Log   *slog.Logger
+	// Failures limits failed authentications per source address (zero fields:
+	// DefaultFailureLimit).
+	Failures FailureLimit
+	// Now is the clock of the failure limit (tests); nil: time.Now.
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // API serves the admin routes.
@@ -77,12 +91,14 @@ type API struct {
 	resend  func(ctx context.Context, orderID string) (int, error)
 	trigger func()
 	grace   time.Duration
+	fails   *failures
 	log     *slog.Logger
 	mux     *http.ServeMux
 }
 
-// CheckTokens validates admin tokens: at least one, each MinTokenLen long or more, without
-// spaces or control characters. The messages name a token's position, never its content.
+// CheckTokens validates admin tokens: at least one, each MinTokenLen long or more, of at least
+// 10 different characters, without spaces or control characters. The messages name a token's
+// position, never its content.
 func CheckTokens(tokens []string) error {
 	if len(tokens) == 0 {
 		return errors.New("admin: no token configured")
@@ -90,13 +106,23 @@ func CheckTokens(tokens []string) error {
 	var errs []error
 	for i, t := range tokens {
 		if len(t) < MinTokenLen {
-			errs = append(errs, fmt.Errorf("admin: token %d is shorter than %d characters", i+1, MinTokenLen))
+			errs = append(errs, fmt.Errorf("admin: token %d is shorter than %d characters (%s)", i+1, MinTokenLen, TokenHint))
+		} else if distinct(t) < minDistinct {
+			errs = append(errs, fmt.Errorf("admin: token %d has fewer than %d different characters: it is not random (%s)", i+1, minDistinct, TokenHint))
 		}
 		if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			errs = append(errs, fmt.Errorf("admin: token %d contains spaces or control characters", i+1))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func distinct(s string) int {
+	seen := map[rune]bool{}
+	for _, r := range s {
+		seen[r] = true
+	}
+	return len(seen)
 }
 
 // ParseTokens splits a POOL_ADMIN_TOKEN value (or a token file) into tokens: separated by
@@ -126,7 +152,8 @@ func New(cfg Config) (*API, error) {
 	if err := CheckTokens(cfg.Tokens); err != nil {
 		return nil, err
 	}
-	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, trigger: cfg.Trigger, grace: cfg.Grace, log: cfg.Log}
+	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, trigger: cfg.Trigger, grace: cfg.Grace,
+		fails: newFailures(cfg.Failures, cfg.Now), log: cfg.Log}
 	if a.grace <= 0 {
 		a.grace = pool.DefaultSuspendGrace
 	}
@@ -165,7 +192,17 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	src := source(r)
+	if wait := a.fails.blocked(src); wait > 0 {
+		// Too many failures from here: nothing is compared, not even a valid token, so guessing
+		// goes no faster than the limit.
+		a.log.Debug("admin request refused: too many failed attempts", "remote", src, "retry_after", wait)
+		h.Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "too many failed attempts"})
+		return
+	}
 	if !a.authorized(r) {
+		a.fails.fail(src)
 		a.log.Warn("admin request unauthorized", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 		h.Set("WWW-Authenticate", `Bearer realm="poold-admin"`)
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "unauthorized"})

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/coder/quartz"
+	"golang.org/x/time/rate"
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
@@ -26,8 +28,8 @@ import (
 )
 
 const (
-	tokenA = "tok-A-0123456789abcdef"
-	tokenB = "tok-B-fedcba9876543210"
+	tokenA = "tok-A-0123456789abcdef-GHIJKLMNOPQRSTUV"
+	tokenB = "tok-B-fedcba9876543210-vutsrqponmlkjihg"
 )
 
 // env is one API on a real store, with its log captured.
@@ -249,6 +251,8 @@ func TestNew(t *testing.T) {
 		"no token":      func(c *admin.Config) { c.Tokens = nil },
 		"empty token":   func(c *admin.Config) { c.Tokens = []string{""} },
 		"short token":   func(c *admin.Config) { c.Tokens = []string{tokenA, secret} },
+		"31 characters": func(c *admin.Config) { c.Tokens = []string{tokenA[:31]} },
+		"not random":    func(c *admin.Config) { c.Tokens = []string{strings.Repeat("ab", 20)} },
 		"token w/space": func(c *admin.Config) { c.Tokens = []string{"has a space in the token"} },
 		"no store":      func(c *admin.Config) { c.Store = nil },
 		"no tiers":      func(c *admin.Config) { c.Tiers = nil },
@@ -273,7 +277,8 @@ func TestUnauthorized(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		s := open(nil)
 		seedReady(t, s, "basic", 2)
-		e := newEnv(t, s, nil)
+		// Every failure here comes from one address: the failure limit is not what is tested.
+		e := newEnv(t, s, func(c *admin.Config) { c.Failures.Burst = 1000 })
 		before := digest(t, s)
 		auths := map[string][]string{
 			"none":            nil,
@@ -321,6 +326,78 @@ func TestUnauthorized(t *testing.T) {
 			t.Error("unauthenticated requests reached the reconciler or the orders service")
 		}
 	})
+}
+
+// Failed attempts are limited per source address: past the burst every request from that
+// address, even with a valid token, gets 429 with Retry-After until the bucket refills; another
+// address's valid token still works; successful requests never count.
+func TestFailedAttemptsAreLimitedPerSource(t *testing.T) {
+	s := storetest.OpenSQLite(t, t.TempDir(), nil)
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e := newEnv(t, s, func(c *admin.Config) {
+		c.Failures = admin.FailureLimit{Rate: rate.Every(time.Minute), Burst: 3}
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	from := func(addr, token string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/admin/v1/status", nil)
+		r.RemoteAddr = addr
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		return e.serve(r)
+	}
+	// Successes do not count: 20 of them, then the 3 failures of the burst are still 401.
+	for range 20 {
+		wantCode(t, from("198.51.100.7:4000", tokenA), http.StatusOK)
+	}
+	for i := range 3 {
+		wantCode(t, from(fmt.Sprintf("198.51.100.7:%d", 5000+i), "wrong-"+tokenA), http.StatusUnauthorized)
+	}
+	// The fourth failure from that address, on any port, and even its valid token: 429.
+	for _, tok := range []string{"wrong-" + tokenA, tokenA, ""} {
+		w := from("198.51.100.7:6000", tok)
+		wantCode(t, w, http.StatusTooManyRequests)
+		if ra, err := strconv.Atoi(w.Header().Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+			t.Errorf("Retry-After %q, want 1–60 seconds", w.Header().Get("Retry-After"))
+		}
+	}
+	// Another address is not affected.
+	wantCode(t, from("198.51.100.8:4000", tokenB), http.StatusOK)
+	wantCode(t, from("198.51.100.8:4000", "wrong"), http.StatusUnauthorized)
+	// A minute later the first address gets one more attempt.
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	wantCode(t, from("198.51.100.7:7000", tokenA), http.StatusOK)
+	wantCode(t, from("198.51.100.7:7000", "wrong"), http.StatusUnauthorized)
+	wantCode(t, from("198.51.100.7:7000", tokenA), http.StatusTooManyRequests)
+}
+
+// The failure limit tracks a bounded number of addresses, forgetting the least recently
+// failing one first.
+func TestFailureLimitForgetsOldSources(t *testing.T) {
+	s := storetest.OpenSQLite(t, t.TempDir(), nil)
+	e := newEnv(t, s, func(c *admin.Config) {
+		c.Failures = admin.FailureLimit{Rate: rate.Every(time.Hour), Burst: 1, Sources: 2}
+	})
+	fail := func(addr string) int {
+		r := httptest.NewRequest("GET", "/admin/v1/status", nil)
+		r.RemoteAddr = addr + ":1"
+		r.Header.Set("Authorization", "Bearer wrong")
+		return e.serve(r).Code
+	}
+	if fail("10.0.0.1") != 401 || fail("10.0.0.1") != 429 {
+		t.Fatal("10.0.0.1 was not limited after its one failure")
+	}
+	fail("10.0.0.2")
+	fail("10.0.0.3") // the third address pushes out the least recent, 10.0.0.1
+	if got := fail("10.0.0.1"); got != 401 {
+		t.Fatalf("10.0.0.1 after being forgotten: %d, want 401", got)
+	}
+	if got := fail("10.0.0.3"); got != 429 {
+		t.Fatalf("10.0.0.3 (tracked): %d, want 429", got)
+	}
 }
 
 func TestTokensAndFallbackRoutes(t *testing.T) {

@@ -2,20 +2,20 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/daemon"
-	"github.com/axiestudio/tenantpool/pool/secret"
+	"github.com/axiestudio/tenantpool/pool/dockerhost"
 )
 
 func fileExists(path string) bool {
@@ -54,6 +54,7 @@ func newConfig(e *Env) *cobra.Command {
 			} else if c == nil {
 				fmt.Fprintln(e.Stdout, "note: storefront disabled (it needs POOL_STRIPE_API_KEY and POOL_PUBLIC_URL)")
 			}
+			add(e.checkStorageQuotas(cmd.Context()))
 			if e.ordersEnabled() {
 				_, err := e.ordersSettings()
 				add(err)
@@ -64,19 +65,10 @@ func newConfig(e *Env) *cobra.Command {
 					add(err)
 				}
 			}
-			if raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN"); err != nil {
-				add(err)
-			} else if tokens := admin.ParseTokens(raw); len(tokens) > 0 {
-				add(admin.CheckTokens(tokens))
-			}
-			// The key is checked, never created here: config check writes nothing.
-			if env := e.Getenv("POOL_SECRET_KEY"); env != "" {
-				_, err := secret.LoadKey(env, "")
-				add(err)
-			} else if path := filepath.Join(e.DataDir, "secret.key"); fileExists(path) {
-				_, err := secret.LoadKey("", path)
-				add(err)
-			}
+			_, err := e.adminTokens()
+			add(err)
+			// The keyring is checked, never created here: config check writes nothing.
+			add(e.checkKeyring())
 			add(e.checkDatabase(cmd.Context()))
 			if len(problems) > 0 {
 				var b strings.Builder
@@ -95,6 +87,51 @@ func newConfig(e *Env) *cobra.Command {
 	f.register(check.Flags(), e.Getenv)
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// checkStorageQuotas asks the engine of every configured host (its /info) whether it can size
+// what the tiers size (disk_mb, volume_mb), and reports each tier a host cannot serve, with
+// what to do. A host it cannot reach is a warning; a platform stack's hosts are checked as
+// tenants are placed.
+func (e *Env) checkStorageQuotas(ctx context.Context) error {
+	var sized []pool.Tier
+	for _, n := range e.Tiers.Names() {
+		if t := e.Tiers[n]; t.SizesStorage() {
+			sized = append(sized, t)
+		}
+	}
+	if len(sized) == 0 {
+		return nil
+	}
+	dial, hosts := e.dockerDial(), e.provision.hosts(e)
+	if dial == nil || len(hosts) == 0 {
+		fmt.Fprintln(e.Stdout, "note: tiers size storage (disk_mb, volume_mb): each host's engine is checked as tenants are placed")
+		return nil
+	}
+	var errs []error
+	for _, h := range hosts {
+		in, err := func() (dockerhost.Info, error) {
+			c, err := dial(h.DockerURL)
+			if err != nil {
+				return dockerhost.Info{}, err
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			return c.Info(ctx)
+		}()
+		if err != nil {
+			fmt.Fprintf(e.Stdout, "warning: host %s: cannot ask its engine whether it can size storage: %v\n", h.Name, err)
+			continue
+		}
+		q := in.Quotas()
+		for _, t := range sized {
+			if t.DiskMB > 0 && !q.Layer || t.VolumeMB > 0 && !q.Volume {
+				errs = append(errs, fmt.Errorf("tier %s on host %s: %s", t.Name, h.Name, q.Why))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkDatabase connects (PostgreSQL) without migrating anything.
@@ -128,7 +165,13 @@ func newHealth(e *Env) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--url: %w", err)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			client := http.DefaultClient
+			if strings.HasPrefix(url, "https://") {
+				// Readiness of this host's own daemon, whose certificate names the public host
+				// (or is self-signed): nothing secret is sent or read.
+				client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+			}
+			resp, err := client.Do(req)
 			if err != nil {
 				return err
 			}
@@ -140,8 +183,16 @@ func newHealth(e *Env) *cobra.Command {
 			return nil
 		},
 	}
-	addr := envOr(e.Getenv, "POOL_LISTEN", "127.0.0.1:8080")
+	// /readyz is on the admin listener.
+	addr := envOr(e.Getenv, "POOL_ADMIN_LISTEN", defaultAdminListen)
 	addr = strings.Replace(addr, "0.0.0.0:", "127.0.0.1:", 1)
-	cmd.Flags().StringVar(&url, "url", "http://"+addr+"/readyz", "readiness URL")
+	if strings.HasPrefix(addr, ":") || strings.HasPrefix(addr, "[::]:") {
+		addr = "127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
+	}
+	scheme := "http"
+	if e.Getenv("POOL_ADMIN_TLS_CERT") != "" {
+		scheme = "https"
+	}
+	cmd.Flags().StringVar(&url, "url", scheme+"://"+addr+"/readyz", "readiness URL (default: /readyz on POOL_ADMIN_LISTEN)")
 	return cmd
 }

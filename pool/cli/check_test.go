@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/axiestudio/tenantpool/pool/dockerhost/dockertest"
 )
 
 func TestConfigCheckReportsEveryProblemAtOnce(t *testing.T) {
@@ -45,7 +47,7 @@ func TestConfigCheckPassesAGoodConfiguration(t *testing.T) {
 	// Config check only looks for the CLI; the stand-in fails loudly if it is ever run (the
 	// test binary itself, which stood in before, would run the tests again, and again).
 	h.env["TENANTPOOL_PULUMI"] = writeFile(t, "pulumi", "#!/bin/sh\necho 'error: config check must not run the Pulumi CLI' >&2\nexit 3\n")
-	h.env["POOL_ADMIN_TOKEN"] = "a-long-enough-admin-token"
+	h.env["POOL_ADMIN_TOKEN"] = "a-long-enough-admin-token-0123456789XYZ"
 	out, err := h.run(context.Background(), "config", "check")
 	if err != nil || !strings.Contains(out, "configuration ok") || !strings.Contains(out, "Stripe orders disabled") {
 		t.Fatalf("config check = %q, %v", out, err)
@@ -57,17 +59,18 @@ func TestConfigCheckPassesAGoodConfiguration(t *testing.T) {
 
 func TestServeMountsAdminAPIAndHealthCommandAnswers(t *testing.T) {
 	h := newHarness(t)
-	h.env["POOL_ADMIN_TOKEN"] = "a-long-enough-admin-token"
+	h.env["POOL_ADMIN_TOKEN"] = "a-long-enough-admin-token-0123456789XYZ"
 	addr := freePort(t)
+	h.env["POOL_ADMIN_LISTEN"] = addr // serve listens there, and health asks there by default
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := h.run(ctx, "serve", "--listen", addr)
+		_, err := h.run(ctx, "serve", "--listen", freePort(t))
 		done <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := h.run(context.Background(), "health", "--url", "http://"+addr+"/readyz"); err == nil {
+		if _, err := h.run(context.Background(), "health"); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -88,7 +91,7 @@ func TestServeMountsAdminAPIAndHealthCommandAnswers(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
-	if code, body := get("a-long-enough-admin-token"); code != 200 || !strings.Contains(body, `"tier":"basic"`) {
+	if code, body := get("a-long-enough-admin-token-0123456789XYZ"); code != 200 || !strings.Contains(body, `"tier":"basic"`) {
 		t.Fatalf("admin status = %d %s", code, body)
 	}
 	if code, _ := get("wrong-token-wrong-token"); code != 401 {
@@ -100,5 +103,90 @@ func TestServeMountsAdminAPIAndHealthCommandAnswers(t *testing.T) {
 	}
 	if _, err := h.run(context.Background(), "health", "--url", "http://"+addr+"/readyz"); err == nil {
 		t.Fatal("health ok with no daemon")
+	}
+}
+
+// A tier that sizes storage is checked against each host's engine: on this machine's engine the
+// report follows what its /info says, and says what to do.
+func TestConfigCheckAsksHostsAboutStorageSizes(t *testing.T) {
+	dc := dockertest.Require(t)
+	in, err := dc.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t)
+	h.real = true
+	h.env["POOL_LANGFLOW_IMAGE"] = "langflowai/langflow:1.5.0@sha256:" + strings.Repeat("ab", 32)
+	h.env["TENANTPOOL_PULUMI"] = writeFile(t, "pulumi", "#!/bin/sh\necho 'error: config check must not run the Pulumi CLI' >&2\nexit 3\n")
+	h.env["POOL_CONFIG"] = writeFile(t, "config.yaml", `tiers:
+  - {name: solo, min_ready: 1, max_total: 1, max_in_flight: 1, memory_mb: 1024, cpus: 1, volume_mb: 2048}
+hosts:
+  - {name: here, dockerUrl: "`+dockertest.URL()+`", address: 127.0.0.1, capacity: 5, network: tenantpool-tenants, wildcardTarget: true}
+`)
+	out, err := h.run(context.Background(), "config", "check")
+	if in.Quotas().Volume {
+		if err != nil {
+			t.Fatalf("this engine (%s on %s) sizes volumes, yet: %v", in.Driver, in.BackingFilesystem, err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), "tier solo on host here: storage driver "+in.Driver) || !strings.Contains(err.Error(), "set disk_mb and volume_mb to 0") {
+		t.Fatalf("config check on %s/%s = %q, %v; want the tier refused on the host with what to do", in.Driver, in.BackingFilesystem, out, err)
+	}
+}
+
+// Serve refuses an admin token shorter than 32 characters, or one that is not random, from the
+// variable or from its file, before it opens anything, naming the variable and never the token.
+func TestServeRefusesWeakAdminTokens(t *testing.T) {
+	for name, set := range map[string]func(h *harness){
+		"env 16 characters": func(h *harness) { h.env["POOL_ADMIN_TOKEN"] = "0123456789abcdef" },
+		"env 31 characters": func(h *harness) { h.env["POOL_ADMIN_TOKEN"] = "0123456789abcdefghijklmnopqrstu" },
+		"env one of two":    func(h *harness) { h.env["POOL_ADMIN_TOKEN"] = "good-token-0123456789-abcdefghijkl,0123456789abcdef" },
+		"env repeated":      func(h *harness) { h.env["POOL_ADMIN_TOKEN"] = strings.Repeat("xy", 20) },
+		"file 20 characters": func(h *harness) {
+			h.env["POOL_ADMIN_TOKEN_FILE"] = writeFile(t, "token", "0123456789abcdefghij\n")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.env["POOL_DATA_DIR"] = filepath.Join(t.TempDir(), "never-created")
+			set(h)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a serve that starts ends here
+			defer cancel()
+			_, err := h.run(ctx, "serve", "--listen", freePort(t), "--admin-listen", freePort(t))
+			if err == nil || ctx.Err() != nil {
+				t.Fatalf("serve started: %v", err)
+			}
+			if !strings.Contains(err.Error(), "POOL_ADMIN_TOKEN") || !strings.Contains(err.Error(), "admin: token") {
+				t.Errorf("the error does not name the variable and the token: %v", err)
+			}
+			if strings.Contains(err.Error(), "0123456789abcdef") || strings.Contains(err.Error(), "xyxy") {
+				t.Errorf("the error quotes the token: %v", err)
+			}
+			if _, err := os.Stat(h.env["POOL_DATA_DIR"]); !os.IsNotExist(err) {
+				t.Error("serve wrote the data dir before refusing")
+			}
+		})
+	}
+}
+
+// The public and the admin listener cannot share an address, and a half TLS pair is refused.
+func TestServeRefusesOneAddressForBothListeners(t *testing.T) {
+	h := newHarness(t)
+	addr := freePort(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", addr, "--admin-listen", addr}, "is the public --listen address"},
+		{[]string{"--listen", freePort(t), "--admin-listen", "nonsense"}, "--admin-listen"},
+		{[]string{"--listen", freePort(t), "--admin-listen", freePort(t), "--tls-cert", writeFile(t, "c.pem", "x")}, "both a certificate and a key"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a serve that starts ends here
+		_, err := h.run(ctx, append([]string{"serve"}, tc.args...)...)
+		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("serve %v: %v, want an error with %q", tc.args, err, tc.want)
+		}
+		cancel()
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +67,9 @@ type Env struct {
 	provision provisionFlags
 	envErrs   []error                                        // environment values that do not parse (boolEnv)
 	hosts     func(context.Context) ([]platform.Host, error) // set once the Pulumi provisioner is built
+
+	sealingKeyFile string          // --sealing-key-file / POOL_SEALING_KEY_FILE
+	keyring        *secret.Keyring // loaded once (Keyring)
 }
 
 // boolEnv is the boolean environment variable key (strconv.ParseBool: true, false, 1, 0, t, f,
@@ -89,18 +91,13 @@ func (e *Env) boolEnv(key string, def bool) bool {
 // reportsAll marks a command that reports the environment's problems itself, with the rest.
 const reportsAll = "reportsAll"
 
-// Key returns the pool's sealing key (POOL_SECRET_KEY, else the data dir's key file).
-func (e *Env) Key() ([]byte, error) {
-	return secret.LoadKey(e.Getenv("POOL_SECRET_KEY"), filepath.Join(e.DataDir, "secret.key"))
-}
-
 // OpenStore opens (and migrates) the configured store with the sealing key.
 func (e *Env) OpenStore(ctx context.Context) (*store.Store, error) {
-	key, err := e.Key()
+	k, err := e.Keyring()
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Key: key, Logger: e.Log})
+	return store.Open(ctx, store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Keyring: k, Logger: e.Log})
 }
 
 // tenants builds the configured tenants (Pulumi unless a test injects a double). An error
@@ -170,6 +167,7 @@ func newRoot(e *Env) *cobra.Command {
 	pf.StringVar(&configPath, "config", e.Getenv("POOL_CONFIG"), "YAML config file with tiers and slug_prefix (env POOL_CONFIG)")
 	pf.StringVar(&logLevel, "log-level", envOr(e.Getenv, "POOL_LOG_LEVEL", "info"), "debug, info, warn or error (env POOL_LOG_LEVEL)")
 	pf.StringVar(&logFormat, "log-format", envOr(e.Getenv, "POOL_LOG_FORMAT", "auto"), "auto (JSON unless a terminal), json or text (env POOL_LOG_FORMAT)")
+	pf.StringVar(&e.sealingKeyFile, "sealing-key-file", e.Getenv("POOL_SEALING_KEY_FILE"), "file of the sealing keyring: base64 keys, the current one first, then old ones still read (env POOL_SEALING_KEY_FILE; default <data-dir>/secret.key)")
 	e.provision.register(pf, e)
 
 	batch := &cobra.Command{Use: "batch", Short: "Bulk operations"}
@@ -180,6 +178,8 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newPlatform(e))
 	root.AddCommand(newTenant(e))
 	root.AddCommand(newPlugins(e))
+	root.AddCommand(newEdge(e))
+	root.AddCommand(newSecrets(e))
 	return root
 }
 

@@ -48,6 +48,7 @@ type harness struct {
 	// noDocker: no Docker Engine is ever dialled (hosts at documentation addresses)
 	noDocker bool
 	dir      string
+	public   string // the public listener of the last serve
 	env      map[string]string
 	prov     *pooltest.Provisioner
 	logs     syncBuffer // every command's stderr, for the secrets check
@@ -80,16 +81,16 @@ func (h *harness) run(ctx context.Context, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// serve starts `poold serve` in this process on a free port and waits until /readyz answers
-// 200 and ready (if given) accepts its JSON; stop cancels the daemon and checks it exited
-// cleanly.
+// serve starts `poold serve` in this process on free ports and waits until /readyz answers
+// 200 and ready (if given) accepts its JSON; addr is the admin listener's (readyz, metrics, the
+// admin API), h.public the public one's; stop cancels the daemon and checks it exited cleanly.
 func (h *harness) serve(ready func(status map[string]string) bool, args ...string) (addr string, stop func()) {
 	h.t.Helper()
-	addr = freePort(h.t)
+	addr, h.public = freePort(h.t), freePort(h.t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := h.run(ctx, append([]string{"serve", "--listen", addr}, args...)...)
+		_, err := h.run(ctx, append([]string{"serve", "--listen", h.public, "--admin-listen", addr}, args...)...)
 		done <- err
 	}()
 	stop = func() {
@@ -176,11 +177,11 @@ func TestBatchCreateAndClaimNeverLogSecrets(t *testing.T) {
 // passwords returns every secret the store generated, read back with the data dir's key.
 func passwords(t *testing.T, h *harness) []string {
 	t.Helper()
-	key, err := secret.LoadKey("", filepath.Join(h.dir, "secret.key"))
+	keyring, err := secret.ReadKeyFile(filepath.Join(h.dir, "secret.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(context.Background(), store.Options{DataDir: h.dir, Key: key})
+	s, err := store.Open(context.Background(), store.Options{DataDir: h.dir, Keyring: keyring})
 	if err != nil {
 		t.Fatal(err)
 	}

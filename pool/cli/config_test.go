@@ -30,4 +30,16 @@ func TestLoadFileConfig(t *testing.T) {
 	if _, _, err := loadFileConfig(write("tier: []\n")); err == nil || !strings.Contains(err.Error(), "tier") {
 		t.Fatalf("unknown key: %v", err)
 	}
+	// The tier's resource limits, and their refusals.
+	_, tiers, err = loadFileConfig(write("tiers:\n  - {name: solo, min_ready: 1, max_total: 1, max_in_flight: 1, memory_mb: 1024, cpus: 1, pids_limit: 300, nofile: 2048, volume_mb: 4096, io_weight: 100}\n"))
+	if err != nil || tiers["solo"].PidsLimit != 300 || tiers["solo"].NoFile != 2048 || tiers["solo"].VolumeMB != 4096 || tiers["solo"].IOWeight != 100 {
+		t.Fatalf("limits = %+v, %v", tiers["solo"].Limits, err)
+	}
+	_, _, err = loadFileConfig(write("tiers:\n  - {name: solo, min_ready: 1, max_total: 1, max_in_flight: 1, memory_mb: 1024, cpus: 1, pids_limit: 5}\n"))
+	if err == nil || !strings.Contains(err.Error(), "tier solo: pids_limit 5 must be between 64") {
+		t.Fatalf("a pids limit of 5: %v, want it refused with its bounds", err)
+	}
+	if _, _, err := loadFileConfig(write("tiers:\n  - {name: solo, min_ready: 1, max_total: 1, max_in_flight: 1, memory_mb: 1024, cpus: 1, pid_limit: 300}\n")); err == nil || !strings.Contains(err.Error(), "pid_limit") {
+		t.Fatalf("a misspelt limit: %v", err)
+	}
 }

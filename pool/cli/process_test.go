@@ -40,11 +40,12 @@ var buildTestPoold = sync.OnceValues(func() (string, error) {
 
 // poold is one real poold process.
 type poold struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	addr string
-	logs *syncBuffer
-	done chan struct{}
+	t      *testing.T
+	cmd    *exec.Cmd
+	addr   string // the admin listener: /readyz, the admin API
+	public string // the public listener: the Stripe webhook
+	logs   *syncBuffer
+	done   chan struct{}
 }
 
 func startDaemon(t *testing.T, env []string, args ...string) *poold {
@@ -53,9 +54,9 @@ func startDaemon(t *testing.T, env []string, args ...string) *poold {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
-	d := &poold{t: t, addr: addr, logs: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr}, args...)...)
+	addr, public := freePort(t), freePort(t)
+	d := &poold{t: t, addr: addr, public: public, logs: &syncBuffer{}, done: make(chan struct{})}
+	d.cmd = exec.Command(bin, append([]string{"serve", "--listen", public, "--admin-listen", addr}, args...)...)
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
@@ -160,7 +161,7 @@ func TestCrashMidStreamLosesNoEmail(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for i := range next {
-				if postWebhook(d.addr, paidEvent(i)) {
+				if postWebhook(d.public, paidEvent(i)) {
 					mu.Lock()
 					acked[i] = true
 					mu.Unlock()
@@ -233,7 +234,7 @@ func TestCrashMidStreamLosesNoEmail(t *testing.T) {
 	allOrders := make([]int, orders)
 	for i := range orders {
 		allOrders[i] = i
-		if !postWebhook(d.addr, paidEvent(i)) {
+		if !postWebhook(d.public, paidEvent(i)) {
 			t.Fatalf("retry of order %d not acknowledged:\n%s", i, d.logs.String())
 		}
 	}

@@ -254,7 +254,7 @@ func TestServeRefusesAPlatformStackHostWithoutCloudflare(t *testing.T) {
 	h.env["TENANTPOOL_PULUMI"], h.env["POOL_PULUMI_BACKEND"], h.env["POOL_PLATFORM_STACK"] = cli, backend, "organization/tenantpool/dev"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a serve that starts ends here
 	defer cancel()
-	_, err := h.run(ctx, "serve", "--listen", freePort(t))
+	_, err := h.run(ctx, "serve", "--listen", freePort(t), "--admin-listen", freePort(t))
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("serve started with host b and no Cloudflare: %v", err)
 	}

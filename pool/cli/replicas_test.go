@@ -19,7 +19,7 @@ import (
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
 )
 
-const adminToken = "replica-test-admin-token"
+const adminToken = "replica-test-admin-token-0123456789ABCDEF"
 
 func readyz(addr string) map[string]string {
 	resp, err := http.Get("http://" + addr + "/readyz")
@@ -64,7 +64,7 @@ func TestReplicasOnePostgres(t *testing.T) {
 	keyB64 := base64.StdEncoding.EncodeToString(storetest.Key) // the same sealing key on every replica
 	env := func(i int) []string {
 		return []string{"POOL_DATABASE_URL=" + dbURL, "POOL_DATA_DIR=" + filepath.Join(dir, fmt.Sprint("replica", i)),
-			"POOL_CONFIG=" + cfg, "POOL_SECRET_KEY=" + keyB64, "POOL_ADMIN_TOKEN=" + adminToken, "POOL_LOG_FORMAT=json"}
+			"POOL_CONFIG=" + cfg, "POOL_SEALING_KEY=" + keyB64, "POOL_ADMIN_TOKEN=" + adminToken, "POOL_LOG_FORMAT=json"}
 	}
 	var ds []*poold
 	for i := range 3 {

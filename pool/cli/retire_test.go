@@ -90,11 +90,11 @@ func TestRetireSoldAccountNeedsForce(t *testing.T) {
 
 	// The queue: the suspension now, the teardown at the retire time, the two retired at once
 	// torn down now.
-	key, err := secret.LoadKey("", filepath.Join(h.dir, "secret.key"))
+	keyring, err := secret.ReadKeyFile(filepath.Join(h.dir, "secret.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(context.Background(), store.Options{DataDir: h.dir, Key: key})
+	s, err := store.Open(context.Background(), store.Options{DataDir: h.dir, Keyring: keyring})
 	if err != nil {
 		t.Fatal(err)
 	}

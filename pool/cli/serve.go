@@ -21,6 +21,8 @@ import (
 
 type serveFlags struct {
 	listen           string
+	adminListen      string
+	tls, adminTLS    daemon.TLSFiles
 	schedule         string
 	concurrency      int
 	stuckTimeout     string
@@ -35,7 +37,12 @@ type serveFlags struct {
 }
 
 func (f *serveFlags) register(fl *pflag.FlagSet, getenv func(string) string) {
-	fl.StringVar(&f.listen, "listen", envOr(getenv, "POOL_LISTEN", "127.0.0.1:8080"), "HTTP listen address (env POOL_LISTEN)")
+	fl.StringVar(&f.listen, "listen", envOr(getenv, "POOL_LISTEN", "127.0.0.1:8080"), "public listen address: the Stripe webhook (env POOL_LISTEN)")
+	fl.StringVar(&f.adminListen, "admin-listen", envOr(getenv, "POOL_ADMIN_LISTEN", defaultAdminListen), "admin listen address: admin API, /metrics, /readyz, /healthz (env POOL_ADMIN_LISTEN)")
+	fl.StringVar(&f.tls.Cert, "tls-cert", getenv("POOL_TLS_CERT"), "PEM certificate chain of the public listener; with --tls-key it serves HTTPS (env POOL_TLS_CERT)")
+	fl.StringVar(&f.tls.Key, "tls-key", getenv("POOL_TLS_KEY"), "PEM private key of the public listener (env POOL_TLS_KEY)")
+	fl.StringVar(&f.adminTLS.Cert, "admin-tls-cert", getenv("POOL_ADMIN_TLS_CERT"), "PEM certificate chain of the admin listener (env POOL_ADMIN_TLS_CERT)")
+	fl.StringVar(&f.adminTLS.Key, "admin-tls-key", getenv("POOL_ADMIN_TLS_KEY"), "PEM private key of the admin listener (env POOL_ADMIN_TLS_KEY)")
 	fl.StringVar(&f.schedule, "reconcile-schedule", envOr(getenv, "POOL_RECONCILE_SCHEDULE", "@every 30s"), "cron schedule of the reconcile pass (env POOL_RECONCILE_SCHEDULE)")
 	fl.IntVar(&f.concurrency, "provision-concurrency", intEnv(getenv, "POOL_PROVISION_CONCURRENCY", 4), "concurrent provisioning jobs in this process (env POOL_PROVISION_CONCURRENCY)")
 	fl.StringVar(&f.stuckTimeout, "stuck-timeout", envOr(getenv, "POOL_STUCK_TIMEOUT", "90m"), "fail accounts still provisioning after this long (env POOL_STUCK_TIMEOUT)")
@@ -69,6 +76,17 @@ func (f *serveFlags) validate() error {
 	if _, _, err := net.SplitHostPort(f.listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: %w", f.listen, err))
 	}
+	if _, _, err := net.SplitHostPort(f.adminListen); err != nil {
+		errs = append(errs, fmt.Errorf("--admin-listen %q: %w", f.adminListen, err))
+	} else if f.adminListen == f.listen {
+		errs = append(errs, fmt.Errorf("--admin-listen %q is the public --listen address: the admin API and /metrics must not be served where the webhook is public (give them another port, 127.0.0.1:9090 by default)", f.adminListen))
+	}
+	if err := f.tls.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("--tls-cert/--tls-key: %w", err))
+	}
+	if err := f.adminTLS.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("--admin-tls-cert/--admin-tls-key: %w", err))
+	}
 	if f.probeSchedule != "off" {
 		if err := control.ValidateSchedule(f.probeSchedule); err != nil {
 			errs = append(errs, fmt.Errorf("--probe-schedule: %w", err))
@@ -85,6 +103,9 @@ func (f *serveFlags) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// defaultAdminListen keeps the operator's routes off the network unless asked.
+const defaultAdminListen = "127.0.0.1:9090"
 
 func newServe(e *Env) *cobra.Command {
 	var f serveFlags
@@ -135,13 +156,18 @@ func serve(ctx context.Context, e *Env, f serveFlags) error {
 
 // daemonConfig turns the parsed flags, environment and config file into the daemon's Config.
 func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
-	key, err := e.Key()
+	tokens, err := e.adminTokens() // before the key: a refused start writes nothing
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	keyring, err := e.Keyring()
 	if err != nil {
 		return daemon.Config{}, err
 	}
 	cfg := daemon.Config{
-		Store: store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Key: key, Logger: e.Log},
-		Tiers: e.Tiers, Prefix: e.Prefix, Listen: f.listen, ReconcileSchedule: f.schedule,
+		Store: store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Keyring: keyring, Logger: e.Log},
+		Tiers: e.Tiers, Prefix: e.Prefix, Listen: f.listen, AdminListen: f.adminListen, TLS: f.tls, AdminTLS: f.adminTLS,
+		ReconcileSchedule:    f.schedule,
 		ProvisionConcurrency: f.concurrency, StuckTimeout: f.stuck, HardFailureLimit: f.hardFailureLimit,
 		ShutdownTimeout: f.grace, OperatorEmail: e.Getenv("POOL_OPERATOR_EMAIL"), Log: e.Log,
 		Probe: daemon.Probe{Schedule: f.probeSchedule, Threshold: f.probeThreshold, Concurrency: f.probeConcurrency, Timeout: f.probeTO},
@@ -167,10 +193,27 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 	if err := e.mailConfig(&cfg); err != nil {
 		return daemon.Config{}, err
 	}
+	cfg.AdminTokens = tokens
+	return cfg, nil
+}
+
+// adminTokens reads POOL_ADMIN_TOKEN (or the file POOL_ADMIN_TOKEN_FILE names) and refuses
+// tokens too short or too plain to be secret, naming the variable; none: the admin API is off.
+func (e *Env) adminTokens() ([]string, error) {
+	name := "POOL_ADMIN_TOKEN"
+	if e.Getenv(name+"_FILE") != "" {
+		name += "_FILE"
+	}
 	raw, err := e.readSecretEnv("POOL_ADMIN_TOKEN")
 	if err != nil {
-		return daemon.Config{}, err
+		return nil, err
 	}
-	cfg.AdminTokens = admin.ParseTokens(raw)
-	return cfg, nil
+	tokens := admin.ParseTokens(raw)
+	if len(tokens) == 0 {
+		return nil, nil
+	}
+	if err := admin.CheckTokens(tokens); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return tokens, nil
 }

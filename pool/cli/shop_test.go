@@ -33,11 +33,11 @@ func TestServeMountsStorefront(t *testing.T) {
 	h.env["POOL_STRIPE_API_KEY_FILE"] = writeFile(t, "stripe-key", stripemocktest.Key+"\n")
 	h.env["POOL_STRIPE_API_URL"] = mock.URL
 	h.env["POOL_PUBLIC_URL"] = "https://shop.example.test/"
-	addr, stop := h.serve(nil)
+	admin, stop := h.serve(nil)
 	defer stop()
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.PostForm("http://"+addr+"/buy/basic", map[string][]string{"interval": {"year"}, "quantity": {"2"}})
+	resp, err := client.PostForm("http://"+h.public+"/buy/basic", map[string][]string{"interval": {"year"}, "quantity": {"2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestServeMountsStorefront(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "https://checkout.stripe.com/c/pay/cs_test_cli" {
 		t.Fatalf("buy: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), h.logs.String())
 	}
-	resp, err = http.Get("http://" + addr + "/pricing/snippet")
+	resp, err = http.Get("http://" + h.public + "/pricing/snippet")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +53,17 @@ func TestServeMountsStorefront(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `action="https://shop.example.test/buy/basic"`) {
 		t.Fatalf("snippet: %d\n%s", resp.StatusCode, body)
+	}
+	// The storefront is public only: nothing of it on the admin listener.
+	for _, path := range []string{"/pricing", "/pricing/snippet", "/welcome?session_id=cs_test_x"} {
+		resp, err := http.Get("http://" + admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("admin listener serves %s: %d", path, resp.StatusCode)
+		}
 	}
 	if strings.Contains(h.logs.String(), stripemocktest.Key) {
 		t.Fatal("the Stripe API key reached the log")
@@ -66,8 +77,8 @@ func TestStorefrontSettings(t *testing.T) {
 	h := newHarness(t)
 	for _, key := range []string{"", stripemocktest.Key} {
 		h.env["POOL_STRIPE_API_KEY"] = key
-		addr, stop := h.serve(nil)
-		resp, err := http.PostForm("http://"+addr+"/buy/basic", map[string][]string{"interval": {"month"}})
+		_, stop := h.serve(nil)
+		resp, err := http.PostForm("http://"+h.public+"/buy/basic", map[string][]string{"interval": {"month"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +110,7 @@ func TestStorefrontSettings(t *testing.T) {
 	if strings.Contains(err.Error(), badKey) {
 		t.Error("config check quotes the key")
 	}
-	_, err = h.run(context.Background(), "serve", "--listen", freePort(t))
+	_, err = h.run(context.Background(), "serve", "--listen", freePort(t), "--admin-listen", freePort(t))
 	if err == nil || !strings.Contains(err.Error(), "POOL_PUBLIC_URL") || strings.Contains(err.Error(), badKey) {
 		t.Fatalf("serve with a broken storefront: %v", err)
 	}
@@ -119,7 +130,7 @@ func TestStorefrontSaleInBrowser(t *testing.T) {
 		stripemocktest.Fixture("item", map[string]any{"quantity": 1, "currency": "usd", "amount_subtotal": 2900, "amount_total": 2900,
 			"price": map[string]any{"id": "price_basic_month", "unit_amount": 2900, "currency": "usd"}}))
 	h := newHarness(t)
-	addr := freePort(t)
+	addr, adminAddr := freePort(t), freePort(t)
 	h.env["POOL_CONFIG"] = writeFile(t, "pool.yaml", `tiers:
   - {name: basic, min_ready: 1, max_total: 2, max_in_flight: 1, memory_mb: 512, cpus: 1, prices: {month: price_basic_month}}
 `)
@@ -133,7 +144,7 @@ func TestStorefrontSaleInBrowser(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := h.run(ctx, "serve", "--listen", addr, "--reconcile-schedule", "@every 1s")
+		_, err := h.run(ctx, "serve", "--listen", addr, "--admin-listen", adminAddr, "--reconcile-schedule", "@every 1s")
 		done <- err
 	}()
 	defer func() {
@@ -143,7 +154,7 @@ func TestStorefrontSaleInBrowser(t *testing.T) {
 		}
 	}()
 	deadline := time.Now().Add(60 * time.Second)
-	for readyz(addr) == nil || len(h.list("--state", "ready")) == 0 {
+	for readyz(adminAddr) == nil || len(h.list("--state", "ready")) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("no ready account:\n%s", h.logs.String())
 		}

@@ -43,7 +43,17 @@ type Config struct {
 	Hosts                     func(ctx context.Context) ([]platform.Host, error)
 	StrayInterval, StrayGrace time.Duration
 
-	Listen               string        // HTTP address
+	// Listen is the public listener's address (the Stripe webhook, the storefront), AdminListen
+	// the operator's (admin API, /metrics, /readyz), loopback in the default configuration.
+	Listen, AdminListen string
+	// TLS and AdminTLS: certificate and key files of each listener (empty: plain HTTP).
+	TLS, AdminTLS TLSFiles
+	// HTTP bounds both listeners' clients (zero fields: DefaultHTTPLimits).
+	HTTP HTTPLimits
+	// MetricsCache is how long one database read serves /metrics scrapes (0:
+	// metrics.DefaultCacheTTL).
+	MetricsCache time.Duration
+
 	ReconcileSchedule    string        // robfig/cron schedule of reconcile passes
 	ProvisionConcurrency int           // concurrent provisioning jobs in this process
 	StuckTimeout         time.Duration // provisioning this long after its job first started fails the account

@@ -34,7 +34,9 @@ type Daemon struct {
 	rec     *control.Reconciler
 	prober  *control.Prober // nil: probe off
 	jobs    *river.Client[*sql.Tx]
-	handler http.Handler
+	public  http.Handler // the public listener's routes
+	private http.Handler // the admin listener's routes
+	lns     []*listener  // opened by Listen
 }
 
 // New opens the store and wires every part of the daemon. On SQLite it takes the data dir's
@@ -69,7 +71,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		return nil, err
 	}
 
-	m := metrics.New(s, cfg.Tiers, cfg.HardFailureLimit, d.log)
+	m := metrics.New(s, cfg.Tiers, cfg.HardFailureLimit, d.log, metrics.WithCacheTTL(cfg.MetricsCache))
 	s.ObserveClaims(m.ObserveClaim)
 	if leader != nil {
 		tryLead := leader
@@ -100,7 +102,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		ProvisionConcurrency: cfg.ProvisionConcurrency, ObserveProvision: m.ObserveProvision,
 		Registry: registry, RetryPolicy: cfg.Jobs.RetryPolicy, PollInterval: cfg.Jobs.PollInterval}
 
-	r := routes{store: s, rec: d.rec, topUp: d.topUp, metrics: m, log: d.log}
+	r := routes{store: s, rec: d.rec, topUp: d.topUp, metrics: m, log: d.log, public: map[string]http.Handler{}}
 	var resend func(context.Context, string) (int, error)
 	if cfg.Orders != nil {
 		svc, err := newOrders(cfg, s, tenants, d.rec.Trigger, m.ObserveEmail)
@@ -113,7 +115,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	} else {
 		d.log.Warn("Stripe orders disabled: POOL_STRIPE_WEBHOOK_SECRET is not set (manual sales only)")
 	}
-	if r.public, err = newShop(cfg, s); err != nil {
+	if err := newShop(cfg, s, r.public); err != nil {
 		return nil, err
 	}
 	if len(cfg.AdminTokens) > 0 {
@@ -126,7 +128,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	} else {
 		d.log.Warn("admin API disabled: POOL_ADMIN_TOKEN is not set")
 	}
-	d.handler = r.mux()
+	d.public, d.private = r.publicMux(), r.privateMux()
 	if d.jobs, err = control.NewJobClient(s.Driver(), wcfg); err != nil {
 		return nil, err
 	}
@@ -178,27 +180,69 @@ func (d *Daemon) rescueShortJobs(ctx context.Context, registry jobs.Registry) er
 	return errors.Join(errs...)
 }
 
-// Handler is the daemon's HTTP handler (tests serve it themselves).
-func (d *Daemon) Handler() http.Handler { return d.handler }
+// PublicHandler is what the public listener serves; AdminHandler what the admin listener
+// serves (tests serve them themselves).
+func (d *Daemon) PublicHandler() http.Handler { return d.public }
 
-// Run serves HTTP on cfg.Listen, works the jobs and, when provisioning is configured,
-// reconciles and probes, until ctx ends (SIGTERM): then it stops taking work, lets running jobs
-// finish within ShutdownTimeout, cancels the rest (they resume after a restart), and closes the
-// store.
+// AdminHandler is what the admin (private) listener serves.
+func (d *Daemon) AdminHandler() http.Handler { return d.private }
+
+// Listen opens the public (cfg.Listen) and the admin (cfg.AdminListen) listeners, with TLS
+// where configured. Run calls it when it has not been called; tests call it first to learn the
+// addresses (port 0).
+func (d *Daemon) Listen() error {
+	if d.lns != nil {
+		return nil
+	}
+	if d.cfg.Listen == "" || d.cfg.AdminListen == "" {
+		return errors.New("both a public (--listen) and an admin (--admin-listen) address are required")
+	}
+	limits := d.cfg.HTTP.withDefaults()
+	pub, err := listen("public", "--listen", d.cfg.Listen, d.cfg.TLS, d.public, limits, d.log)
+	if err != nil {
+		return err
+	}
+	priv, err := listen("admin", "--admin-listen", d.cfg.AdminListen, d.cfg.AdminTLS, d.private, limits, d.log)
+	if err != nil {
+		pub.ln.Close()
+		return err
+	}
+	d.lns = []*listener{pub, priv}
+	return nil
+}
+
+// PublicAddr and AdminAddr are the listeners' addresses once Listen has run.
+func (d *Daemon) PublicAddr() net.Addr { return d.lns[0].ln.Addr() }
+
+// AdminAddr is the admin listener's address once Listen has run.
+func (d *Daemon) AdminAddr() net.Addr { return d.lns[1].ln.Addr() }
+
+// Run serves the public routes on cfg.Listen and the operator's on cfg.AdminListen, works the
+// jobs and, when provisioning is configured, reconciles and probes, until ctx ends (SIGTERM):
+// then it stops taking work, lets running jobs finish within ShutdownTimeout, cancels the rest
+// (they resume after a restart), and closes the store.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.store.Close()
-	ln, err := net.Listen("tcp", d.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
+	if err := d.Listen(); err != nil {
+		return err
 	}
-	srv := &http.Server{Handler: d.handler, ReadHeaderTimeout: 10 * time.Second}
-	d.log.Info("poold serving", "listen", ln.Addr().String(), "store", storeKind(d.store), "tiers", d.cfg.Tiers.Names(),
-		"schedule", d.cfg.ReconcileSchedule)
+	closeAll := func() {
+		for _, l := range d.lns {
+			l.ln.Close()
+		}
+	}
+	pub, priv := d.lns[0], d.lns[1]
+	d.log.Info("poold serving", "listen", pub.scheme()+"://"+pub.ln.Addr().String(),
+		"admin_listen", priv.scheme()+"://"+priv.ln.Addr().String(), "store", storeKind(d.store),
+		"tiers", d.cfg.Tiers.Names(), "schedule", d.cfg.ReconcileSchedule)
+	if !isLoopback(priv.ln.Addr()) && priv.srv.TLSConfig == nil {
+		d.log.Warn("the admin listener (admin API, /metrics) is not on loopback and has no TLS: bearer tokens cross the network in clear", "admin_listen", priv.ln.Addr().String())
+	}
 
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	if err := d.jobs.Start(runCtx); err != nil {
-		ln.Close()
+		closeAll()
 		return fmt.Errorf("start jobs: %w", err)
 	}
 	g, gctx := errgroup.WithContext(runCtx)
@@ -208,12 +252,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 			g.Go(func() error { return d.prober.Run(gctx) })
 		}
 	}
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	for _, l := range d.lns {
+		g.Go(func() error {
+			if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("%s listener: %w", l.name, err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		select {
 		case <-ctx.Done(): // SIGTERM / SIGINT
@@ -223,7 +269,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("shutting down", "grace", grace)
 		sctx, cancel := context.WithTimeout(context.Background(), grace)
 		defer cancel()
-		herr := srv.Shutdown(sctx)
+		var herr error
+		for _, l := range d.lns {
+			herr = errors.Join(herr, l.srv.Shutdown(sctx))
+		}
 		// Stop fetching, let running jobs finish within the grace period, then cancel the rest:
 		// a cancelled provisioning job is retried after restart.
 		jerr := d.jobs.Stop(sctx)
@@ -233,9 +282,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		stop()
 		return errors.Join(herr, jerr)
 	})
-	err = g.Wait()
+	err := g.Wait()
 	d.log.Info("poold stopped")
 	return err
+}
+
+func isLoopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
 }
 
 func storeKind(s *store.Store) string {

@@ -16,7 +16,14 @@ import (
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
-// routes is every route the daemon serves, in one place.
+// routes is every route the daemon serves, in one place, split by listener:
+//
+//   - publicMux is what the internet reaches (--listen): the Stripe webhook, the public
+//     handlers (the storefront) and a bare liveness answer;
+//   - privateMux is the operator's (--admin-listen, loopback by default): the admin API,
+//     /metrics, /readyz, /healthz.
+//
+// Nothing of the private side is mounted on the public one, whatever is configured.
 type routes struct {
 	store   *store.Store
 	rec     *control.Reconciler
@@ -30,24 +37,34 @@ type routes struct {
 	log    *slog.Logger
 }
 
-func (r routes) mux() *http.ServeMux {
+// publicMux is the public listener's handler: only what a customer or Stripe must reach.
+func (r routes) publicMux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
-	mux.HandleFunc("GET /readyz", r.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)}))
+	mux.HandleFunc("GET /healthz", healthz)
 	if r.webhook != nil {
 		mux.Handle(orders.Path, r.webhook)
 	}
 	for pattern, h := range r.public {
 		mux.Handle(pattern, h)
 	}
+	return mux
+}
+
+// privateMux is the private (operator) listener's handler.
+func (r routes) privateMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", r.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)}))
 	if r.admin != nil {
 		mux.Handle(admin.Prefix, r.admin)
 	}
 	return mux
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
 }
 
 // ready is /readyz: the database, its migrations and the reconciler.

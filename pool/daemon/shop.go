@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"maps"
 	"net/http"
 
 	"github.com/axiestudio/tenantpool/pool/shop"
@@ -17,17 +18,18 @@ type Shop struct {
 	MaxQuantity int    // seats per checkout (0 = shop.DefaultMaxQuantity)
 }
 
-// newShop builds the storefront's public routes; nil when it is off.
-func newShop(cfg Config, s *store.Store) (map[string]http.Handler, error) {
+// newShop adds the storefront's routes to the public listener's (nothing when it is off).
+func newShop(cfg Config, s *store.Store, public map[string]http.Handler) error {
 	if cfg.Shop == nil {
 		cfg.Log.Warn("storefront disabled: it needs POOL_STRIPE_API_KEY and POOL_PUBLIC_URL")
-		return nil, nil
+		return nil
 	}
 	c := cfg.Shop
 	sh, err := shop.New(shop.Config{Store: s, Tiers: cfg.Tiers, Stripe: shop.NewStripeClient(c.APIKey, c.APIURL, nil),
 		PublicURL: c.PublicURL, CancelURL: c.CancelURL, MaxQuantity: c.MaxQuantity, Log: cfg.Log})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return sh.Routes(), nil
+	maps.Copy(public, sh.Routes())
+	return nil
 }

@@ -74,7 +74,7 @@ func TestStrayPassRemovesOnlyStrays(t *testing.T) {
 	d, err := daemon.New(ctx, daemon.Config{
 		Store: store.Options{DataDir: dir, Key: storetest.Key}, Tiers: tiers, Prefix: prefix,
 		Tenants: func(context.Context, *store.Store) (pool.Tenants, error) { return prov, nil },
-		Listen:  "127.0.0.1:0", ReconcileSchedule: "@every 1h", StuckTimeout: time.Hour,
+		Listen:  "127.0.0.1:0", AdminListen: "127.0.0.1:0", ReconcileSchedule: "@every 1h", StuckTimeout: time.Hour,
 		ProvisionConcurrency: 1, HardFailureLimit: 10, ShutdownTimeout: time.Second,
 		Probe: daemon.Probe{Schedule: "off"},
 		Hosts: func(context.Context) ([]platform.Host, error) {
@@ -92,7 +92,7 @@ func TestStrayPassRemovesOnlyStrays(t *testing.T) {
 	t.Cleanup(func() { stop(); <-done })
 
 	// The pass has run once the metrics count it (it logs and counts after its removals).
-	srv := httptest.NewServer(d.Handler())
+	srv := httptest.NewServer(d.AdminHandler())
 	defer srv.Close()
 	metrics := func() string {
 		resp, err := srv.Client().Get(srv.URL + "/metrics")

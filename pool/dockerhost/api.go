@@ -112,30 +112,72 @@ func (c *Client) RemoveVolume(ctx context.Context, name string) error {
 
 // CreateVolume creates a named local volume with labels ("key=value").
 func (c *Client) CreateVolume(ctx context.Context, name string, labels ...string) error {
-	body, err := jsonBody(map[string]any{"Name": name, "Labels": labelMap(labels)})
+	return c.createVolume(ctx, name, nil, labels)
+}
+
+// CreateVolumeWithOptions creates a named local volume with driver options (size=…).
+func (c *Client) CreateVolumeWithOptions(ctx context.Context, name string, opts map[string]string, labels ...string) error {
+	return c.createVolume(ctx, name, opts, labels)
+}
+
+func (c *Client) createVolume(ctx context.Context, name string, opts map[string]string, labels []string) error {
+	body, err := jsonBody(map[string]any{"Name": name, "Labels": labelMap(labels), "DriverOpts": opts})
 	if err != nil {
 		return err
 	}
 	return c.do(ctx, http.MethodPost, "/volumes/create", nil, body, "application/json", nil)
 }
 
-// ContainerSpec is what RunContainer creates: a container without network access, with its
-// labels and, optionally, a named volume mounted.
+// ContainerSpec is what RunContainer creates: a container without network access (unless
+// NetworkMode says otherwise), with its labels and, optionally, a named volume mounted.
 type ContainerSpec struct {
 	Name   string
 	Image  string
 	Cmd    []string
 	Labels []string // "key=value"
 	Volume string   // a named volume mounted at /data ("" = none)
+	// User, the capabilities and security options, and the network mode ("" = none) are
+	// passed to the engine as they are.
+	User        string
+	CapAdd      []string
+	CapDrop     []string
+	SecurityOpt []string
+	NetworkMode string
 }
 
 // RunContainer creates and starts a container and returns its ID.
 func (c *Client) RunContainer(ctx context.Context, s ContainerSpec) (string, error) {
-	host := map[string]any{"NetworkMode": "none"}
+	id, err := c.CreateContainer(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	return id, c.StartContainer(ctx, id)
+}
+
+// StartContainer starts a created container.
+func (c *Client) StartContainer(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/start", nil, nil, "", nil)
+}
+
+// WaitContainer waits until the container stops and returns its exit code.
+func (c *Client) WaitContainer(ctx context.Context, id string) (int, error) {
+	var out struct {
+		StatusCode int `json:"StatusCode"`
+	}
+	err := c.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/wait", nil, nil, "", &out)
+	return out.StatusCode, err
+}
+
+// CreateContainer creates a container (not started) and returns its ID.
+func (c *Client) CreateContainer(ctx context.Context, s ContainerSpec) (string, error) {
+	host := map[string]any{"NetworkMode": "none", "CapAdd": s.CapAdd, "CapDrop": s.CapDrop, "SecurityOpt": s.SecurityOpt}
+	if s.NetworkMode != "" {
+		host["NetworkMode"] = s.NetworkMode
+	}
 	if s.Volume != "" {
 		host["Binds"] = []string{s.Volume + ":/data"}
 	}
-	body, err := jsonBody(map[string]any{"Image": s.Image, "Cmd": s.Cmd, "Labels": labelMap(s.Labels), "HostConfig": host})
+	body, err := jsonBody(map[string]any{"Image": s.Image, "Cmd": s.Cmd, "User": s.User, "Labels": labelMap(s.Labels), "HostConfig": host})
 	if err != nil {
 		return "", err
 	}
@@ -148,9 +190,6 @@ func (c *Client) RunContainer(ctx context.Context, s ContainerSpec) (string, err
 	}
 	if err := c.do(ctx, http.MethodPost, "/containers/create", q, body, "application/json", &created); err != nil {
 		return "", err
-	}
-	if err := c.do(ctx, http.MethodPost, "/containers/"+created.ID+"/start", nil, nil, "", nil); err != nil {
-		return created.ID, err
 	}
 	return created.ID, nil
 }

@@ -1,6 +1,8 @@
 // Package metrics exposes tenantpool's Prometheus metrics. Gauges and lifetime counters are read
 // from the database at scrape time (so every replica reports the same figures and nothing resets
-// on restart); latencies are histograms observed in this process.
+// on restart), at most once per cache interval (DefaultCacheTTL) whatever the number of
+// concurrent scrapes, so a scrape flood cannot queue the store's writers; latencies are
+// histograms observed in this process.
 //
 // Metric names (all prefixed tenantpool_):
 //
@@ -26,13 +28,14 @@
 //	reconcile_leader                        gauge   1 while this process leads the reconcile
 //	stray_containers{verdict}               gauge   managed containers the last stray pass did not find live (stray, young, foreign, unexpected)
 //	stray_containers_removed_total          counter stray containers the stray pass removed in this process
-//	scrape_errors_total                     counter database reads that failed during a scrape
+//	scrape_errors_total                     counter database reads that failed during a scrape (one per cache interval at most)
 package metrics
 
 import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,9 +61,33 @@ type Metrics struct {
 	straysRemoved                 prometheus.Counter
 }
 
+// DefaultCacheTTL is how long one read of the database serves scrapes.
+const DefaultCacheTTL = 5 * time.Second
+
+// Option changes New's defaults.
+type Option func(*collector)
+
+// WithCacheTTL sets how long one read of the database serves scrapes (≤ 0: DefaultCacheTTL).
+func WithCacheTTL(d time.Duration) Option {
+	return func(c *collector) {
+		if d > 0 {
+			c.ttl = d
+		}
+	}
+}
+
+// WithClock replaces the cache's clock (tests).
+func WithClock(now func() time.Time) Option { return func(c *collector) { c.now = now } }
+
 // New registers every tenantpool metric (and the Go/process collectors) on a new registry.
 // hardLimit is the reconciler's consecutive-failure limit (for tier_hard_limited).
-func New(src Source, tiers pool.Tiers, hardLimit int, log *slog.Logger) *Metrics {
+func New(src Source, tiers pool.Tiers, hardLimit int, log *slog.Logger, opts ...Option) *Metrics {
+	col := &collector{src: src, tiers: tiers, hardLimit: hardLimit, log: log, ttl: DefaultCacheTTL, now: time.Now,
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tenantpool_scrape_errors_total", Help: "Database reads that failed during a scrape."})}
+	for _, o := range opts {
+		o(col)
+	}
 	reg := prometheus.NewRegistry()
 	buckets := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 	m := &Metrics{
@@ -85,9 +112,7 @@ func New(src Source, tiers pool.Tiers, hardLimit int, log *slog.Logger) *Metrics
 			Help: "Stray tenant containers the stray pass removed in this process."}),
 	}
 	reg.MustRegister(m.claim, m.provision, m.paidToEmail, m.attemptFailures, m.emailsFailed, m.probeEvents, m.leader,
-		m.strays, m.straysRemoved,
-		&collector{src: src, tiers: tiers, hardLimit: hardLimit, log: log, errors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tenantpool_scrape_errors_total", Help: "Database reads that failed during a scrape."})},
+		m.strays, m.straysRemoved, col,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -160,6 +185,33 @@ type collector struct {
 	hardLimit int
 	log       *slog.Logger
 	errors    prometheus.Counter
+	ttl       time.Duration
+	now       func() time.Time
+
+	// The last read and when it was made. Scrapes arriving while a read runs wait for it
+	// (mu is held during the read) and share its result.
+	mu     sync.Mutex
+	readAt time.Time
+	stats  store.Stats
+	err    error
+}
+
+// read returns the store's figures, read again only when the last read (failed or not) is
+// older than the cache interval.
+func (c *collector) read() (store.Stats, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := c.now(); c.readAt.IsZero() || now.Sub(c.readAt) >= c.ttl || now.Before(c.readAt) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c.stats, c.err = c.src.Stats(ctx)
+		cancel()
+		c.readAt = c.now()
+		if c.err != nil {
+			c.errors.Inc()
+			c.log.Error("metrics scrape", "err", c.err)
+		}
+	}
+	return c.stats, c.err
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -172,12 +224,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	defer c.errors.Collect(ch)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	st, err := c.src.Stats(ctx)
+	st, err := c.read()
 	if err != nil {
-		c.errors.Inc()
-		c.log.Error("metrics scrape", "err", err)
 		return
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {

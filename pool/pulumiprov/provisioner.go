@@ -296,6 +296,11 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	if mode.preview {
 		return "", host.Name, p.preview(ctx, log, sec, st, mode.out)
 	}
+	if !mode.suspended {
+		if err := p.checkStorage(ctx, log, t, host); err != nil {
+			return "", "", err
+		}
+	}
 	if err := p.recoverStack(ctx, log, sec, st, a.Slug, &host); err != nil {
 		return "", "", err
 	}
@@ -321,7 +326,69 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	if !ok || url == "" {
 		return "", "", pool.Permanent(fmt.Errorf("%s: %w: no %q output", name, ErrProgram, tenant.OutputURL))
 	}
+	if !mode.suspended {
+		if err := p.applyEngineResources(ctx, log, spec); err != nil {
+			return "", "", err
+		}
+	}
 	return url, host.Name, nil
+}
+
+// checkStorage refuses, before any update, a tier that sizes storage (disk_mb, volume_mb) on a
+// host whose engine cannot size it (its /info: storage driver and backing file system), with
+// what to do; the engine would refuse the container or volume anyway, after a partial update.
+// Without Docker access the host cannot be asked: a warning, and the engine decides.
+func (p *Provisioner) checkStorage(ctx context.Context, log *slog.Logger, t pool.Tier, host platform.Host) error {
+	if !t.SizesStorage() {
+		return nil
+	}
+	if p.cfg.Docker == nil {
+		log.Warn("tier sizes storage but the provisioner has no Docker access to check the host", "host", host.Name)
+		return nil
+	}
+	c, err := p.docker(host)
+	if err != nil {
+		return err
+	}
+	in, err := c.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("host %s: %w", host.Name, err)
+	}
+	q := in.Quotas()
+	if t.DiskMB > 0 && !q.Layer || t.VolumeMB > 0 && !q.Volume {
+		return pool.Permanent(fmt.Errorf("tier %s on host %s: %s", t.Name, host.Name, q.Why))
+	}
+	return nil
+}
+
+// applyEngineResources sets the limits the Docker provider has no input for (the pids limit,
+// the I/O weight) on the tenant's container through the Engine API, after every update: a
+// re-created container starts without them. Without Docker access they cannot be set: a
+// warning.
+func (p *Provisioner) applyEngineResources(ctx context.Context, log *slog.Logger, spec tenant.Spec) error {
+	if p.cfg.Docker == nil {
+		log.Warn("no Docker access: the tenant's pids limit and I/O weight are not set", "host", spec.Host.Name)
+		return nil
+	}
+	c, err := p.docker(spec.Host)
+	if err != nil {
+		return err
+	}
+	r := spec.EngineResources()
+	warnings, err := c.UpdateResources(ctx, spec.ContainerName(), dockerhost.Resources{PidsLimit: r.PidsLimit, BlkioWeight: r.IOWeight})
+	if errors.Is(err, pool.ErrNotFound) {
+		// No container, no process to limit; whatever creates it again is an update of this
+		// stack, which comes back here.
+		log.Warn("no container to set the pids limit and I/O weight on", "host", spec.Host.Name, "container", spec.ContainerName())
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("host %s: limits of %s: %w", spec.Host.Name, spec.ContainerName(), err)
+	}
+	for _, w := range warnings {
+		log.Warn("engine warning on the tenant's limits", "host", spec.Host.Name, "warning", w)
+	}
+	return nil
 }
 
 // Suspend stops an account's tenant and keeps its data: the stack is updated with the spec

@@ -1,5 +1,6 @@
-// Package secret seals account secrets at rest (AES-256-GCM), loads or creates the key, and
-// generates passwords. Nothing here logs; errors never carry secret material.
+// Package secret seals account secrets at rest (AES-256-GCM) with a [Keyring] — the current
+// key seals, old keys still open, every sealed value names its key — reads or creates the
+// keyring, and generates passwords. Nothing here logs; errors never carry secret material.
 package secret
 
 import (
@@ -9,9 +10,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 )
 
 // KeySize is the AES-256 key length in bytes.
@@ -62,58 +60,6 @@ func (b *Box) Open(sealed string, aad []byte) ([]byte, error) {
 		return nil, ErrOpen
 	}
 	return out, nil
-}
-
-// LoadKey returns the sealing key: from envValue (base64 of 32 bytes, e.g. POOL_SECRET_KEY)
-// when set, else from path, creating that file with a fresh random key and mode 0600 on first
-// run. A key file readable by group or others is refused.
-func LoadKey(envValue, path string) ([]byte, error) {
-	if envValue != "" {
-		key, err := decodeKey(envValue)
-		if err != nil {
-			return nil, fmt.Errorf("POOL_SECRET_KEY: %w", err)
-		}
-		return key, nil
-	}
-	data, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("secret key file: %w", err)
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("secret key file %s has mode %v: it must not be readable by group or others (chmod 600)", path, fi.Mode().Perm())
-		}
-		key, err := decodeKey(strings.TrimSpace(string(data)))
-		if err != nil {
-			return nil, fmt.Errorf("secret key file %s: %w", path, err)
-		}
-		return key, nil
-	case errors.Is(err, os.ErrNotExist):
-		key := make([]byte, KeySize)
-		if _, err := rand.Read(key); err != nil {
-			return nil, fmt.Errorf("secret: generate key: %w", err)
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("secret key dir: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			if errors.Is(err, os.ErrExist) { // another process created it first
-				return LoadKey("", path)
-			}
-			return nil, fmt.Errorf("secret key file: %w", err)
-		}
-		_, werr := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
-		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-			os.Remove(path)
-			return nil, fmt.Errorf("secret key file: %w", err)
-		}
-		return key, nil
-	default:
-		return nil, fmt.Errorf("secret key file: %w", err)
-	}
 }
 
 func decodeKey(s string) ([]byte, error) {

@@ -43,7 +43,10 @@ type Options struct {
 	DataDir string
 	// DatabaseURL selects PostgreSQL (postgres://…).
 	DatabaseURL string
-	// Key seals account secrets (32 bytes, see package secret).
+	// Keyring seals account secrets with its current key and opens them with any of its keys
+	// (see package secret). Nil: a keyring of Key alone.
+	Keyring *secret.Keyring
+	// Key is the one sealing key (32 bytes) when Keyring is nil.
 	Key []byte
 	// Clock defaults to the real clock.
 	Clock quartz.Clock
@@ -55,7 +58,7 @@ type Options struct {
 type Store struct {
 	db     *sql.DB
 	pg     bool
-	box    *secret.Box
+	box    *secret.Keyring
 	clock  quartz.Clock
 	log    *slog.Logger
 	driver riverdriver.Driver[*sql.Tx]
@@ -77,9 +80,12 @@ type Store struct {
 
 // Open connects, migrates and returns the store.
 func Open(ctx context.Context, o Options) (*Store, error) {
-	box, err := secret.NewBox(o.Key)
-	if err != nil {
-		return nil, err
+	var err error
+	box := o.Keyring
+	if box == nil {
+		if box, err = secret.NewKeyring(o.Key); err != nil {
+			return nil, err
+		}
 	}
 	s := &Store{box: box, clock: o.Clock, log: o.Logger, dataDir: o.DataDir}
 	if s.clock == nil {

@@ -12,6 +12,8 @@
 //	                     version, quoted ("1.41"; default "1.41", Engine 20.10, the minimum)
 //	network              tenants' network name (default tenantpool-tenants)
 //	proxyImage           Traefik v3 image pinned by digest
+//	pooldImage           the project's own image (pool/cmd/poold/deploy/Dockerfile) pinned by
+//	                     digest: it runs the edge's Docker socket proxy on every host
 //	landingAddress       apex record target (default: the primary host's address)
 //	tls                  {mode: selfsigned | cloudflare-origin | acme-dns01, acmeEmail, acmeCaServer}
 //	cloudflareZoneId     Cloudflare zone id (not for a local domain)

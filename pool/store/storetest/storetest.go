@@ -125,3 +125,35 @@ func SchemaURL(t testing.TB, base string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// EachReopen runs fn once per backend as a subtest with open, which opens the subtest's one
+// fresh database — again and again, with the options given (their DataDir or DatabaseURL are
+// filled in; a zero Key and Keyring mean Key). Each store is closed when the test ends.
+func EachReopen(t *testing.T, fn func(t *testing.T, open func(store.Options) *store.Store)) {
+	bases := map[string]func(t testing.TB) store.Options{
+		"sqlite": func(t testing.TB) store.Options { return store.Options{DataDir: t.TempDir()} },
+	}
+	names := []string{"sqlite"}
+	if base := PostgresURL(t); base != "" {
+		bases["postgres"] = func(t testing.TB) store.Options { return store.Options{DatabaseURL: SchemaURL(t, base)} }
+		names = append(names, "postgres")
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			where := bases[name](t)
+			fn(t, func(o store.Options) *store.Store {
+				t.Helper()
+				o.DataDir, o.DatabaseURL = where.DataDir, where.DatabaseURL
+				if o.Key == nil && o.Keyring == nil {
+					o.Key = Key
+				}
+				s, err := store.Open(context.Background(), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			})
+		})
+	}
+}
