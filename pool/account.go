@@ -113,12 +113,20 @@ type Account struct {
 	Host  string // Docker host the tenant runs on
 	URL   string // https://client07.example.com
 
-	OperatorUser     string // Langflow superuser
-	OperatorPassword string // secret
-	SecretKey        string // LANGFLOW_SECRET_KEY, secret
-	CustomerUser     string
-	CustomerPassword string // secret
-	CustomerUserID   string // Langflow user id of the customer login
+	OperatorUser string // Langflow superuser
+	// OperatorPassword is the superuser's password the daemon logs in with; secret. It is not
+	// the one in the container's environment: provisioning sets it through Langflow's API right
+	// after the tenant's first healthy start (see OperatorBootstrap).
+	OperatorPassword string
+	// OperatorBootstrap is LANGFLOW_SUPERUSER_PASSWORD, the superuser's first password, in the
+	// tenant's container environment, where the customer's code can read it; secret. It is dead
+	// once provisioning rotated it to OperatorPassword, and stays the same on every later update
+	// (Langflow creates the superuser from it only when none exists, never resets it).
+	OperatorBootstrap string
+	SecretKey         string // LANGFLOW_SECRET_KEY, secret
+	CustomerUser      string
+	CustomerPassword  string // secret
+	CustomerUserID    string // Langflow user id of the customer login
 
 	OrderID    string // set once claimed; unique
 	Origin     Origin // who asked for it

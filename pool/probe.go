@@ -68,6 +68,6 @@ func DecideProbe(ok bool, failures, threshold int) ProbeAction {
 // FlagNotice is what the operator is told about a newly flagged account. It holds no secret.
 type FlagNotice struct {
 	Failures int       // consecutive failed probes
-	Reason   string    // why it was flagged, with the last probe's or the re-apply's error
+	Reason   string    // why it was flagged, with Describe of the last probe's or the re-apply's error: never tenant text
 	At       time.Time // when (the prober's clock): one flag episode of the account
 }

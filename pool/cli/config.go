@@ -14,6 +14,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 )
 
 // FileConfig is the optional YAML configuration file (--config / POOL_CONFIG). Unknown keys are
@@ -59,6 +60,9 @@ func loadFileConfig(path string) (FileConfig, pool.Tiers, error) {
 	for _, h := range fc.Hosts {
 		if err := h.Validate(); err != nil {
 			errs = append(errs, err)
+		}
+		if err := pulumiprov.ValidateSSHOpts(h.SSHOpts); err != nil {
+			errs = append(errs, fmt.Errorf("host %s: %w", h.Name, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

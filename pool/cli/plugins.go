@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/axiestudio/tenantpool/infra/deploy"
+	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 )
 
@@ -59,7 +60,7 @@ func (e *Env) installPlugins(ctx context.Context) error {
 		var stderr bytes.Buffer
 		c := exec.CommandContext(ctx, cliPath, args...)
 		// The CLI's own environment (HOME, proxies, credentials), with the daemon's PULUMI_HOME.
-		c.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
+		c.Env = append(pool.ChildEnv(os.Environ()), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
 		c.Stdout, c.Stderr = e.Stdout, io.MultiWriter(e.Stderr, &stderr)
 		if err := c.Run(); err != nil {
 			reason := deploy.ErrorLines(stderr.String())

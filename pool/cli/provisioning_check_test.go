@@ -96,6 +96,25 @@ func TestSecondHostWithoutCloudflareIsRefused(t *testing.T) {
 	}
 }
 
+// A configured host whose sshOpts would run a command on the daemon's machine is refused by
+// config check and serve, naming the option, before anything is written.
+func TestConfigHostSSHOptsRefused(t *testing.T) {
+	h := provisioningHarness(t)
+	h.env["POOL_CONFIG"] = writeFile(t, "poold.yaml", `hosts:
+  - {name: a, dockerUrl: "ssh://deploy@203.0.113.1", address: 203.0.113.1, capacity: 10, network: tenantpool-tenants, wildcardTarget: true,
+     sshOpts: ["-o", "StrictHostKeyChecking=yes", "-o", "ProxyCommand=sh -c 'id > /tmp/pwned'"]}
+`)
+	for _, args := range [][]string{{"config", "check"}, {"serve"}} {
+		_, err := h.run(context.Background(), args...)
+		if err == nil || !strings.Contains(err.Error(), "host a: ssh option ProxyCommand refused") {
+			t.Fatalf("poold %v: %v, want ProxyCommand refused for host a", args, err)
+		}
+	}
+	if _, err := os.Stat(h.dir); !os.IsNotExist(err) {
+		t.Fatal("a refused configuration wrote the data dir")
+	}
+}
+
 // Bad Cloudflare settings are reported with the rest, the token never quoted.
 func TestConfigCheckCloudflareSettings(t *testing.T) {
 	tokenFile := writeFile(t, "token", cfToken)

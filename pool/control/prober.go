@@ -237,7 +237,8 @@ func (p *Prober) probe(ctx context.Context, ps *pass, a pool.Account) error {
 	case pool.ProbeReapply:
 		return p.reapply(ctx, ps, log, a, failures, detail)
 	case pool.ProbeFlag:
-		return p.flag(ctx, ps, log, a, failures, fmt.Sprintf("%d consecutive failed health probes, still failing after a re-apply: %s", failures, detail))
+		return p.flag(ctx, ps, log, a, failures, detail,
+			fmt.Sprintf("%d consecutive failed health probes, still failing after a re-apply: %s", failures, pool.Describe(checkErr)))
 	}
 	return nil
 }
@@ -279,15 +280,20 @@ func (p *Prober) reapply(ctx context.Context, ps *pass, log *slog.Logger, a pool
 	if err := p.event(ctx, cur, pool.EventReapplyFailed, rerr.Error()); err != nil {
 		return err
 	}
-	return p.flag(ctx, ps, log, cur, failures, fmt.Sprintf("%d consecutive failed health probes and the re-apply failed: %s", failures, rerr))
+	return p.flag(ctx, ps, log, cur, failures, rerr.Error(),
+		fmt.Sprintf("%d consecutive failed health probes and the re-apply failed: %s", failures, pool.Describe(rerr)))
 }
 
-func (p *Prober) flag(ctx context.Context, ps *pass, log *slog.Logger, a pool.Account, failures int, reason string) error {
+// flag flags the account for the operator. reason is what leaves the daemon (the stored flag
+// and the alert e-mail): it is built with pool.Describe, never from a tenant's words, since a
+// hostile tenant controls its health check's body and its Langflow's error details. detail,
+// the full error, goes to the log only.
+func (p *Prober) flag(ctx context.Context, ps *pass, log *slog.Logger, a pool.Account, failures int, detail, reason string) error {
 	newly, err := p.cfg.Store.Flag(ctx, a.ID, reason)
 	if err != nil || !newly {
 		return err
 	}
-	log.Error("tenant flagged for the operator", "reason", reason, "url", a.URL)
+	log.Error("tenant flagged for the operator", "reason", reason, "err", detail, "url", a.URL)
 	ps.add(func(r *ProbeReport) { r.Flagged++ }, nil)
 	p.observe(a, pool.EventFlagged)
 	if p.cfg.Alert != nil {

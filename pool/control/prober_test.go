@@ -168,8 +168,9 @@ func TestProberReappliesThenFlagsThenRecovers(t *testing.T) {
 		if n, _ := s.FlaggedCount(ctx); n != 1 {
 			t.Fatalf("flagged %d, want 1", n)
 		}
-		if got := al.of(as[0].Slug); len(got) != 1 || !strings.HasPrefix(got[0], "4: 4 consecutive failed health probes") || !strings.Contains(got[0], "nok") {
-			t.Fatalf("alerts %q, want one naming the streak and the last error", got)
+		if got := al.of(as[0].Slug); len(got) != 1 || !strings.HasPrefix(got[0], "4: 4 consecutive failed health probes") ||
+			!strings.Contains(got[0], "langflow health check: HTTP 500 Internal Server Error") || strings.Contains(got[0], "nok") {
+			t.Fatalf("alerts %q, want one naming the streak and the last error's status, not the tenant's body", got)
 		}
 		if prov.Reapplied(as[0].Slug) != 1 {
 			t.Fatalf("re-applied %d times, want once per streak", prov.Reapplied(as[0].Slug))
@@ -228,7 +229,7 @@ func TestProberReapplyFailureFlagsAtOnce(t *testing.T) {
 		if got := events(t, s, as[0].ID); !reflect.DeepEqual(got, want) {
 			t.Fatalf("history %v, want %v", got, want)
 		}
-		if got := al.of(as[0].Slug); len(got) != 1 || !strings.HasPrefix(got[0], "2: ") || !strings.Contains(got[0], "re-apply failed: engine: host unreachable") {
+		if got := al.of(as[0].Slug); len(got) != 1 || !strings.HasPrefix(got[0], "2: ") || !strings.Contains(got[0], "re-apply failed: unclassified failure") || strings.Contains(got[0], "host unreachable") {
 			t.Fatalf("alerts %q", got)
 		}
 		for range 3 { // still down: no second flag, alert or re-apply

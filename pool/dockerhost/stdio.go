@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"sync"
 	"time"
+
+	"github.com/axiestudio/tenantpool/pool"
 )
 
 // dialCommand starts name args and returns a connection over its stdin and stdout: what `ssh
@@ -21,7 +23,7 @@ func dialCommand(ctx context.Context, name string, args ...string) (net.Conn, er
 		return nil, err
 	}
 	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Env = append(pool.ChildEnv(os.Environ()), "LC_ALL=C")
 	// Our own pipes, not StdinPipe/StdoutPipe: Wait (which runs as soon as the command starts)
 	// would close those under a reader that has not finished.
 	inR, inW, err := os.Pipe()

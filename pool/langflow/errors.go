@@ -1,11 +1,21 @@
 package langflow
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
+
+	"github.com/axiestudio/tenantpool/pool"
 )
+
+var _ pool.Describer = (*Error)(nil)
 
 // Error kinds. Every error returned by a [Client] call is an [*Error] that wraps at most one of
 // these, so callers write errors.Is(err, langflow.ErrConflict).
@@ -125,4 +135,48 @@ func scrub(s string, secrets []string) string {
 		s = s[:maxDetail] + "…"
 	}
 	return s
+}
+
+// Describe says what failed without a word of the tenant's: the operation and the HTTP status,
+// or a fixed class of transport failure. It is what may leave the daemon (an operator e-mail):
+// Detail and a transport error's text can carry bytes the tenant chose (its error body, a
+// malformed response quoted by net/http), so neither appears. It implements pool.Describer.
+func (e *Error) Describe() string {
+	op := "langflow " + e.Op
+	switch {
+	case e.Status == http.StatusOK && errors.Is(e.Kind, ErrUnavailable):
+		return op + ": HTTP 200 without Langflow's ok status"
+	case e.Status != 0:
+		return fmt.Sprintf("%s: HTTP %d %s", op, e.Status, http.StatusText(e.Status))
+	case e.Err != nil:
+		return op + ": " + transportClass(e.Err)
+	case e.Kind != nil:
+		return op + ": " + e.Kind.Error()
+	}
+	return op + ": failed"
+}
+
+// transportClass is a fixed description of a failure to get an HTTP answer.
+func transportClass(err error) string {
+	var dns *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var recordHeader tls.RecordHeaderError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed without an answer"
+	case errors.As(err, &dns):
+		return "host name not resolved"
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &recordHeader):
+		return "TLS failure"
+	}
+	return "no valid HTTP answer"
 }

@@ -83,7 +83,7 @@ func (g *Gate) WaitHealthy(ctx context.Context, baseURL string, timeout time.Dur
 		g.log.DebugContext(ctx, "langflow not healthy yet", "url", c.BaseURL(), "probe", probes, "err", err)
 		remaining := g.clock.Until(deadline)
 		if remaining <= 0 {
-			return fmt.Errorf("%w: %s after %s and %d probes: %w", ErrNotReady, c.BaseURL(), timeout, probes, err)
+			return &notReadyError{url: c.BaseURL(), timeout: timeout, probes: probes, last: err}
 		}
 		t := g.clock.NewTimer(min(g.interval, remaining), "langflow", "health")
 		select {
@@ -93,6 +93,71 @@ func (g *Gate) WaitHealthy(ctx context.Context, baseURL string, timeout time.Dur
 		case <-t.C:
 		}
 	}
+}
+
+// RotateOperator replaces the operator's (superuser's) bootstrap password — the one in the
+// container's environment, which the customer's code can read — with next, through Langflow's
+// API (PATCH /api/v1/users/{id}, as the superuser itself), and proves next logs in and the
+// bootstrap password no longer does. Langflow never resets an existing superuser from its
+// environment (see langflowtest.Server.Boot), so the bootstrap password stays dead across
+// restarts and re-applies.
+//
+// It is crash-safe across retries because both passwords are stored before it is first called:
+// it tries next first (an earlier attempt may have rotated already, its outcome lost), then the
+// bootstrap one. When neither logs in, the operator is locked out of the tenant: an
+// ErrUnauthorized error saying so. bootstrap == next is an account from before rotation
+// existed: nothing to do.
+func (g *Gate) RotateOperator(ctx context.Context, baseURL, user, bootstrap, next string) error {
+	if user == "" || bootstrap == "" || next == "" {
+		return errors.New("langflow rotate operator: empty username or password")
+	}
+	if bootstrap == next {
+		return nil
+	}
+	c, err := g.Client(baseURL)
+	if err != nil {
+		return err
+	}
+	tok, err := c.Login(ctx, user, next)
+	switch {
+	case err == nil:
+		// Rotated by an earlier attempt.
+	case errors.Is(err, ErrUnauthorized):
+		if tok, err = c.Login(ctx, user, bootstrap); err != nil {
+			if errors.Is(err, ErrUnauthorized) {
+				return fmt.Errorf("langflow rotate operator: neither the stored nor the bootstrap password logs in as %q: %w", user, err)
+			}
+			return fmt.Errorf("operator: %w", err)
+		}
+		me, err := c.WhoAmI(ctx, tok)
+		if err != nil {
+			return fmt.Errorf("operator: %w", err)
+		}
+		if me.Username != user || !me.IsSuperuser {
+			return fmt.Errorf("langflow rotate operator: the bootstrap login is %q (superuser %t), want the superuser %q", me.Username, me.IsSuperuser, user)
+		}
+		if _, err := c.UpdateUser(ctx, tok, me.ID, UserPatch{Password: &next}); err != nil {
+			return fmt.Errorf("rotate operator: %w", err)
+		}
+		if tok, err = c.Login(ctx, user, next); err != nil {
+			return fmt.Errorf("operator after rotation: %w", err)
+		}
+	default:
+		return fmt.Errorf("operator: %w", err)
+	}
+	if me, err := c.WhoAmI(ctx, tok); err != nil {
+		return fmt.Errorf("operator: %w", err)
+	} else if me.Username != user || !me.IsSuperuser || !me.IsActive {
+		return fmt.Errorf("langflow rotate operator: the operator login is %q (superuser %t, active %t), want the active superuser %q",
+			me.Username, me.IsSuperuser, me.IsActive, user)
+	}
+	switch _, err := c.Login(ctx, user, bootstrap); {
+	case err == nil:
+		return fmt.Errorf("langflow rotate operator: the bootstrap password still logs in as %q", user)
+	case !errors.Is(err, ErrUnauthorized):
+		return fmt.Errorf("check the bootstrap password is dead: %w", err)
+	}
+	return nil
 }
 
 // EnsureCustomer makes the customer login exist, be active and work, and returns its Langflow
@@ -219,4 +284,23 @@ func (g *Gate) RotateAccount(ctx context.Context, a pool.Account, password strin
 	old := Credentials{Username: a.CustomerUser, Password: a.CustomerPassword}
 	next := Credentials{Username: a.CustomerUser, Password: password}
 	return g.RotateCustomer(ctx, a.URL, operator, a.CustomerUserID, old, next)
+}
+
+// notReadyError is WaitHealthy's verdict: ErrNotReady, and the last probe's error.
+type notReadyError struct {
+	url     string
+	timeout time.Duration
+	probes  int
+	last    error
+}
+
+func (e *notReadyError) Error() string {
+	return fmt.Sprintf("%s: %s after %s and %d probes: %s", ErrNotReady, e.url, e.timeout, e.probes, e.last)
+}
+
+func (e *notReadyError) Unwrap() []error { return []error{ErrNotReady, e.last} }
+
+// Describe implements pool.Describer: the deadline and the last probe, described.
+func (e *notReadyError) Describe() string {
+	return fmt.Sprintf("not healthy within %s (%d probes); last probe: %s", e.timeout, e.probes, pool.Describe(e.last))
 }

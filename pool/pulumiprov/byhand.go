@@ -78,7 +78,7 @@ func (p *Provisioner) byHand(ctx context.Context, a pool.Account, out io.Writer,
 
 // secrets are the values scrubbed from everything the engine says about a.
 func (p *Provisioner) secrets(a pool.Account) scrubber {
-	return append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	return append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
 }
 
 // preview runs the engine's preview of a selected stack whose program is set.

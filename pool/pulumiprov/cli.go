@@ -14,6 +14,8 @@ import (
 
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
+	"github.com/axiestudio/tenantpool/pool"
 )
 
 // cli runs one pulumi binary. The SDK's own command finds the binary only in PATH or at
@@ -42,7 +44,7 @@ func newCLI(ctx context.Context, path string) (*cli, error) {
 		resolved = abs
 	}
 	cmd := exec.CommandContext(ctx, resolved, "version")
-	cmd.Env = append(os.Environ(), "PULUMI_SKIP_UPDATE_CHECK=true")
+	cmd.Env = append(pool.ChildEnv(os.Environ()), "PULUMI_SKIP_UPDATE_CHECK=true")
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s version: %w", ErrMissingCLI, resolved, err)
@@ -60,7 +62,9 @@ func (c *cli) Run(ctx context.Context, workdir string, stdin io.Reader, extraOut
 	extraEnv []string, args ...string) (string, string, int, error) {
 	cmd := exec.CommandContext(ctx, c.path, append([]string{"--non-interactive"}, args...)...)
 	cmd.Dir = workdir
-	env := append(os.Environ(), extraEnv...)
+	// Only an allow-list of this process's environment (pool.ChildEnv): the CLI and every plugin
+	// it starts never see the daemon's own secrets.
+	env := append(pool.ChildEnv(os.Environ()), extraEnv...)
 	env = append(env, "PULUMI_AUTOMATION_API=true", "PATH="+filepath.Dir(c.path)+string(os.PathListSeparator)+os.Getenv("PATH"),
 		ownerEnv+"="+ownerToken())
 	cmd.Env = env

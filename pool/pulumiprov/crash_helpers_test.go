@@ -55,6 +55,7 @@ type pluginStack struct {
 	Docker    string // the engine the plugin runs the tenant container on ("" = none)
 	Image     string
 	BlockFile string // while it exists, the create blocks
+	EnvFile   string // the plugin writes its environment there at create ("" = no)
 }
 
 // pluginProgram is a tenant program with one custom resource of the test plugin, through an
@@ -73,7 +74,7 @@ func pluginProgram(ps pluginStack) func(tenant.Spec) pulumi.RunFunc {
 			var ct struct{ pulumi.CustomResourceState }
 			if err := ctx.RegisterResource("tenantpooltest:index:Container", "container", pulumi.Map{
 				"slug": pulumi.String(spec.Slug), "docker": pulumi.String(ps.Docker), "image": pulumi.String(ps.Image),
-				"blockFile": pulumi.String(ps.BlockFile),
+				"blockFile": pulumi.String(ps.BlockFile), "envFile": pulumi.String(ps.EnvFile),
 			}, &ct, pulumi.Provider(&prov)); err != nil {
 				return err
 			}

@@ -45,14 +45,15 @@ func newTenants(t testing.TB) *tenants {
 		runs: map[string]int{}, fail: map[string]error{}, block: map[string]chan struct{}{}, started: make(chan string, 16)}
 }
 
-// server returns slug's Langflow double, started on first use with the account's operator.
+// server returns slug's Langflow double, started on first use with the operator the container's
+// environment names (the bootstrap password, as the spec carries it).
 func (ts *tenants) server(a pool.Account) *langflowtest.Server {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if s, ok := ts.servers[a.Slug]; ok {
 		return s
 	}
-	s := langflowtest.NewServer(ts.t, langflowtest.Options{Superuser: a.OperatorUser, SuperuserPassword: a.OperatorPassword})
+	s := langflowtest.NewServer(ts.t, langflowtest.Options{Superuser: a.OperatorUser, SuperuserPassword: a.OperatorBootstrap})
 	ts.servers[a.Slug] = s
 	return s
 }
@@ -86,6 +87,12 @@ func (ts *tenants) program(spec tenant.Spec) pulumi.RunFunc {
 		if fail != nil {
 			return fail
 		}
+		if srv != nil && !spec.Suspended {
+			// The container (re)starts with the spec's environment: Langflow's setup_superuser.
+			if err := srv.Boot(spec.OperatorUser, spec.OperatorPassword); err != nil {
+				return err
+			}
+		}
 		var comp struct{ pulumi.ResourceState }
 		if err := ctx.RegisterComponentResource("tenantpool:test:Tenant", spec.Slug, &comp); err != nil {
 			return err
@@ -113,8 +120,9 @@ func account(id int64, slug string) pool.Account {
 	return pool.Account{
 		ID: id, Slug: slug, Tier: "basic", State: pool.StateProvisioning,
 		OperatorUser: "operator", OperatorPassword: "operator-pw-" + slug + "-0123456789",
-		SecretKey:    "secret-key-" + slug + "-0123456789abcdefghijklmnopqrstuvwxyz",
-		CustomerUser: "customer-" + slug, CustomerPassword: "customer-pw-" + slug + "-0123456789",
+		OperatorBootstrap: "operator-boot-" + slug + "-0123456789",
+		SecretKey:         "secret-key-" + slug + "-0123456789abcdefghijklmnopqrstuvwxyz",
+		CustomerUser:      "customer-" + slug, CustomerPassword: "customer-pw-" + slug + "-0123456789",
 	}
 }
 
@@ -215,7 +223,7 @@ func mustProvision(t testing.TB, p *pulumiprov.Provisioner, a pool.Account) pool
 func noSecrets(t testing.TB, text string, accounts ...pool.Account) {
 	t.Helper()
 	for _, a := range accounts {
-		for _, s := range []string{a.OperatorPassword, a.SecretKey, a.CustomerPassword} {
+		for _, s := range []string{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword} {
 			if s != "" && strings.Contains(text, s) {
 				t.Errorf("a secret of %s leaked", a.Slug)
 			}

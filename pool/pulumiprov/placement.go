@@ -92,11 +92,16 @@ func (pl *placer) release(slug string) {
 	delete(pl.placed, slug)
 }
 
+// validateHosts checks hosts from the platform stack's outputs or the configuration: each one
+// valid, with only allowed ssh options (ValidateSSHOpts), and no name twice.
 func validateHosts(hs []platform.Host) error {
 	var errs []error
 	seen := map[string]bool{}
 	for _, h := range hs {
 		errs = append(errs, h.Validate())
+		if err := ValidateSSHOpts(h.SSHOpts); err != nil {
+			errs = append(errs, fmt.Errorf("host %s: %w", h.Name, err))
+		}
 		if seen[h.Name] {
 			errs = append(errs, fmt.Errorf("host %s listed twice", h.Name))
 		}

@@ -77,8 +77,8 @@ func TestProvisionEightAtConcurrencyFour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := outs["operatorPassword"]; !o.Secret || o.Value != a.OperatorPassword {
-		t.Errorf("secret output: secret %t, right value %t", o.Secret, o.Value == a.OperatorPassword)
+	if o := outs["operatorPassword"]; !o.Secret || o.Value != a.OperatorBootstrap {
+		t.Errorf("secret output: secret %t, right value %t", o.Secret, o.Value == a.OperatorBootstrap)
 	}
 	if o := outs["containerName"]; o.Secret || o.Value != "tenant-"+a.Slug {
 		t.Errorf("containerName output %+v", o)
@@ -149,7 +149,7 @@ func TestNeverHealthyFailsTheAccount(t *testing.T) {
 	p, _ := newProvisioner(t, ts, options{health: 200 * time.Millisecond})
 	a := account(1, "client01")
 	ts.mu.Lock()
-	srv := langflowtest.NewServer(t, langflowtest.Options{Superuser: a.OperatorUser, SuperuserPassword: a.OperatorPassword, NeverHealthy: true})
+	srv := langflowtest.NewServer(t, langflowtest.Options{Superuser: a.OperatorUser, SuperuserPassword: a.OperatorBootstrap, NeverHealthy: true})
 	ts.servers[a.Slug] = srv
 	ts.mu.Unlock()
 	_, err := p.Provision(t.Context(), a, testTier())
@@ -161,13 +161,13 @@ func TestNeverHealthyFailsTheAccount(t *testing.T) {
 	}
 }
 
-// An invalid spec (here a short operator password) is permanent and never reaches the engine's
+// An invalid spec (here a short bootstrap operator password) is permanent and never reaches the engine's
 // update.
 func TestInvalidSpecIsPermanent(t *testing.T) {
 	ts := newTenants(t)
 	p, _ := newProvisioner(t, ts, options{})
 	a := account(1, "client01")
-	a.OperatorPassword = "short"
+	a.OperatorBootstrap = "short"
 	_, err := p.Provision(t.Context(), a, testTier())
 	if !pool.IsPermanent(err) || !strings.Contains(err.Error(), "invalid tenant spec") {
 		t.Fatalf("got %v, want a permanent invalid-spec error", err)
@@ -296,6 +296,9 @@ func makePlatformStack(t *testing.T, dir, backend, domain string, hosts []platfo
 			"name": pulumi.String(h.Name), "dockerUrl": pulumi.String(h.DockerURL), "address": pulumi.String(h.Address),
 			"capacity": pulumi.Int(h.Capacity), "network": pulumi.String(h.Network), "wildcardTarget": pulumi.Bool(h.WildcardTarget),
 		})
+		if len(h.SSHOpts) > 0 {
+			list[len(list)-1].(pulumi.Map)["sshOpts"] = pulumi.ToStringArray(h.SSHOpts)
+		}
 		if h.DockerAPIVersion != "" { // a platform stack older than the field has no such key
 			list[len(list)-1].(pulumi.Map)["dockerApiVersion"] = pulumi.String(string(h.DockerAPIVersion))
 		}

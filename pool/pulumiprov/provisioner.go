@@ -183,13 +183,16 @@ func (p *Provisioner) workspaceOptions(slug string) ([]auto.LocalWorkspaceOption
 // chosen host and the provisioner's platform settings.
 func (p *Provisioner) BuildSpec(a pool.Account, t pool.Tier, domain string, host platform.Host) tenant.Spec {
 	return tenant.Spec{
-		Slug:             a.Slug,
-		Domain:           domain,
-		Tier:             t,
-		Host:             host,
-		Image:            p.cfg.Image,
-		OperatorUser:     a.OperatorUser,
-		OperatorPassword: a.OperatorPassword,
+		Slug:         a.Slug,
+		Domain:       domain,
+		Tier:         t,
+		Host:         host,
+		Image:        p.cfg.Image,
+		OperatorUser: a.OperatorUser,
+		// The container's environment gets the bootstrap password, always: the daemon's own
+		// one never leaves the daemon (it is set through Langflow's API, see ready), and an
+		// update — a re-apply, a resume, poold tenant up — changes nothing the tenant can read.
+		OperatorPassword: a.OperatorBootstrap,
 		SecretKey:        a.SecretKey,
 		Cloudflare:       p.cfg.Cloudflare,
 		StarterFlowsPath: p.cfg.StarterFlowsPath,
@@ -205,7 +208,7 @@ func (p *Provisioner) Generation() string { return generation(p.cfg.Revision, p.
 func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier) (pool.Provisioned, error) {
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name)
-	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	sec := append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
 
 	url, host, err := p.up(ctx, log, sec, a, t, upMode{})
 	if err != nil {
@@ -410,7 +413,7 @@ func (p *Provisioner) setSuspended(ctx context.Context, a pool.Account, suspende
 	}
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name, "suspended", suspended)
-	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	sec := append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
 	url, _, err := p.up(ctx, log, sec, a, t, upMode{suspended: suspended})
 	if err != nil || suspended {
 		return err
@@ -428,7 +431,8 @@ func (p *Provisioner) cancel(ctx context.Context, log *slog.Logger, st auto.Stac
 	}
 }
 
-// ready is the readiness gate: /health_check ok through the real URL, then the customer login
+// ready is the readiness gate: /health_check ok through the real URL, the operator's bootstrap
+// password (the container's environment) replaced by the daemon's own, then the customer login
 // created, activated and proven.
 func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (string, error) {
 	if err := p.cfg.Gate.WaitHealthy(ctx, url, p.cfg.HealthTimeout); err != nil {
@@ -436,6 +440,12 @@ func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (st
 			return "", pool.Permanent(fmt.Errorf("readiness: %w", err))
 		}
 		return "", fmt.Errorf("readiness: %w", err)
+	}
+	if err := p.cfg.Gate.RotateOperator(ctx, url, a.OperatorUser, a.OperatorBootstrap, a.OperatorPassword); err != nil {
+		if ctx.Err() != nil || errors.Is(err, langflow.ErrUnavailable) {
+			return "", fmt.Errorf("readiness: %w", err)
+		}
+		return "", pool.Permanent(fmt.Errorf("readiness: %w", err))
 	}
 	id, err := p.cfg.Gate.EnsureCustomer(ctx, url,
 		langflow.Credentials{Username: a.OperatorUser, Password: a.OperatorPassword},
@@ -461,7 +471,7 @@ func (p *Provisioner) ready(ctx context.Context, a pool.Account, url string) (st
 func (p *Provisioner) Destroy(ctx context.Context, a pool.Account) error {
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", a.Tier)
-	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	sec := append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
 	release, err := p.acquire(ctx)
 	if err != nil {
 		return err

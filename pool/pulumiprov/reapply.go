@@ -48,7 +48,7 @@ func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
 		}
 	}
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name)
-	sec := append(scrubber{a.OperatorPassword, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	sec := append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
 
 	notSuspended := func(cfg auto.ConfigMap) error {
 		if cfg[ConfigSuspended].Value == "true" {

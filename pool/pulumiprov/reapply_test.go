@@ -112,7 +112,7 @@ func TestReapplyStillUnhealthyFails(t *testing.T) {
 	got := mustProvision(t, p, a)
 	a.State, a.URL = pool.StateDelivered, got.URL
 	ts.mu.Lock()
-	ts.servers[a.Slug] = langflowtest.NewServer(t, langflowtest.Options{Superuser: a.OperatorUser, SuperuserPassword: a.OperatorPassword, NeverHealthy: true})
+	ts.servers[a.Slug] = langflowtest.NewServer(t, langflowtest.Options{Superuser: a.OperatorUser, SuperuserPassword: a.OperatorBootstrap, NeverHealthy: true})
 	ts.mu.Unlock()
 	err := p.Reapply(t.Context(), a)
 	if !errors.Is(err, langflow.ErrNotReady) || !strings.Contains(err.Error(), "reapply client01") {

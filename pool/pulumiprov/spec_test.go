@@ -68,10 +68,15 @@ func TestSpecFromAccountIsWhatTheTenantProgramExpects(t *testing.T) {
 	for _, v := range envs.SecretValue().Element.ArrayValue() {
 		env = append(env, v.StringValue())
 	}
-	for _, kv := range []string{"LANGFLOW_SUPERUSER=" + a.OperatorUser, "LANGFLOW_SUPERUSER_PASSWORD=" + a.OperatorPassword,
+	for _, kv := range []string{"LANGFLOW_SUPERUSER=" + a.OperatorUser, "LANGFLOW_SUPERUSER_PASSWORD=" + a.OperatorBootstrap,
 		"LANGFLOW_SECRET_KEY=" + a.SecretKey} {
 		if !slices.Contains(env, kv) {
 			t.Errorf("container env lacks %s", strings.SplitN(kv, "=", 2)[0])
+		}
+	}
+	for _, kv := range env {
+		if strings.Contains(kv, a.OperatorPassword) {
+			t.Errorf("the container env carries the daemon's operator password in %s", strings.SplitN(kv, "=", 2)[0])
 		}
 	}
 	if mem := c["memory"].NumberValue(); int(mem) != testTier().MemoryMB {

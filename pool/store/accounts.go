@@ -30,12 +30,15 @@ type sealedSecrets struct {
 	OperatorPassword string `json:"op"`
 	SecretKey        string `json:"sk"`
 	CustomerPassword string `json:"cp"`
+	// OperatorBootstrap is absent from rows written before it existed: their container
+	// environment holds OperatorPassword itself (see scanAccount).
+	OperatorBootstrap string `json:"ob,omitempty"`
 }
 
 func aad(id int64) []byte { return []byte("account:" + strconv.FormatInt(id, 10)) }
 
 func (s *Store) seal(a pool.Account) (string, error) {
-	b, err := json.Marshal(sealedSecrets{a.OperatorPassword, a.SecretKey, a.CustomerPassword})
+	b, err := json.Marshal(sealedSecrets{a.OperatorPassword, a.SecretKey, a.CustomerPassword, a.OperatorBootstrap})
 	if err != nil {
 		return "", err
 	}
@@ -70,6 +73,12 @@ func (s *Store) scanAccount(r scanner) (pool.Account, error) {
 		return a, fmt.Errorf("account %d: secrets: %w", a.ID, err)
 	}
 	a.OperatorPassword, a.SecretKey, a.CustomerPassword = sec.OperatorPassword, sec.SecretKey, sec.CustomerPassword
+	a.OperatorBootstrap = sec.OperatorBootstrap
+	if a.OperatorBootstrap == "" {
+		// Written before the operator's password was rotated at provisioning: the container's
+		// environment holds the one the daemon uses, and re-applies must keep it there.
+		a.OperatorBootstrap = a.OperatorPassword
+	}
 	return a, nil
 }
 
@@ -151,17 +160,22 @@ func (s *Store) createAccountsTx(ctx context.Context, tx *sql.Tx, origin pool.Or
 	provision := make([]jobs.Job, n)
 	for i := range n {
 		a := pool.Account{
-			ID:               lastID - int64(n-1-i),
-			Slug:             pool.Slug(prefix, lastSlug-int64(n-1-i)),
-			Tier:             tier,
-			State:            pool.StateProvisioning,
-			Origin:           origin,
-			OperatorUser:     OperatorUser,
-			OperatorPassword: secret.Password(32),
-			SecretKey:        secret.Token(),
-			CustomerPassword: secret.Password(24),
-			CreatedAt:        msTime(now),
-			UpdatedAt:        msTime(now),
+			ID:           lastID - int64(n-1-i),
+			Slug:         pool.Slug(prefix, lastSlug-int64(n-1-i)),
+			Tier:         tier,
+			State:        pool.StateProvisioning,
+			Origin:       origin,
+			OperatorUser: OperatorUser,
+			// Both operator passwords are sealed here, before any infrastructure exists: the
+			// bootstrap one goes into the container's environment, the other replaces it through
+			// Langflow's API after the first healthy start. A crash between that change and
+			// anything after it loses nothing: a retry logs in with either.
+			OperatorBootstrap: secret.Password(32),
+			OperatorPassword:  secret.Password(32),
+			SecretKey:         secret.Token(),
+			CustomerPassword:  secret.Password(24),
+			CreatedAt:         msTime(now),
+			UpdatedAt:         msTime(now),
 		}
 		a.CustomerUser = a.Slug
 		if !pool.ValidLabel(a.Slug) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/jobs"
+	"github.com/axiestudio/tenantpool/pool/secret"
 	"github.com/axiestudio/tenantpool/pool/store"
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
 )
@@ -50,21 +51,25 @@ func TestCreateAccountsSealsSecretsAndAllocatesSlugs(t *testing.T) {
 			if want := fmt.Sprintf("client%02d", i+1); a.Slug != want || a.State != pool.StateProvisioning {
 				t.Fatalf("account %d = %s/%s, want %s/provisioning", i, a.Slug, a.State, want)
 			}
-			if len(a.OperatorPassword) < 24 || len(a.CustomerPassword) < 24 || a.SecretKey == "" {
+			if len(a.OperatorPassword) < 24 || len(a.OperatorBootstrap) < 24 || len(a.CustomerPassword) < 24 || a.SecretKey == "" {
 				t.Fatalf("weak or missing generated secrets on %s", a.Slug)
+			}
+			if a.OperatorBootstrap == a.OperatorPassword {
+				t.Fatalf("%s: the container's bootstrap operator password is the daemon's", a.Slug)
 			}
 			got, err := s.Get(ctx, a.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.OperatorPassword != a.OperatorPassword || got.CustomerPassword != a.CustomerPassword || got.SecretKey != a.SecretKey {
+			if got.OperatorPassword != a.OperatorPassword || got.OperatorBootstrap != a.OperatorBootstrap ||
+				got.CustomerPassword != a.CustomerPassword || got.SecretKey != a.SecretKey {
 				t.Fatalf("secrets of %s did not round-trip", a.Slug)
 			}
 			var raw string
 			if err := s.DB().QueryRow(fmt.Sprintf("SELECT secrets FROM accounts WHERE id = %d", a.ID)).Scan(&raw); err != nil {
 				t.Fatal(err)
 			}
-			for _, sec := range []string{a.OperatorPassword, a.CustomerPassword, a.SecretKey} {
+			for _, sec := range []string{a.OperatorPassword, a.OperatorBootstrap, a.CustomerPassword, a.SecretKey} {
 				if strings.Contains(raw, sec) {
 					t.Fatalf("secret stored in clear for %s", a.Slug)
 				}
@@ -597,4 +602,45 @@ func countJobs(t *testing.T, s *store.Store, kind string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A row sealed before the bootstrap operator password existed (its container's environment holds
+// the daemon's operator password) reads with the bootstrap password equal to the operator's, so
+// that a re-apply keeps the environment as it is and nothing tries to rotate it; a customer
+// password change re-seals it with both.
+func TestLegacyRowOperatorBootstrap(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
+		ctx := context.Background()
+		s := open(nil)
+		as, err := s.CreateAccounts(ctx, "basic", "client", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := as[0]
+		box, err := secret.NewBox(storetest.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		legacy := box.Seal([]byte(`{"op":"legacy-operator-password-0123456789","sk":"`+a.SecretKey+`","cp":"`+a.CustomerPassword+`"}`),
+			[]byte(fmt.Sprintf("account:%d", a.ID)))
+		if strings.ContainsAny(legacy, "'\\") {
+			t.Fatalf("sealed text %q is not plain base64", legacy)
+		}
+		if _, err := s.DB().ExecContext(ctx, fmt.Sprintf("UPDATE accounts SET secrets = '%s' WHERE id = %d", legacy, a.ID)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.OperatorPassword != "legacy-operator-password-0123456789" || got.OperatorBootstrap != got.OperatorPassword {
+			t.Fatalf("legacy row: bootstrap equals operator %t", got.OperatorBootstrap == got.OperatorPassword)
+		}
+		if err := s.SetCustomerPassword(ctx, a.ID, "a-new-customer-password-0123"); err != nil {
+			t.Fatal(err)
+		}
+		if again, err := s.Get(ctx, a.ID); err != nil || again.OperatorBootstrap != got.OperatorPassword || again.OperatorPassword != got.OperatorPassword {
+			t.Fatalf("after a re-seal: %v, operator passwords kept %t", err, again.OperatorBootstrap == got.OperatorPassword)
+		}
+	})
 }

@@ -25,6 +25,9 @@
 //     username).
 //   - Validation errors are 422 {"detail":[…]} and echo the offending input, like pydantic v2.
 //
+// Each container start is Boot: the superuser is created from the environment only when it does
+// not exist, so a password changed with PATCH /api/v1/users/{id} outlives restarts.
+//
 // Start-up is configurable: a server created with StartDown refuses connections until Up, then
 // the first UnhealthyChecks health checks answer 503 (the edge proxy with no healthy upstream),
 // then it is healthy; NeverHealthy keeps Langflow's 500 "nok" forever. Faults can be injected per
@@ -136,9 +139,9 @@ func NewServer(t testing.TB, opts Options) *Server {
 		unhealthy: opts.UnhealthyChecks,
 		newActive: opts.NewUserIsActive,
 	}
-	now := time.Now().UTC()
-	s.users = append(s.users, &User{ID: newUUID(), Username: opts.Superuser, Password: opts.SuperuserPassword,
-		IsActive: true, IsSuperuser: true, CreatedAt: now, UpdatedAt: now})
+	if err := s.Boot(opts.Superuser, opts.SuperuserPassword); err != nil {
+		t.Fatalf("langflowtest: %v", err)
+	}
 
 	mux := http.NewServeMux()
 	s.handle(mux, RouteHealth, s.health)
@@ -163,6 +166,31 @@ func NewServer(t testing.TB, opts Options) *Server {
 	}
 	s.start(ln)
 	return s
+}
+
+// Boot is what Langflow does with LANGFLOW_SUPERUSER and LANGFLOW_SUPERUSER_PASSWORD each time
+// its container starts (setup_superuser with AUTO_LOGIN off, services/utils.py): it creates the
+// superuser when no user has that name, and leaves an existing superuser — and its password —
+// untouched, so a password changed through the API survives every restart whatever the
+// environment says. A user of that name that is no superuser makes the start fail (Langflow
+// raises "Could not create superuser"), which Boot returns. Tokens survive, as Langflow's JWTs
+// (signed with the unchanged secret key) do.
+func (s *Server) Boot(superuser, password string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if superuser == "" || password == "" {
+		return fmt.Errorf("langflow start: Username and password must be set")
+	}
+	if u := s.byName(superuser); u != nil {
+		if !u.IsSuperuser {
+			return fmt.Errorf("langflow start: Could not create superuser: user %q exists and is not a superuser", superuser)
+		}
+		return nil
+	}
+	now := time.Now().UTC()
+	s.users = append(s.users, &User{ID: newUUID(), Username: superuser, Password: password,
+		IsActive: true, IsSuperuser: true, CreatedAt: now, UpdatedAt: now})
+	return nil
 }
 
 // Up starts listening on the server's address (for a server created with StartDown).

@@ -10,7 +10,9 @@
 //     provider would, and Delete removes it;
 //   - blockFile: when that file exists at Create, the plugin writes blockFile+".started" (its
 //     pid) after creating the container, and the create never returns: the update is stuck
-//     mid-way, as one whose daemon is killed.
+//     mid-way, as one whose daemon is killed;
+//   - envFile: when set, Create writes the plugin's whole environment there (one KEY=value a
+//     line), so a test can see what a provider plugin inherits from the daemon.
 //
 // It is never shipped.
 package main
@@ -26,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"google.golang.org/grpc"
@@ -98,6 +101,11 @@ func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 
 func (*provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
 	in := req.GetProperties().AsMap()
+	if f := str(in, "envFile"); f != "" {
+		if err := os.WriteFile(f, []byte(strings.Join(os.Environ(), "\n")), 0o600); err != nil {
+			return nil, err
+		}
+	}
 	id := ""
 	if docker := str(in, "docker"); docker != "" {
 		c, err := dockerhost.Dial(docker)
