@@ -48,6 +48,9 @@ type Message struct {
 	LoginURL string // credentials: the account's login page
 	Username string // credentials
 	Password string // credentials; secret
+	// Logins lists every account of an order of several seats (credentials); the fields above
+	// then hold seat 1's. Empty for a single account, whose e-mail is unchanged.
+	Logins []Login
 
 	SupportContact string // e-mail address or URL; optional
 	// UpsellURL, when set, adds the custom-domain upsell line with this link. The caller sets it
@@ -67,6 +70,20 @@ type Message struct {
 	// Sender's configured From is used.
 	From string
 }
+
+// Login is one account's login in a credentials e-mail of several seats. Password is secret.
+type Login struct {
+	Seat     int // 1-based
+	LoginURL string
+	Username string
+	Password string
+}
+
+// String leaves the password out.
+func (l Login) String() string { return fmt.Sprintf("seat %d: %s", l.Seat, l.Username) }
+
+// GoString keeps %#v from printing the password.
+func (l Login) GoString() string { return "delivery.Login{" + l.String() + "}" }
 
 // DedupeKey identifies this e-mail across replays and restarts: the job queue must hold at most
 // one delivery job per key, and the Message-ID is derived from it.
@@ -141,6 +158,11 @@ func (m Message) Validate() error {
 		}
 		if m.Password == "" {
 			problems = append(problems, "no password")
+		}
+		for _, l := range m.Logins {
+			if !isWebURL(l.LoginURL) || l.Username == "" || l.Password == "" {
+				problems = append(problems, fmt.Sprintf("login of seat %d is incomplete", l.Seat))
+			}
 		}
 	}
 	if m.Kind == KindOperatorAlert {

@@ -40,6 +40,14 @@ func goldenCases() map[string]delivery.Message {
 	minimal := credentials()
 	minimal.CustomerName, minimal.Tier, minimal.SupportContact = "", "", ""
 
+	seats := credentials()
+	seats.Tier, seats.UpsellURL = "basic", "https://example.test/upgrade"
+	for i, u := range []string{"client07", "client08", "client09"} {
+		seats.Logins = append(seats.Logins, delivery.Login{Seat: i + 1, LoginURL: "https://" + u + ".example.test/login",
+			Username: "ada-" + u, Password: fakePassword + "-" + u})
+	}
+	seats.LoginURL, seats.Username, seats.Password = seats.Logins[0].LoginURL, seats.Logins[0].Username, seats.Logins[0].Password
+
 	failed := delivery.Message{
 		Kind:           delivery.KindPaymentFailed,
 		OrderID:        "cs_test_order_0001",
@@ -73,6 +81,7 @@ func goldenCases() map[string]delivery.Message {
 		"credentials":                credentials(),
 		"credentials_upsell_escaped": upsell,
 		"credentials_minimal":        minimal,
+		"credentials_seats":          seats,
 		"payment_failed":             failed,
 		"payment_failed_minimal":     failedMinimal,
 	}

@@ -55,8 +55,11 @@ type Spec struct {
 	Host Host
 	// Image is the Langflow image, pinned by digest (repo[:tag]@sha256:<hex>).
 	Image string
-	// OperatorUser and OperatorPassword are the Langflow superuser the operator (and the daemon)
-	// log in with; SecretKey is LANGFLOW_SECRET_KEY. Password and key are secrets.
+	// OperatorUser and OperatorPassword create the Langflow superuser at the tenant's first start.
+	// The password is a bootstrap value only: it sits in the container's environment, where the
+	// customer's code can read it, so the daemon changes it through Langflow's API right after the
+	// first healthy start and never uses it again (Langflow does not reset an existing superuser
+	// from the environment). SecretKey is LANGFLOW_SECRET_KEY. Password and key are secrets.
 	OperatorUser     string
 	OperatorPassword string
 	SecretKey        string

@@ -67,6 +67,8 @@ type Order struct {
 	CustomerID     string    `json:"customer_id,omitempty"`
 	SubscriptionID string    `json:"subscription_id,omitempty"`
 	AccountID      int64     `json:"account_id,omitempty"`
+	Seats          int       `json:"seats"`
+	Ended          string    `json:"ended,omitempty"` // why the order ended (refund, lost dispute, term)
 	Resends        int       `json:"resends"`
 	LastError      string    `json:"last_error,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
@@ -78,6 +80,7 @@ type Order struct {
 func orderView(o store.Order) Order {
 	return Order{ID: o.ID, State: string(o.State), Tier: o.Tier, TierKeys: o.TierKeys, CustomerEmail: o.CustomerEmail,
 		CustomerName: o.CustomerName, CustomerID: o.CustomerID, SubscriptionID: o.SubscriptionID, AccountID: o.AccountID,
+		Seats: max(o.Seats, 1), Ended: o.Ended,
 		Resends: o.Resends, LastError: o.LastError, CreatedAt: o.CreatedAt, ClaimedAt: o.ClaimedAt,
 		DeliveredAt: o.DeliveredAt, SuspendedAt: o.SuspendedAt}
 }

@@ -131,7 +131,7 @@ func ValidateList(tiers pool.Tiers, tier, state string, limit int) (store.Filter
 }
 
 // OrderStates lists the order states in lifecycle order.
-var OrderStates = []store.OrderState{store.OrderPending, store.OrderClaimed, store.OrderDelivered}
+var OrderStates = []store.OrderState{store.OrderHeld, store.OrderPending, store.OrderClaimed, store.OrderDelivered}
 
 // ValidateOrderList checks an order listing (state optional; limit 0 = all) and returns the
 // store filter it means.

@@ -106,6 +106,49 @@ func TestServeMountsAdminAPIAndHealthCommandAnswers(t *testing.T) {
 	}
 }
 
+// The Stripe API settings: a key is required with orders, its mode must agree with
+// POOL_STRIPE_LIVEMODE, and the API URL override must be an http(s) URL; the key is never
+// quoted back.
+func TestConfigCheckStripeAPISettings(t *testing.T) {
+	base := map[string]string{
+		"POOL_STRIPE_WEBHOOK_SECRET": "whsec_ok", "POOL_SMTP_HOST": "127.0.0.1", "POOL_SMTP_FROM": "Pool <pool@example.test>",
+	}
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want string // "" = accepted
+	}{
+		{"no key", nil, "POOL_STRIPE_API_KEY is required"},
+		{"not a secret key", map[string]string{"POOL_STRIPE_API_KEY": "pk_test_public"}, "POOL_STRIPE_API_KEY: want a secret"},
+		{"mode disagrees", map[string]string{"POOL_STRIPE_API_KEY": "sk_test_abc", "POOL_STRIPE_LIVEMODE": "true"}, "disagrees"},
+		{"mode not a bool", map[string]string{"POOL_STRIPE_API_KEY": "sk_test_abc", "POOL_STRIPE_LIVEMODE": "maybe"}, "POOL_STRIPE_LIVEMODE"},
+		{"bad url", map[string]string{"POOL_STRIPE_API_KEY": "sk_test_abc", "POOL_STRIPE_API_URL": "ftp://x"}, "POOL_STRIPE_API_URL"},
+		{"bad seats", map[string]string{"POOL_STRIPE_API_KEY": "sk_test_abc", "POOL_MAX_SEATS": "0"}, "POOL_MAX_SEATS"},
+		{"test key", map[string]string{"POOL_STRIPE_API_KEY": "sk_test_abc", "POOL_STRIPE_API_URL": "http://127.0.0.1:12111"}, ""},
+		{"live key, live mode", map[string]string{"POOL_STRIPE_API_KEY": "sk_live_abc", "POOL_STRIPE_LIVEMODE": "true"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			for k, v := range base {
+				h.env[k] = v
+			}
+			for k, v := range c.env {
+				h.env[k] = v
+			}
+			_, err := h.run(context.Background(), "config", "check")
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "_abc") {
+				t.Fatal("the report quotes the API key")
+			}
+		})
+	}
+}
+
 // A tier that sizes storage is checked against each host's engine: on this machine's engine the
 // report follows what its /info says, and says what to do.
 func TestConfigCheckAsksHostsAboutStorageSizes(t *testing.T) {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,8 +45,16 @@ type ordersSettings struct {
 	secrets []string
 	prices  map[string]string
 	grace   time.Duration
-	smtp    delivery.Config
-	tmpl    *delivery.Templates
+	// The Stripe API: its key (POOL_STRIPE_API_KEY, also used by the storefront), an optional
+	// base URL override (tests: stripe-mock), and the mode events must be in.
+	apiKey   string
+	apiURL   string
+	livemode bool
+	maxSeats int
+	pastDue  time.Duration
+	term     time.Duration
+	smtp     delivery.Config
+	tmpl     *delivery.Templates
 }
 
 // smtpSettings reads and validates the SMTP and template environment (e-mail to customers and
@@ -107,12 +117,70 @@ func (e *Env) ordersSettings() (ordersSettings, error) {
 			bad(fmt.Errorf("POOL_STRIPE_PRICES: %s: %w", id, err))
 		}
 	}
-	if v := e.Getenv("POOL_SUSPEND_GRACE"); v != "" {
-		if o.grace, err = parseTimeout(v); err != nil {
-			bad(fmt.Errorf("POOL_SUSPEND_GRACE: %w", err))
+	errs = append(errs, e.stripeAPISettings(&o))
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+		def  time.Duration
+	}{{"POOL_SUSPEND_GRACE", &o.grace, 30 * 24 * time.Hour}, {"POOL_PAST_DUE_GRACE", &o.pastDue, 7 * 24 * time.Hour},
+		{"POOL_PAYMENT_TERM", &o.term, 30 * 24 * time.Hour}} {
+		*d.to = d.def
+		if v := e.Getenv(d.name); v != "" {
+			if *d.to, err = parseTimeout(v); err != nil {
+				bad(fmt.Errorf("%s: %w", d.name, err))
+			}
 		}
 	}
 	return o, errors.Join(errs...)
+}
+
+// stripeAPISettings reads the Stripe API key (POOL_STRIPE_API_KEY / _FILE), the API base URL
+// override (POOL_STRIPE_API_URL) and the mode (POOL_STRIPE_LIVEMODE, else the key's prefix).
+func (e *Env) stripeAPISettings(o *ordersSettings) error {
+	var errs []error
+	bad := func(err error) { errs = append(errs, err) }
+	key, err := e.readSecretEnv("POOL_STRIPE_API_KEY")
+	if err != nil {
+		bad(err)
+	}
+	live, known := orders.LivemodeOfKey(key)
+	switch {
+	case err != nil:
+	case key == "":
+		bad(errors.New("POOL_STRIPE_API_KEY is required with Stripe orders: the line items of a paid session are read from the Stripe API"))
+	case !known:
+		bad(errors.New("POOL_STRIPE_API_KEY: want a secret or restricted key (sk_live_, sk_test_, rk_live_, rk_test_)"))
+	}
+	o.apiKey, o.livemode = key, live
+	if v := strings.TrimSpace(e.Getenv("POOL_STRIPE_LIVEMODE")); v != "" {
+		b, err := strconv.ParseBool(v)
+		switch {
+		case err != nil:
+			bad(fmt.Errorf("POOL_STRIPE_LIVEMODE %q: want true or false", v))
+		case known && b != live:
+			bad(fmt.Errorf("POOL_STRIPE_LIVEMODE=%t disagrees with the mode of POOL_STRIPE_API_KEY", b))
+		default:
+			o.livemode = b
+		}
+	}
+	if v := e.Getenv("POOL_STRIPE_API_URL"); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			bad(fmt.Errorf("POOL_STRIPE_API_URL %q: want an http(s) URL", v))
+		} else {
+			o.apiURL = strings.TrimSuffix(v, "/")
+		}
+	}
+	o.maxSeats = 50
+	if v := e.Getenv("POOL_MAX_SEATS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			bad(fmt.Errorf("POOL_MAX_SEATS %q: want a number from 1 to 10000", v))
+		} else {
+			o.maxSeats = n
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // mailConfig adds the e-mail and Stripe orders settings of the environment to cfg: Stripe
@@ -126,6 +194,8 @@ func (e *Env) mailConfig(cfg *daemon.Config) error {
 			return err
 		}
 		cfg.Orders = &daemon.Orders{Secrets: o.secrets, Prices: o.prices, Grace: o.grace,
+			StripeAPIKey: o.apiKey, StripeAPIURL: o.apiURL, Livemode: o.livemode, MaxSeats: o.maxSeats,
+			PastDueGrace: o.pastDue, PaymentTerm: o.term,
 			SupportContact: e.Getenv("POOL_SUPPORT_CONTACT"), UpsellURL: e.Getenv("POOL_UPSELL_URL"), BillingURL: e.Getenv("POOL_BILLING_URL")}
 	case cfg.OperatorEmail != "":
 		var err error
@@ -141,6 +211,35 @@ func (e *Env) mailConfig(cfg *daemon.Config) error {
 
 func newOrders(e *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "orders", Short: "Stripe orders"}
+	var state string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List orders, oldest first, with why a held order waits for the operator",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := store.OrderFilter{State: store.OrderState(state)}
+			switch f.State {
+			case "", store.OrderHeld, store.OrderPending, store.OrderClaimed, store.OrderDelivered:
+			default:
+				return fmt.Errorf("--state %q: want held, pending, claimed or delivered", state)
+			}
+			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
+				os, err := s.ListOrders(ctx, f)
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ORDER\tSTATE\tTIER\tSEATS\tEMAIL\tACCOUNT\tENDED\tREASON")
+				for _, o := range os {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", o.ID, o.State, o.Tier, max(o.Seats, 1), o.CustomerEmail,
+						o.AccountID, o.Ended, o.LastError)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&state, "state", "", "only orders in this state (held, pending, claimed, delivered)")
+	cmd.AddCommand(list)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "resend ORDER",
 		Short: "Send an order's credentials e-mail again, with a fresh password (the daemon sends it)",

@@ -20,6 +20,7 @@ import (
 	"github.com/stripe/stripe-go/v82/webhook"
 
 	"github.com/axiestudio/tenantpool/delivery/mailpittest"
+	"github.com/axiestudio/tenantpool/pool/orders/stripemocktest"
 )
 
 const whsec = "whsec_process_test"
@@ -135,10 +136,17 @@ func TestCrashMidStreamLosesNoEmail(t *testing.T) {
 	mp := mailpittest.Start(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "poold.yaml")
-	os.WriteFile(cfg, []byte("tiers:\n  - {name: basic, min_ready: 120, max_total: 200, max_in_flight: 40, memory_mb: 512, cpus: 1}\n"), 0o600)
+	os.WriteFile(cfg, []byte("tiers:\n  - {name: basic, min_ready: 120, max_total: 200, max_in_flight: 40, memory_mb: 512, cpus: 1, prices: {month: price_basic_month}}\n"), 0o600)
+	// Every session's line items, read from the Stripe API: one basic seat, paid in full.
+	api := stripemocktest.Start(t,
+		stripemocktest.Fixture("checkout.session", map[string]any{"amount_subtotal": 2900, "amount_total": 2900, "currency": "usd",
+			"total_details": map[string]any{"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0}}),
+		stripemocktest.Fixture("item", map[string]any{"quantity": 1, "currency": "usd", "amount_subtotal": 2900, "amount_total": 2900,
+			"price": map[string]any{"id": "price_basic_month", "unit_amount": 2900, "currency": "usd"}}))
 	env := []string{
 		"POOL_DATA_DIR=" + filepath.Join(dir, "data"), "POOL_CONFIG=" + cfg, "POOL_LOG_FORMAT=json",
-		"POOL_STRIPE_WEBHOOK_SECRET=" + whsec, "POOL_SMTP_HOST=" + mp.SMTPHost, "POOL_SMTP_PORT=" + strconv.Itoa(mp.SMTPPort),
+		"POOL_STRIPE_WEBHOOK_SECRET=" + whsec, "POOL_STRIPE_API_KEY=" + stripemocktest.Key, "POOL_STRIPE_API_URL=" + api.URL,
+		"POOL_SMTP_HOST=" + mp.SMTPHost, "POOL_SMTP_PORT=" + strconv.Itoa(mp.SMTPPort),
 		"POOL_SMTP_TLS=none", "POOL_SMTP_FROM=Pool <pool@example.test>",
 	}
 	d := startDaemon(t, env, "--reconcile-schedule", "@every 1s")

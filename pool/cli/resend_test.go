@@ -25,6 +25,7 @@ func TestOrdersResendNeedsNoPulumi(t *testing.T) {
 	h.env["POOL_LANGFLOW_IMAGE"] = "langflowai/langflow:1.5.0@sha256:" + strings.Repeat("ab", 32)
 	h.env["TENANTPOOL_PULUMI"] = "/nonexistent/pulumi"
 	h.env["POOL_STRIPE_WEBHOOK_SECRET"] = "whsec_test"
+	h.env["POOL_STRIPE_API_KEY"] = "sk_test_resend"
 	h.env["POOL_SMTP_HOST"], h.env["POOL_SMTP_PORT"], h.env["POOL_SMTP_TLS"] = "127.0.0.1", "2525", "none"
 	h.env["POOL_SMTP_FROM"] = "Pool <pool@example.test>"
 
@@ -74,5 +75,28 @@ func TestOrdersResendNeedsNoPulumi(t *testing.T) {
 	if err := s.DB().QueryRow(`SELECT count(*) FROM river_job WHERE kind = ? AND json_extract(args, '$.resend') = 1`,
 		jobs.DeliverArgs{}.Kind()).Scan(&queued); err != nil || queued != 1 {
 		t.Fatalf("resend jobs queued = %d (%v), want 1", queued, err)
+	}
+}
+
+// `poold orders list` shows a held order and why it waits for the operator.
+func TestOrdersListShowsHeldReasons(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.real = true
+	h.env["POOL_SECRET_KEY"] = base64.StdEncoding.EncodeToString(storetest.Key)
+	s := storetest.OpenSQLite(t, h.dir, nil)
+	held := store.Order{ID: "cs_held", State: store.OrderHeld, CustomerEmail: "", LastError: "no usable customer e-mail"}
+	if _, err := s.AddPendingOrder(ctx, held, "evt_h", "checkout.session.completed", "client"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.run(ctx, "orders", "list", "--state", "held")
+	if err != nil {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "cs_held") || !strings.Contains(out, "no usable customer e-mail") {
+		t.Fatalf("output %q", out)
+	}
+	if _, err := h.run(ctx, "orders", "list", "--state", "lost"); err == nil {
+		t.Fatal("an unknown state was accepted")
 	}
 }

@@ -94,6 +94,12 @@ type Orders struct {
 	Secrets        []string          // webhook signing secrets
 	Prices         map[string]string // price or payment link id → tier
 	Grace          time.Duration     // suspended tenants are destroyed after this
+	StripeAPIKey   string            // sk_…: line items of paid sessions are read with it; secret
+	StripeAPIURL   string            // API base override ("" = Stripe's)
+	Livemode       bool              // the mode events must be in
+	MaxSeats       int               // the largest quantity one order claims
+	PastDueGrace   time.Duration     // a past_due subscription's tenant runs this long
+	PaymentTerm    time.Duration     // a one-time payment's tenant runs this long
 	SupportContact string
 	UpsellURL      string
 	BillingURL     string

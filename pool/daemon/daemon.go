@@ -313,6 +313,8 @@ func newOrders(cfg Config, s *store.Store, tenants pool.Tenants, trigger func(),
 		Store: s, Tiers: cfg.Tiers, Mailer: sender, Prefix: cfg.Prefix, Secrets: o.Secrets, Prices: o.Prices,
 		Tenants: tenants, Trigger: trigger, ObserveEmail: observe, Grace: o.Grace, From: cfg.Mail.SMTP.From,
 		SupportContact: o.SupportContact, UpsellURL: o.UpsellURL, BillingURL: o.BillingURL, Log: cfg.Log,
+		Stripe: orders.NewStripeClient(o.StripeAPIKey, o.StripeAPIURL), Livemode: o.Livemode, MaxSeats: o.MaxSeats,
+		PastDueGrace: o.PastDueGrace, PaymentTerm: o.PaymentTerm,
 	})
 }
 

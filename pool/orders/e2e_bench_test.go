@@ -235,7 +235,7 @@ func benchPaidToEmail(b *testing.B, poll time.Duration, workers int) {
 		Store: s, Tiers: e2eTiers, Mailer: newSender(b, mp), Prefix: "client",
 		Secrets: []string{secret}, Tenants: prov, DeliveryConcurrency: workers,
 		SupportContact: "support@example.test", UpsellURL: "https://example.test/upgrade",
-		Log: discard(),
+		Log: discard(), Stripe: stripeClient(mockStripe(b, "price_basic", 2900, 1)),
 	})
 	if err != nil {
 		b.Fatal(err)

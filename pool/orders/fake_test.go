@@ -55,7 +55,8 @@ func TestWebhookHandsJobsToTheStore(t *testing.T) {
 	f := &fakeStore{ready: 1, seen: map[string]bool{}, claimed: map[string][]jobs.Job{}, pending: map[string][]jobs.Job{}}
 	triggered := 0
 	svc, err := orders.New(orders.Config{Store: f, Tiers: testTiers, Mailer: nopMailer{}, Prefix: "client",
-		Secrets: []string{secret}, Tenants: newSuspender(), Trigger: func() { triggered++ }, Log: discard()})
+		Secrets: []string{secret}, Tenants: newSuspender(), Trigger: func() { triggered++ }, Log: discard(),
+		Stripe: stripeClient(mockStripe(t, "price_basic", 2900, 1))})
 	if err != nil {
 		t.Fatal(err)
 	}

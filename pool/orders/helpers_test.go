@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stripe/stripe-go/v82"
 	"github.com/stripe/stripe-go/v82/webhook"
 
 	"github.com/axiestudio/tenantpool/delivery"
@@ -20,6 +21,7 @@ import (
 	"github.com/axiestudio/tenantpool/pool/control"
 	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/orders"
+	"github.com/axiestudio/tenantpool/pool/orders/stripemocktest"
 	"github.com/axiestudio/tenantpool/pool/pooltest"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
@@ -47,17 +49,29 @@ type suspender struct {
 	*pooltest.Provisioner
 	mu                 sync.Mutex
 	suspended, resumed map[string]int
+	firstSuspend       map[string]time.Time
 }
 
 func newSuspender() *suspender {
-	return &suspender{Provisioner: &pooltest.Provisioner{}, suspended: map[string]int{}, resumed: map[string]int{}}
+	return &suspender{Provisioner: &pooltest.Provisioner{}, suspended: map[string]int{}, resumed: map[string]int{},
+		firstSuspend: map[string]time.Time{}}
 }
 
 func (p *suspender) Suspend(_ context.Context, a pool.Account) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.suspended[a.Slug]++
+	if _, ok := p.firstSuspend[a.Slug]; !ok {
+		p.firstSuspend[a.Slug] = time.Now()
+	}
 	return nil
+}
+
+// suspendedAt is when a tenant was first suspended (zero if never).
+func (p *suspender) suspendedAt(slug string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.firstSuspend[slug]
 }
 
 func (p *suspender) Resume(_ context.Context, a pool.Account) error {
@@ -115,6 +129,9 @@ func newEnv(t *testing.T, s *store.Store, mutate func(*orders.Config)) *env {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	if cfg.Stripe == nil {
+		cfg.Stripe = stripeClient(mockStripe(t, "price_basic", 2900, 1))
+	}
 	svc, err := orders.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +142,34 @@ func newEnv(t *testing.T, s *store.Store, mutate func(*orders.Config)) *env {
 		Registry: jobs.Default().Tuned(func(_ string, p *jobs.Policy) { p.MaxAttempts = 3 }),
 	})
 	return e
+}
+
+// mockStripe starts stripe-mock whose every Checkout Session bought qty × price at unit (usd)
+// and was charged exactly that; opts patch further.
+func mockStripe(t testing.TB, price string, unit, qty int64, opts ...stripemocktest.Option) *stripemocktest.Server {
+	t.Helper()
+	return stripemocktest.Start(t, append(paidFixtures(price, unit, qty), opts...)...)
+}
+
+// paidFixtures are stripe-mock fixtures of a session that bought qty × price at unit and paid it.
+func paidFixtures(price string, unit, qty int64) []stripemocktest.Option {
+	return []stripemocktest.Option{
+		stripemocktest.Fixture("checkout.session", map[string]any{
+			"amount_subtotal": unit * qty, "amount_total": unit * qty, "currency": "usd", "livemode": false,
+			"total_details": map[string]any{"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+		}),
+		stripemocktest.Fixture("item", map[string]any{
+			"quantity": qty, "currency": "usd", "amount_subtotal": unit * qty, "amount_total": unit * qty,
+			"amount_discount": 0, "amount_tax": 0,
+			"price": map[string]any{"id": price, "unit_amount": unit, "currency": "usd", "type": "recurring"},
+		}),
+	}
+}
+
+func stripeClient(s *stripemocktest.Server) *stripe.Client {
+	return stripe.NewClient(stripemocktest.Key, stripe.WithBackends(stripe.NewBackendsWithConfig(&stripe.BackendConfig{
+		URL: stripe.String(s.URL), MaxNetworkRetries: stripe.Int64(0), LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
+	})))
 }
 
 // seedReady writes n ready accounts of a tier straight into the store.
@@ -269,4 +314,21 @@ func jobsDone(t testing.TB, s *store.Store, kind string) bool {
 		t.Fatal(err)
 	}
 	return all > 0 && all == done
+}
+
+// withEventFields sets top-level fields of a rendered event (livemode, account).
+func withEventFields(t testing.TB, payload []byte, fields map[string]any) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range fields {
+		ev[k] = v
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -57,19 +58,25 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArg
 	if o.AccountID == 0 {
 		return river.JobCancel(fmt.Errorf("order %s has no account", o.ID))
 	}
-	a, err := s.cfg.Store.Get(ctx, o.AccountID)
+	// Every seat's account: one e-mail lists them all.
+	as, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
 	if err != nil {
 		return err
 	}
-	if a.State == pool.StateRetired || a.State == pool.StateFailed {
-		log.Warn("credentials not sent: account is gone", "state", a.State)
-		return river.JobCancel(fmt.Errorf("account %d is %s", a.ID, a.State))
+	if len(as) == 0 {
+		return river.JobCancel(fmt.Errorf("order %s has no account", o.ID))
 	}
-	if !a.RetireAt.IsZero() {
-		log.Warn("credentials not sent: the operator retired the account", "destroy_after", a.RetireAt.Format(time.RFC3339))
-		return river.JobCancel(fmt.Errorf("account %d is being retired", a.ID))
+	for _, a := range as {
+		if a.State == pool.StateRetired || a.State == pool.StateFailed {
+			log.Warn("credentials not sent: account is gone", "account", a.ID, "state", a.State)
+			return river.JobCancel(fmt.Errorf("account %d is %s", a.ID, a.State))
+		}
+		if !a.RetireAt.IsZero() {
+			log.Warn("credentials not sent: the operator retired the account", "account", a.ID, "destroy_after", a.RetireAt.Format(time.RFC3339))
+			return river.JobCancel(fmt.Errorf("account %d is being retired", a.ID))
+		}
 	}
-	key := s.credentials(o, a, job.Args.Resend).DedupeKey()
+	key := s.credentials(o, as, job.Args.Resend).DedupeKey()
 	sent, err := s.cfg.Store.EmailSent(ctx, key)
 	if err != nil {
 		return err
@@ -78,12 +85,14 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArg
 		if job.Args.Resend == 0 {
 			// No credential that sat in the pool stays valid for a sold account: the first
 			// e-mail carries a password made now (a resend rotates in Resend).
-			if a, err = s.rotate(ctx, a); err != nil {
-				log.Warn("password rotation failed; will retry", "err", err)
-				return err
+			for i := range as {
+				if as[i], err = s.rotate(ctx, as[i]); err != nil {
+					log.Warn("password rotation failed; will retry", "account", as[i].ID, "err", err)
+					return err
+				}
 			}
 		}
-		err := s.cfg.Mailer.Send(ctx, s.credentials(o, a, job.Args.Resend))
+		err := s.cfg.Mailer.Send(ctx, s.credentials(o, as, job.Args.Resend))
 		if s.cfg.ObserveEmail != nil && (err != nil || job.Args.Resend == 0) {
 			s.cfg.ObserveEmail(string(delivery.KindCredentials), s.cfg.Clock.Since(o.CreatedAt), err)
 		}
@@ -106,7 +115,10 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArg
 	return nil
 }
 
-func (s *Service) credentials(o store.Order, a pool.Account, resend int) delivery.Message {
+// credentials is the e-mail of an order's accounts (as, by seat): one login as before, or, for
+// several seats, every login listed.
+func (s *Service) credentials(o store.Order, as []pool.Account, resend int) delivery.Message {
+	a := as[0]
 	m := delivery.Message{
 		Kind: delivery.KindCredentials, OrderID: o.ID,
 		CustomerName: o.CustomerName, CustomerEmail: o.CustomerEmail, Tier: o.Tier,
@@ -115,6 +127,11 @@ func (s *Service) credentials(o store.Order, a pool.Account, resend int) deliver
 	}
 	if resend > 0 {
 		m.Ref = fmt.Sprintf("resend-%d", resend)
+	}
+	if len(as) > 1 {
+		for i, b := range as {
+			m.Logins = append(m.Logins, delivery.Login{Seat: i + 1, LoginURL: loginURL(b.URL), Username: b.CustomerUser, Password: b.CustomerPassword})
+		}
 	}
 	if t, err := s.cfg.Tiers.Get(o.Tier); err == nil && t.CustomDomains == 0 {
 		m.UpsellURL = s.cfg.UpsellURL
@@ -165,30 +182,28 @@ type claimPendingWorker struct {
 	s *Service
 }
 
-// Work claims a ready account for a pending order, or snoozes until one is ready. A held
-// order (no tier matched) is looked at again with the current price map.
-
+// Work claims a ready account for a pending order, or snoozes until one is ready. An order held
+// because its price was not mapped is looked at again (its line items re-read from Stripe) with
+// the current price map.
 func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[jobs.ClaimPendingArgs]) error {
 	s := w.s
 	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
 		return err
 	}
-	if o.State != store.OrderPending {
-		return nil
-	}
 	log := s.cfg.Log.With("order", o.ID)
-	if o.Tier == "" {
-		tier := s.resolveTier(o.TierKeys)
-		if tier == "" {
-			log.Error("paid order still held: no configured tier matches it", "keys", o.TierKeys)
-			return river.JobSnooze(s.cfg.HeldRetry)
-		}
-		if err := s.cfg.Store.RequestAccount(ctx, o.ID, tier, s.cfg.Prefix); err != nil {
+	if o.State == store.OrderHeld {
+		tier, seats, err := s.recheckHeld(ctx, o, log)
+		if err != nil || tier == "" {
 			return err
 		}
-		o.Tier = tier
-		log.Info("held order matched a tier; on-demand account provisioning", "tier", tier)
+		if err := s.cfg.Store.ReleaseHeld(ctx, o.ID, tier, seats, s.cfg.Prefix); err != nil {
+			return err
+		}
+		o.Tier, o.Seats = tier, seats
+		log.Info("held order now matches a tier; on-demand account provisioning", "tier", tier)
+	} else if o.State != store.OrderPending {
+		return nil
 	}
 	got, created, err := s.cfg.Store.ClaimOrder(ctx, o, "", "", claimJobs(o)...)
 	if errors.Is(err, pool.ErrPoolEmpty) {
@@ -205,70 +220,173 @@ func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[jobs.Claim
 	return nil
 }
 
+// recheckHeld judges a held order again: its tier and seats, or "" (and a snooze) while it
+// stays held.
+func (s *Service) recheckHeld(ctx context.Context, o store.Order, log *slog.Logger) (string, int, error) {
+	paid, err := s.fetchSession(ctx, o.ID)
+	if err != nil {
+		if errors.Is(err, errStripeRejected) {
+			_ = s.cfg.Store.SetOrderError(ctx, o.ID, err.Error())
+			return "", 0, nil // the operator's now
+		}
+		return "", 0, err
+	}
+	v := s.judge(paid, hintsOfKeys(o.TierKeys))
+	switch {
+	case v.Ignore != "":
+		v.Hold = v.Ignore
+	case v.Hold == "":
+		return v.Tier, v.Seats, nil
+	}
+	if v.Hold != o.LastError {
+		if err := s.cfg.Store.SetOrderError(ctx, o.ID, v.Hold); err != nil {
+			return "", 0, err
+		}
+	}
+	if !v.Retry {
+		log.Error("paid order held for the operator", "reason", v.Hold)
+		return "", 0, nil
+	}
+	log.Error("paid order still held: its price is not mapped to a tier", "reason", v.Hold)
+	return "", 0, river.JobSnooze(s.cfg.HeldRetry)
+}
+
 type syncWorker struct {
 	jobs.WorkerDefaults[jobs.SyncArgs]
 	s *Service
 }
 
-// Work suspends the tenant of a canceled subscription (and schedules its teardown after the
-// grace period) or resumes the tenant of an active one. An order not yet delivered waits.
+// Work brings an order's tenant in line with what it paid for (wanted): it suspends it (and
+// schedules its teardown after the grace period) when the order ended or its subscription
+// stopped paying, resumes it when the subscription is live again, and comes back at the
+// deadline it waits for (a past_due grace, a one-time payment's term). An order not yet
+// delivered waits.
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[jobs.SyncArgs]) error {
 	s := w.s
 	o, err := s.jobOrder(ctx, job.Args.OrderID)
 	if err != nil {
 		return err
 	}
-	status, err := s.cfg.Store.SubscriptionStatus(ctx, o.SubscriptionID)
+	act, why, wake, err := s.wanted(ctx, o)
 	if err != nil {
 		return err
 	}
 	log := s.cfg.Log.With("order", o.ID, "tier", o.Tier, "account", o.AccountID, "subscription", o.SubscriptionID)
-	switch status {
-	case statusCanceled:
+	switch act {
+	case actSuspend:
 		if o.State != store.OrderDelivered {
 			return river.JobSnooze(s.cfg.PendingRetry) // credentials first, then suspension
 		}
-		a, err := s.cfg.Store.Get(ctx, o.AccountID)
+		as, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
 		if err != nil {
 			return err
 		}
-		if a.State != pool.StateDelivered && a.State != pool.StateSuspended {
-			return nil // retired already, or never delivered
+		live := 0
+		for _, a := range as {
+			if a.State != pool.StateDelivered && a.State != pool.StateSuspended {
+				continue // retired already, or never delivered
+			}
+			live++
+			if err := s.cfg.Tenants.Suspend(ctx, a); err != nil {
+				return fmt.Errorf("suspend %s: %w", a.Slug, err)
+			}
 		}
-		if err := s.cfg.Tenants.Suspend(ctx, a); err != nil {
-			return fmt.Errorf("suspend %s: %w", a.Slug, err)
+		if live == 0 {
+			return nil
 		}
 		at, err := s.cfg.Store.SuspendOrder(ctx, o.ID, s.cfg.Grace)
 		if err != nil {
 			return err
 		}
-		if a.State == pool.StateDelivered {
-			log.Info("subscription canceled: tenant suspended", "destroy_after", at.Add(s.cfg.Grace).Format(time.RFC3339))
+		if o.SuspendedAt.IsZero() {
+			log.Info("tenant suspended", "why", why, "accounts", live, "destroy_after", at.Add(s.cfg.Grace).Format(time.RFC3339))
 		}
-	case "active", "trialing":
-		if o.AccountID == 0 || o.SuspendedAt.IsZero() {
-			return nil
+		return nil
+	case actResume:
+		if o.AccountID != 0 && !o.SuspendedAt.IsZero() {
+			if err := s.resume(ctx, o, log); err != nil {
+				return err
+			}
 		}
-		a, err := s.cfg.Store.Get(ctx, o.AccountID)
-		if err != nil {
-			return err
-		}
-		if a.State != pool.StateSuspended {
-			return nil // retired: the grace period is over
-		}
-		if !a.RetireAt.IsZero() {
-			log.Warn("subscription active again, but the operator retired the account: it stays suspended", "destroy_after", a.RetireAt.Format(time.RFC3339))
-			return nil
-		}
-		if err := s.cfg.Tenants.Resume(ctx, a); err != nil {
-			return fmt.Errorf("resume %s: %w", a.Slug, err)
-		}
-		if err := s.cfg.Store.ResumeOrder(ctx, o.ID); err != nil {
-			return err
-		}
-		log.Info("subscription active again: tenant resumed")
+	}
+	if !wake.IsZero() {
+		return river.JobSnooze(max(wake.Sub(s.cfg.Clock.Now()), time.Second))
 	}
 	return nil
+}
+
+// resume starts the suspended tenants of an order again (not those the operator retired, nor
+// those whose grace is over) and clears the order's suspension.
+func (s *Service) resume(ctx context.Context, o store.Order, log *slog.Logger) error {
+	as, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	resumed := 0
+	for _, a := range as {
+		switch {
+		case a.State != pool.StateSuspended:
+			// retired: the grace period is over
+		case !a.RetireAt.IsZero():
+			log.Warn("subscription active again, but the operator retired the account: it stays suspended", "account", a.Slug, "destroy_after", a.RetireAt.Format(time.RFC3339))
+		default:
+			if err := s.cfg.Tenants.Resume(ctx, a); err != nil {
+				return fmt.Errorf("resume %s: %w", a.Slug, err)
+			}
+			resumed++
+		}
+	}
+	if resumed == 0 {
+		return nil
+	}
+	if err := s.cfg.Store.ResumeOrder(ctx, o.ID); err != nil {
+		return err
+	}
+	log.Info("subscription active again: tenant resumed", "accounts", resumed)
+	return nil
+}
+
+type action int
+
+const (
+	actNone action = iota
+	actSuspend
+	actResume
+)
+
+// wanted decides what an order's tenant should be now: suspended (why says why), running, or
+// left as it is; wake is a deadline to look again at (past_due grace, payment term).
+func (s *Service) wanted(ctx context.Context, o store.Order) (act action, why string, wake time.Time, err error) {
+	now := s.cfg.Clock.Now()
+	if o.Ended != "" {
+		return actSuspend, o.Ended, time.Time{}, nil
+	}
+	if !o.TermEndsAt.IsZero() {
+		if !now.Before(o.TermEndsAt) {
+			return actSuspend, "one-time payment's term is over", time.Time{}, nil
+		}
+		wake = o.TermEndsAt
+	}
+	if o.SubscriptionID == "" {
+		return actNone, "", wake, nil
+	}
+	status, since, err := s.cfg.Store.SubscriptionState(ctx, o.SubscriptionID)
+	if err != nil {
+		return actNone, "", time.Time{}, err
+	}
+	switch status {
+	case statusCanceled, "unpaid", "paused", "incomplete_expired":
+		return actSuspend, "subscription " + status, time.Time{}, nil
+	case "past_due":
+		end := since.Add(s.cfg.PastDueGrace)
+		if !now.Before(end) {
+			return actSuspend, "subscription past_due beyond its grace", time.Time{}, nil
+		}
+		return actResume, "", end, nil
+	case "active", "trialing":
+		return actResume, "", wake, nil
+	}
+	return actNone, "", wake, nil
 }
 
 type retireWorker struct {
@@ -287,16 +405,18 @@ func (w *retireWorker) Work(ctx context.Context, job *river.Job[jobs.RetireArgs]
 	if o.SuspendedAt.UnixMilli() != job.Args.SuspendedAt {
 		return nil // resumed, or suspended again later (that suspension has its own job)
 	}
-	a, err := s.cfg.Store.Get(ctx, o.AccountID)
+	as, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
 	if err != nil {
 		return err
 	}
-	if a.State != pool.StateSuspended {
-		return nil
+	for _, a := range as {
+		if a.State != pool.StateSuspended {
+			continue
+		}
+		if _, err := s.cfg.Store.Retire(ctx, a.ID); err != nil && !errors.Is(err, pool.ErrIllegalTransition) {
+			return err
+		}
+		s.cfg.Log.Info("grace period over: suspended tenant retired", "order", o.ID, "account", a.Slug)
 	}
-	if _, err := s.cfg.Store.Retire(ctx, a.ID); err != nil && !errors.Is(err, pool.ErrIllegalTransition) {
-		return err
-	}
-	s.cfg.Log.Info("grace period over: suspended tenant retired", "order", o.ID, "account", a.Slug)
 	return nil
 }

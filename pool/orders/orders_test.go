@@ -176,23 +176,25 @@ func TestPendingOrderIsDeliveredWhenAnAccountIsReady(t *testing.T) {
 	})
 }
 
-// A session whose tier nothing matches is held, not dropped: once the price map knows its
-// price (a restart with a fixed config), it is claimed and delivered.
+// A session whose price is not mapped (its metadata says it is ours) is held, not dropped:
+// once the price map knows its price (a restart with a fixed config), its line items are read
+// again and it is claimed and delivered.
 func TestHeldOrderIsClaimedOnceItsPriceIsMapped(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		s := open(nil)
 		seedReady(t, s, "premium", 1)
-		e := newEnv(t, s, nil)
+		sc := stripeClient(mockStripe(t, "price_new", 9900, 1))
+		e := newEnv(t, s, func(c *orders.Config) { c.Stripe = sc })
 		obj := session("cs_h1", "held@example.test", "", map[string]any{"metadata": map[string]any{"price_id": "price_new"}})
 		rec := e.send(event("evt_h1", "checkout.session.completed", time.Now(), obj))
 		if !strings.Contains(rec.Body.String(), `"held"`) {
 			t.Fatalf("response %s, want held", rec.Body)
 		}
-		if o := order(t, s, "cs_h1"); o.State != store.OrderPending || o.Tier != "" || o.LastError == "" {
-			t.Fatalf("order = %+v, want pending, no tier, an error", o)
+		if o := order(t, s, "cs_h1"); o.State != store.OrderHeld || o.Tier != "" || !strings.Contains(o.LastError, "price_new") {
+			t.Fatalf("order = %+v, want held, no tier, the reason", o)
 		}
 		// The fixed daemon: same store, price map now has the price.
-		e2 := newEnv(t, s, func(c *orders.Config) { c.Prices = map[string]string{"price_new": "premium"} })
+		e2 := newEnv(t, s, func(c *orders.Config) { c.Stripe = sc; c.Prices = map[string]string{"price_new": "premium"} })
 		waitFor(t, "held order delivered", func() bool { return order(t, s, "cs_h1").State == store.OrderDelivered })
 		if o := order(t, s, "cs_h1"); o.Tier != "premium" {
 			t.Fatalf("tier = %q, want premium", o.Tier)
@@ -203,8 +205,9 @@ func TestHeldOrderIsClaimedOnceItsPriceIsMapped(t *testing.T) {
 	})
 }
 
-// Subscription lifecycle: deleted → suspended, active again → resumed, deleted → destroyed
-// after the grace period; a stale event changes nothing.
+// Subscription lifecycle: paused → suspended, resumed (active) → running again, deleted →
+// destroyed after the grace period; a stale event changes nothing, nor does an "active" after the
+// deletion.
 func TestSubscriptionLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		s := open(nil)
@@ -221,14 +224,14 @@ func TestSubscriptionLifecycle(t *testing.T) {
 			return map[string]any{"id": "sub_cs_s1", "object": "subscription", "status": status}
 		}
 		t0 := time.Now()
-		e.send(event("evt_s1", orders.EventSubscriptionDeleted, t0, sub("canceled")))
+		e.send(event("evt_s1", orders.EventSubscriptionPaused, t0, sub("paused")))
 		waitFor(t, "suspended", func() bool { a, _ := s.Get(context.Background(), a.ID); return a.State == pool.StateSuspended })
-		// Out of order: an older "active" update arrives after the deletion.
+		// Out of order: an older "active" update arrives after the pause.
 		rec := e.send(event("evt_s0b", orders.EventSubscriptionUpdated, t0.Add(-time.Hour), sub("active")))
 		if !strings.Contains(rec.Body.String(), "stale") {
 			t.Fatalf("stale event answered %s", rec.Body)
 		}
-		e.send(event("evt_s2", orders.EventSubscriptionUpdated, t0.Add(time.Second), sub("active")))
+		e.send(event("evt_s2", orders.EventSubscriptionResumed, t0.Add(time.Second), sub("active")))
 		waitFor(t, "resumed", func() bool { a, _ := s.Get(context.Background(), a.ID); return a.State == pool.StateDelivered })
 		if sus, res := e.prov.counts(a.Slug); sus < 1 || res < 1 {
 			t.Fatalf("suspend/resume calls = %d/%d", sus, res)
@@ -240,6 +243,13 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		}
 		e.send(event("evt_s3", orders.EventSubscriptionDeleted, t0.Add(2*time.Second), sub("canceled")))
 		e.send(event("evt_s3", orders.EventSubscriptionDeleted, t0.Add(2*time.Second), sub("canceled"))) // replay
+		// Canceled is terminal: an "active" of the same second, or later, is stale.
+		for i, at := range []time.Time{t0.Add(2 * time.Second), t0.Add(time.Hour)} {
+			rec := e.send(event(fmt.Sprintf("evt_s4_%d", i), orders.EventSubscriptionUpdated, at, sub("active")))
+			if !strings.Contains(rec.Body.String(), "stale") {
+				t.Fatalf("active after canceled answered %s", rec.Body)
+			}
+		}
 		waitFor(t, "retired and destroyed", func() bool {
 			a, _ := s.Get(context.Background(), a.ID)
 			return a.State == pool.StateRetired && e.prov.Destroyed(a.Slug) >= 1

@@ -20,23 +20,27 @@ func (s *Service) Resend(ctx context.Context, orderID string) (int, error) {
 	if o.AccountID == 0 {
 		return 0, fmt.Errorf("order %s is %s: it has no account yet (its e-mail goes out once it has)", o.ID, o.State)
 	}
-	a, err := s.cfg.Store.Get(ctx, o.AccountID)
+	as, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
 	if err != nil {
 		return 0, err
 	}
-	switch a.State {
-	case pool.StateClaimed, pool.StateDelivered, pool.StateSuspended:
-	default:
-		return 0, fmt.Errorf("order %s: %s: no credentials to resend", o.ID, a)
+	for _, a := range as {
+		switch a.State {
+		case pool.StateClaimed, pool.StateDelivered, pool.StateSuspended:
+		default:
+			return 0, fmt.Errorf("order %s: %s: no credentials to resend", o.ID, a)
+		}
 	}
-	if _, err := s.rotate(ctx, a); err != nil {
-		return 0, err
+	for _, a := range as { // every seat's login is in the e-mail: every one gets a fresh password
+		if _, err := s.rotate(ctx, a); err != nil {
+			return 0, err
+		}
 	}
 	n, err := s.cfg.Store.BumpResends(ctx, o.ID)
 	if err != nil {
 		return 0, fmt.Errorf("resend: %w", err)
 	}
-	s.cfg.Log.Info("credentials resend queued", "order", o.ID, "account", a.Slug, "resend", n)
+	s.cfg.Log.Info("credentials resend queued", "order", o.ID, "accounts", len(as), "resend", n)
 	return n, nil
 }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/axiestudio/tenantpool/pool/store/storetest"
 )
 
-// An operator retired a customer's account (with its grace): the subscription's cancellation
-// and a later reactivation do not bring the tenant back.
+// An operator retired a customer's account (with its grace): the subscription's pause and a
+// later reactivation do not bring the tenant back.
 func TestOperatorRetirementOutlastsTheSubscription(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
@@ -33,17 +33,17 @@ func TestOperatorRetirementOutlastsTheSubscription(t *testing.T) {
 			return map[string]any{"id": "sub_cs_r1", "object": "subscription", "status": status}
 		}
 		t0 := time.Now()
-		e.send(event("evt_r1", orders.EventSubscriptionDeleted, t0, sub("canceled")))
-		waitFor(t, "the cancellation synced", func() bool { return !order(t, s, "cs_r1").SuspendedAt.IsZero() })
+		e.send(event("evt_r1", orders.EventSubscriptionPaused, t0, sub("paused")))
+		waitFor(t, "the pause synced", func() bool { return !order(t, s, "cs_r1").SuspendedAt.IsZero() })
 		e.send(event("evt_r2", orders.EventSubscriptionUpdated, t0.Add(time.Second), sub("active")))
 		waitFor(t, "the reactivation synced", func() bool {
 			var n int
 			s.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'order_subscription_sync'`).Scan(&n)
-			return n == 3 && jobsDone(t, s, jobs.SyncArgs{}.Kind()) // the payment's, the cancellation's, the reactivation's
+			return n == 3 && jobsDone(t, s, jobs.SyncArgs{}.Kind()) // the payment's, the pause's, the reactivation's
 		})
 		got, _ := s.Get(ctx, a.ID)
 		if _, resumed := e.prov.counts(a.Slug); resumed != 0 || got.State != pool.StateSuspended || !got.RetireAt.Equal(a.RetireAt) {
-			t.Fatalf("after cancel and reactivation: %s, retire at %v, resumed %d times; want suspended until %v, never resumed",
+			t.Fatalf("after pause and reactivation: %s, retire at %v, resumed %d times; want suspended until %v, never resumed",
 				got.State, got.RetireAt, resumed, a.RetireAt)
 		}
 	})

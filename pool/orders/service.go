@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/coder/quartz"
+	"github.com/stripe/stripe-go/v82"
 
 	"github.com/axiestudio/tenantpool/delivery"
 	"github.com/axiestudio/tenantpool/pool"
@@ -44,11 +45,13 @@ type Store interface {
 	EventSeen(ctx context.Context, eventID string) (bool, error)
 	ClaimOrder(ctx context.Context, o store.Order, eventID, eventType string, then ...jobs.Job) (store.Order, bool, error)
 	AddPendingOrder(ctx context.Context, o store.Order, eventID, eventType, prefix string, then ...jobs.Job) (bool, error)
-	RequestAccount(ctx context.Context, orderID, tier, prefix string) error
+	ReleaseHeld(ctx context.Context, orderID, tier string, seats int, prefix string) error
+	OrderAccounts(ctx context.Context, orderID string) ([]pool.Account, error)
 	SetOrderError(ctx context.Context, orderID, reason string) error
 	SetSubscriptionStatus(ctx context.Context, eventID, eventType, subscriptionID, status string, at time.Time) (newest bool, synced int, err error)
 	QueuePaymentNotice(ctx context.Context, eventID, eventType, subscriptionID string, notice jobs.NoticeArgs) (bool, error)
-	SubscriptionStatus(ctx context.Context, subscriptionID string) (string, error)
+	SubscriptionState(ctx context.Context, subscriptionID string) (string, time.Time, error)
+	EndOrder(ctx context.Context, eventID, eventType, paymentIntent, customer, reason string) (string, error)
 	EmailSent(ctx context.Context, dedupeKey string) (bool, error)
 	RecordEmail(ctx context.Context, orderID, dedupeKey string, markDelivered bool) error
 	SuspendOrder(ctx context.Context, orderID string, grace time.Duration) (time.Time, error)
@@ -74,23 +77,39 @@ type Config struct {
 	// Secrets are the webhook signing secrets (whsec_…); an event signed with any of them is
 	// accepted, so a secret can roll without downtime.
 	Secrets []string
-	// Prices maps a Stripe price id or payment link id to a tier name. Tiers' own PriceID
-	// entries are added. A session may also name its tier in metadata "tier"; a price id in
-	// metadata "price_id" is looked up here too.
+	// Prices maps a Stripe price id or payment link id to a tier name. Tiers' own prices
+	// (Tier.PriceIDs) are added. A session's tier is the tier of the price it paid (its line
+	// items, read from the Stripe API); its metadata "tier" and "price_id" are hints that must
+	// agree, or the order is held.
 	Prices map[string]string
+	// Stripe is the Stripe API client the line items of a paid session are read with
+	// (NewStripeClient).
+	Stripe *stripe.Client
+	// Livemode is the mode this endpoint sells in: events of the other mode are acknowledged and
+	// ignored.
+	Livemode bool
+	// MaxSeats bounds the quantity one order may claim (default 50); more is held.
+	MaxSeats int
 	// Tenants suspends, resumes and rotates the customer password of sold tenants.
 	Tenants pool.Tenants
 	// Trigger asks the reconciler for a pass (after a claim, or when a pool ran dry). Optional.
 	Trigger func()
 	// Grace is how long a suspended tenant is kept before it is destroyed (default 30 days).
 	Grace time.Duration
+	// PastDueGrace is how long the tenant of a past_due subscription keeps running before it is
+	// suspended (default 7 days; Stripe's own retries usually settle it sooner).
+	PastDueGrace time.Duration
+	// PaymentTerm is how long a one-time payment (Checkout mode=payment) keeps its tenant
+	// running (default 30 days); then it is suspended.
+	PaymentTerm time.Duration
 	// Tolerance is the signature timestamp tolerance (default 300s).
 	Tolerance time.Duration
 	// MaxBody caps a webhook body (default 1 MiB).
 	MaxBody int64
 	// PendingRetry is how often a pending order looks for a ready account (default 5s).
 	PendingRetry time.Duration
-	// HeldRetry is how often an order whose tier is unknown looks again (default 1m).
+	// HeldRetry is how often an order held because its price is not mapped looks again
+	// (default 1m).
 	HeldRetry time.Duration
 	// OrdersConcurrency and DeliveryConcurrency bound the workers of each queue (default 4).
 	OrdersConcurrency, DeliveryConcurrency int
@@ -126,6 +145,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("orders: a mailer is required")
 	case cfg.Tenants == nil:
 		return nil, errors.New("orders: tenants are required")
+	case cfg.Stripe == nil:
+		return nil, errors.New("orders: a Stripe API client is required (the line items of a paid session are read from the API)")
 	}
 	if err := pool.ValidatePrefix(cfg.Prefix); err != nil {
 		return nil, fmt.Errorf("orders: %w", err)
@@ -151,6 +172,15 @@ func New(cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("orders: price %s: %w", k, err)
 		}
 		prices[k] = tier
+	}
+	if cfg.MaxSeats <= 0 {
+		cfg.MaxSeats = 50
+	}
+	if cfg.PastDueGrace <= 0 {
+		cfg.PastDueGrace = 7 * 24 * time.Hour
+	}
+	if cfg.PaymentTerm <= 0 {
+		cfg.PaymentTerm = 30 * 24 * time.Hour
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = 30 * 24 * time.Hour
@@ -204,22 +234,4 @@ func ParsePrices(s string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
-}
-
-// resolveTier finds the tier of an order from its keys: "tier:<name>" (session metadata) wins,
-// then price and payment link ids through the price map. "" when nothing matches.
-func (s *Service) resolveTier(keys []string) string {
-	for _, k := range keys {
-		if name, ok := strings.CutPrefix(k, "tier:"); ok {
-			if _, err := s.cfg.Tiers.Get(name); err == nil {
-				return name
-			}
-		}
-	}
-	for _, k := range keys {
-		if tier, ok := s.prices[k]; ok {
-			return tier
-		}
-	}
-	return ""
 }

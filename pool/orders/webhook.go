@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"strings"
 	"time"
 
 	"github.com/stripe/stripe-go/v82"
@@ -28,7 +29,10 @@ const (
 	EventSubscriptionUpdated   = "customer.subscription.updated"
 	EventSubscriptionCreated   = "customer.subscription.created"
 	EventSubscriptionResumed   = "customer.subscription.resumed"
+	EventSubscriptionPaused    = "customer.subscription.paused"
 	EventInvoicePaymentFailed  = "invoice.payment_failed"
+	EventChargeRefunded        = "charge.refunded"
+	EventDisputeClosed         = "charge.dispute.closed"
 )
 
 const (
@@ -121,18 +125,30 @@ func (s *Service) apply(ctx context.Context, ev stripe.Event, log *slog.Logger) 
 	if len(ev.ID) > maxIDLen {
 		return "", badRequest("event id too long")
 	}
+	// Acknowledged (2xx) so that Stripe does not redeliver them for days, and never applied.
+	if ev.Account != "" {
+		log.Warn("stripe event of a Connect account ignored: this endpoint sells from the platform account only", "account", ev.Account)
+		return "ignored: connect account", nil
+	}
+	if ev.Livemode != s.cfg.Livemode {
+		log.Warn("stripe event of the other mode ignored: check the endpoint's mode and POOL_STRIPE_API_KEY / POOL_STRIPE_LIVEMODE",
+			"event_livemode", ev.Livemode, "configured_livemode", s.cfg.Livemode)
+		return "ignored: livemode mismatch", nil
+	}
 	switch ev.Type {
 	case EventCheckoutCompleted, EventAsyncPaymentSucceeded:
 		var cs checkoutSession
 		if err := decode(ev.Data.Raw, &cs); err != nil {
 			return "", err
 		}
-		if ev.Type == EventCheckoutCompleted && cs.PaymentStatus != "paid" {
+		switch cs.PaymentStatus {
+		case "paid", "no_payment_required":
+		default:
 			// Paid later by an async method: async_payment_succeeded fulfils it.
 			return "awaiting payment", nil
 		}
 		return s.fulfil(ctx, ev, cs, log)
-	case EventSubscriptionDeleted, EventSubscriptionUpdated, EventSubscriptionCreated, EventSubscriptionResumed:
+	case EventSubscriptionDeleted, EventSubscriptionUpdated, EventSubscriptionCreated, EventSubscriptionResumed, EventSubscriptionPaused:
 		var sub subscription
 		if err := decode(ev.Data.Raw, &sub); err != nil {
 			return "", err
@@ -144,6 +160,34 @@ func (s *Service) apply(ctx context.Context, ev stripe.Event, log *slog.Logger) 
 			return "", err
 		}
 		return s.paymentFailed(ctx, ev, inv, log)
+	case EventChargeRefunded:
+		var ch charge
+		if err := decode(ev.Data.Raw, &ch); err != nil {
+			return "", err
+		}
+		if ch.ID == "" || len(ch.ID) > maxIDLen {
+			return "", badRequest("charge without a valid id")
+		}
+		if !ch.Refunded {
+			return "partial refund", nil // the service continues; the operator decides
+		}
+		return s.endOrder(ctx, ev, string(ch.PaymentIntent), string(ch.Customer), "refunded (charge "+ch.ID+")", log)
+	case EventDisputeClosed:
+		var d dispute
+		if err := decode(ev.Data.Raw, &d); err != nil {
+			return "", err
+		}
+		if d.ID == "" || len(d.ID) > maxIDLen || !validStripeID(string(d.Charge)) {
+			return "", badRequest("dispute without a valid id or charge")
+		}
+		if d.Status != "lost" {
+			return "dispute " + d.Status, nil
+		}
+		customer, err := s.chargeCustomer(ctx, string(d.Charge))
+		if err != nil {
+			return "", err
+		}
+		return s.endOrder(ctx, ev, string(d.PaymentIntent), customer, "dispute lost ("+d.ID+")", log)
 	}
 	return "ignored", nil
 }
@@ -157,30 +201,47 @@ func decode(raw []byte, v any) error {
 }
 
 // fulfil claims an account for a paid session and enqueues its e-mail in the same
-// transaction; with an empty pool it stores the order pending with an on-demand account.
+// transaction; with an empty pool it stores the order pending with an on-demand account. What the
+// session bought is learnt from the Stripe API (its line items), never from its metadata; a
+// session that is not ours is acknowledged and ignored, one that does not add up is held.
 func (s *Service) fulfil(ctx context.Context, ev stripe.Event, cs checkoutSession, log *slog.Logger) (string, error) {
-	o, err := s.orderFromSession(cs)
-	if err != nil {
-		return "", err
+	if cs.ID == "" || len(cs.ID) > maxIDLen || !validStripeID(cs.ID) {
+		return "", badRequest("checkout session without a valid id")
 	}
-	log = log.With("order", o.ID)
+	for k, v := range cs.Metadata {
+		if len(k) > maxIDLen || len(v) > 500 {
+			return "", badRequest("checkout session %s: metadata too long", cs.ID)
+		}
+	}
+	log = log.With("order", cs.ID)
 	if seen, err := s.cfg.Store.EventSeen(ctx, ev.ID); err != nil {
 		return "", err
 	} else if seen {
 		return "duplicate event", nil
 	}
-	if o.Tier == "" {
-		o.LastError = fmt.Sprintf("no configured tier matches %v", o.TierKeys)
-		created, err := s.cfg.Store.AddPendingOrder(ctx, o, ev.ID, string(ev.Type), s.cfg.Prefix, pendingJobs(o))
-		if err != nil {
-			return "", fmt.Errorf("hold order: %w", err)
-		}
-		if created {
-			log.Error("paid order held: no configured tier matches it; fix the price map and it is claimed", "keys", o.TierKeys)
-		}
-		return "held", nil
+	paid, err := s.fetchSession(ctx, cs.ID)
+	if err != nil && !errors.Is(err, errStripeRejected) {
+		return "", fmt.Errorf("line items: %w", err) // transient: 5xx, Stripe redelivers
 	}
-	log = log.With("tier", o.Tier)
+	o := s.orderFromSession(cs)
+	var v verdict
+	if err != nil {
+		v = verdict{Hold: err.Error()}
+	} else {
+		v = s.judge(paid, hintsOf(cs))
+	}
+	if v.Ignore != "" {
+		log.Info("checkout session ignored", "reason", v.Ignore)
+		return "ignored", nil
+	}
+	if v.Hold == "" && !usableEmail(o.CustomerEmail) {
+		v = verdict{Hold: "no usable customer e-mail"}
+	}
+	if v.Hold != "" {
+		return s.hold(ctx, ev, o, v, log)
+	}
+	o.Tier, o.Seats = v.Tier, v.Seats
+	log = log.With("tier", o.Tier, "seats", o.Seats)
 	got, created, err := s.cfg.Store.ClaimOrder(ctx, o, ev.ID, string(ev.Type), claimJobs(o)...)
 	switch {
 	case errors.Is(err, pool.ErrPoolEmpty):
@@ -204,11 +265,28 @@ func (s *Service) fulfil(ctx context.Context, ev stripe.Event, cs checkoutSessio
 	return "duplicate order", nil
 }
 
-// orderFromSession validates a session and builds its order.
-func (s *Service) orderFromSession(cs checkoutSession) (store.Order, error) {
-	if cs.ID == "" || len(cs.ID) > maxIDLen {
-		return store.Order{}, badRequest("checkout session without a valid id")
+// hold stores an order held for the operator, with its reason. A hold that a configuration
+// change can resolve (a price not mapped yet) gets a job that looks at it again.
+func (s *Service) hold(ctx context.Context, ev stripe.Event, o store.Order, v verdict, log *slog.Logger) (string, error) {
+	o.State, o.Tier, o.LastError = store.OrderHeld, "", v.Hold
+	var then []jobs.Job
+	if v.Retry {
+		then = append(then, pendingJobs(o))
 	}
+	created, err := s.cfg.Store.AddPendingOrder(ctx, o, ev.ID, string(ev.Type), s.cfg.Prefix, then...)
+	if err != nil {
+		return "", fmt.Errorf("hold order: %w", err)
+	}
+	if created {
+		log.Error("paid order held for the operator", "reason", v.Hold)
+	}
+	return "held", nil
+}
+
+// orderFromSession builds the order of a session (its tier is decided from the price paid).
+// TierKeys keep the session's hints for a held order's next look: "tier:<metadata tier>",
+// "price_id:<metadata price>", "link:<payment link>", "mode:<mode>", "status:<payment status>".
+func (s *Service) orderFromSession(cs checkoutSession) store.Order {
 	email, name := cs.CustomerEmail, ""
 	if cs.CustomerDetails != nil {
 		if cs.CustomerDetails.Email != "" {
@@ -216,32 +294,67 @@ func (s *Service) orderFromSession(cs checkoutSession) (store.Order, error) {
 		}
 		name = cs.CustomerDetails.Name
 	}
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		return store.Order{}, badRequest("checkout session %s has no usable customer e-mail", cs.ID)
-	}
+	h := hintsOf(cs)
 	var keys []string
-	if t := cs.Metadata["tier"]; t != "" {
-		keys = append(keys, "tier:"+t)
-	}
-	if cs.LineItems != nil {
-		for _, li := range cs.LineItems.Data {
-			if li.Price.ID != "" {
-				keys = append(keys, li.Price.ID)
-			}
+	for _, kv := range [][2]string{{"tier", h.Tier}, {"price_id", h.PriceID}, {"link", h.PaymentLink}, {"mode", h.Mode}, {"status", h.Status}} {
+		if kv[1] != "" {
+			keys = append(keys, kv[0]+":"+strings.ReplaceAll(kv[1], ",", ""))
 		}
-	}
-	if p := cs.Metadata["price_id"]; p != "" {
-		keys = append(keys, p)
-	}
-	if cs.PaymentLink != "" {
-		keys = append(keys, string(cs.PaymentLink))
 	}
 	o := store.Order{
 		ID: cs.ID, TierKeys: keys, CustomerEmail: email, CustomerName: name,
-		CustomerID: string(cs.Customer), SubscriptionID: string(cs.Subscription),
+		CustomerID: string(cs.Customer), SubscriptionID: string(cs.Subscription), PaymentIntent: string(cs.PaymentIntent),
 	}
-	o.Tier = s.resolveTier(keys)
-	return o, nil
+	if cs.Mode == "payment" && o.SubscriptionID == "" {
+		o.TermEndsAt = s.cfg.Clock.Now().Add(s.cfg.PaymentTerm)
+	}
+	return o
+}
+
+func hintsOf(cs checkoutSession) sessionHints {
+	return sessionHints{Tier: cs.Metadata["tier"], PriceID: cs.Metadata["price_id"], PaymentLink: string(cs.PaymentLink),
+		Mode: cs.Mode, Status: cs.PaymentStatus}
+}
+
+// hintsOfKeys reads the hints back from a held order's TierKeys.
+func hintsOfKeys(keys []string) sessionHints {
+	var h sessionHints
+	for _, k := range keys {
+		name, v, ok := strings.Cut(k, ":")
+		if !ok && strings.HasPrefix(k, "plink_") {
+			h.PaymentLink = k // kept by orders held before hints were labelled
+			continue
+		}
+		switch name {
+		case "tier":
+			h.Tier = v
+		case "price_id":
+			h.PriceID = v
+		case "link":
+			h.PaymentLink = v
+		case "mode":
+			h.Mode = v
+		case "status":
+			h.Status = v
+		}
+	}
+	return h
+}
+
+func usableEmail(email string) bool {
+	a, err := mail.ParseAddress(email)
+	return err == nil && a.Address == email
+}
+
+// validStripeID accepts the characters of Stripe object ids (cs_test_a1B2…), so an id is safe to
+// put in an API path.
+func validStripeID(id string) bool {
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // claimJobs are committed with an order's claim: its credentials e-mail and, for a
@@ -249,8 +362,12 @@ func (s *Service) orderFromSession(cs checkoutSession) (store.Order, error) {
 // (events come out of order; the sync does nothing for a live subscription).
 func claimJobs(o store.Order) []jobs.Job {
 	js := []jobs.Job{{Args: jobs.DeliverArgs{OrderID: o.ID}}}
-	if o.SubscriptionID != "" {
+	if o.SubscriptionID != "" || o.Ended != "" {
 		js = append(js, jobs.Job{Args: jobs.SyncArgs{OrderID: o.ID}})
+	}
+	if !o.TermEndsAt.IsZero() {
+		// The one-time payment's term: its sync suspends the tenant then.
+		js = append(js, jobs.Job{Args: jobs.SyncArgs{OrderID: o.ID}, ScheduledAt: o.TermEndsAt})
 	}
 	return js
 }
@@ -259,8 +376,8 @@ func claimJobs(o store.Order) []jobs.Job {
 // ready.
 func pendingJobs(o store.Order) jobs.Job { return jobs.Job{Args: jobs.ClaimPendingArgs{OrderID: o.ID}} }
 
-// subscriptionChanged records the subscription's newest status (older events change
-// nothing) and enqueues a sync of its orders' tenants: canceled → suspend, active → resume.
+// subscriptionChanged records the subscription's newest status (older events, and any event
+// after a terminal status, change nothing) and enqueues a sync of its orders' tenants.
 func (s *Service) subscriptionChanged(ctx context.Context, ev stripe.Event, sub subscription, log *slog.Logger) (string, error) {
 	if sub.ID == "" || len(sub.ID) > maxIDLen {
 		return "", badRequest("subscription without a valid id")
@@ -285,6 +402,40 @@ func (s *Service) subscriptionChanged(ctx context.Context, ev stripe.Event, sub 
 	}
 	log.Info("subscription status", "subscription", sub.ID, "status", status, "outcome", outcome)
 	return outcome, nil
+}
+
+// endOrder ends the order a refunded or lost charge paid for: its tenant is suspended, for good.
+func (s *Service) endOrder(ctx context.Context, ev stripe.Event, paymentIntent, customer, reason string, log *slog.Logger) (string, error) {
+	id, err := s.cfg.Store.EndOrder(ctx, ev.ID, string(ev.Type), paymentIntent, customer, reason)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		log.Warn("refund or lost dispute matches no single order: the operator decides", "payment_intent", paymentIntent, "customer", customer, "reason", reason)
+		return "no order", nil
+	}
+	log.Warn("order ended: its tenant is suspended", "order", id, "reason", reason)
+	return "ended", nil
+}
+
+// chargeCustomer reads the customer of a charge from the Stripe API (a dispute does not carry
+// it). A charge Stripe does not know gives "".
+func (s *Service) chargeCustomer(ctx context.Context, id string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second) // well inside the time Stripe waits for an answer
+	defer cancel()
+	p := &stripe.ChargeRetrieveParams{}
+	p.Context = ctx
+	ch, err := s.cfg.Stripe.V1Charges.Retrieve(ctx, id, p)
+	if err != nil {
+		if err := classifyStripe(err); !errors.Is(err, errStripeRejected) {
+			return "", err
+		}
+		return "", nil
+	}
+	if ch.Customer == nil {
+		return "", nil
+	}
+	return ch.Customer.ID, nil
 }
 
 // paymentFailed enqueues one payment-failed notice per failed invoice.
@@ -317,19 +468,28 @@ func (s *Service) paymentFailed(ctx context.Context, ev stripe.Event, inv invoic
 type checkoutSession struct {
 	ID              string            `json:"id"`
 	PaymentStatus   string            `json:"payment_status"`
+	Mode            string            `json:"mode"`
 	CustomerEmail   string            `json:"customer_email"`
 	CustomerDetails *customerDetails  `json:"customer_details"`
 	Customer        ref               `json:"customer"`
 	Subscription    ref               `json:"subscription"`
 	PaymentLink     ref               `json:"payment_link"`
+	PaymentIntent   ref               `json:"payment_intent"`
 	Metadata        map[string]string `json:"metadata"`
-	LineItems       *struct {
-		Data []struct {
-			Price struct {
-				ID string `json:"id"`
-			} `json:"price"`
-		} `json:"data"`
-	} `json:"line_items"`
+}
+
+type charge struct {
+	ID            string `json:"id"`
+	Refunded      bool   `json:"refunded"` // fully refunded
+	PaymentIntent ref    `json:"payment_intent"`
+	Customer      ref    `json:"customer"`
+}
+
+type dispute struct {
+	ID            string `json:"id"`
+	Status        string `json:"status"`
+	Charge        ref    `json:"charge"`
+	PaymentIntent ref    `json:"payment_intent"`
 }
 
 type customerDetails struct {

@@ -26,12 +26,19 @@ type nopMailer struct{}
 func (nopMailer) Send(context.Context, delivery.Message) error { return nil }
 
 // handlerOnly builds a Service without job workers: the handler's own effects only.
-func handlerOnly(t testing.TB, s *store.Store) *orders.Service {
+func handlerOnly(t testing.TB, s *store.Store, mutate ...func(*orders.Config)) *orders.Service {
 	t.Helper()
-	svc, err := orders.New(orders.Config{
+	cfg := orders.Config{
 		Store: s, Tiers: testTiers, Mailer: nopMailer{}, Prefix: "client",
 		Secrets: []string{secret, oldSecret}, Tenants: newSuspender(), Log: discard(),
-	})
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	if cfg.Stripe == nil {
+		cfg.Stripe = stripeClient(mockStripe(t, "price_basic", 2900, 1))
+	}
+	svc, err := orders.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,10 +68,12 @@ func TestInvalidWebhooksChangeNothing(t *testing.T) {
 			{"garbage header", http.MethodPost, good, "t=abc,v1=zz", http.StatusBadRequest},
 			{"malformed JSON", http.MethodPost, []byte(`{"id":"evt_x",`), sign([]byte(`{"id":"evt_x",`), secret, now), http.StatusBadRequest},
 			{"object not a session", http.MethodPost, event("evt_2", "checkout.session.completed", now, []any{1}), "", http.StatusBadRequest},
-			{"session without e-mail", http.MethodPost, event("evt_3", "checkout.session.completed", now, session("cs_3", "", "", nil)), "", http.StatusBadRequest},
 			{"session without id", http.MethodPost, event("evt_4", "checkout.session.completed", now, session("", "a@example.test", "", nil)), "", http.StatusBadRequest},
+			{"session id not a Stripe id", http.MethodPost, event("evt_4b", "checkout.session.completed", now, session("cs_../x", "a@example.test", "", nil)), "", http.StatusBadRequest},
+			{"metadata too long", http.MethodPost, event("evt_4c", "checkout.session.completed", now, session("cs_4c", "a@example.test", "",
+				map[string]any{"metadata": map[string]any{"tier": strings.Repeat("x", 600)}})), "", http.StatusBadRequest},
 			{"unpaid session", http.MethodPost, event("evt_5", "checkout.session.completed", now, session("cs_5", "a@example.test", "", map[string]any{"payment_status": "unpaid"})), "", http.StatusOK},
-			{"unknown type", http.MethodPost, event("evt_6", "charge.refunded", now, map[string]any{"id": "ch_1"}), "", http.StatusOK},
+			{"unknown type", http.MethodPost, event("evt_6", "customer.created", now, map[string]any{"id": "cus_1"}), "", http.StatusOK},
 			{"too large", http.MethodPost, big, sign(big, secret, now), http.StatusRequestEntityTooLarge},
 			{"GET", http.MethodGet, good, sign(good, secret, now), http.StatusMethodNotAllowed},
 		}
@@ -122,7 +131,8 @@ func TestRollingSecrets(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	s := storetest.OpenSQLite(t, t.TempDir(), nil)
-	base := orders.Config{Store: s, Tiers: testTiers, Mailer: nopMailer{}, Prefix: "client", Secrets: []string{secret}, Tenants: newSuspender()}
+	base := orders.Config{Store: s, Tiers: testTiers, Mailer: nopMailer{}, Prefix: "client", Secrets: []string{secret}, Tenants: newSuspender(),
+		Stripe: orders.NewStripeClient("sk_test_x", "http://127.0.0.1:9")}
 	for name, mutate := range map[string]func(*orders.Config){
 		"no secret":    func(c *orders.Config) { c.Secrets = []string{" "} },
 		"unknown tier": func(c *orders.Config) { c.Prices = map[string]string{"price_x": "gold"} },
@@ -131,6 +141,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"no mailer":    func(c *orders.Config) { c.Mailer = nil },
 		"no store":     func(c *orders.Config) { c.Store = nil },
 		"no tiers":     func(c *orders.Config) { c.Tiers = nil },
+		"no stripe":    func(c *orders.Config) { c.Stripe = nil },
 	} {
 		c := base
 		mutate(&c)

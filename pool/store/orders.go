@@ -13,12 +13,14 @@ import (
 	"github.com/axiestudio/tenantpool/pool/jobs"
 )
 
-// OrderState is where a paid order is: pending (no account yet), claimed (account claimed,
-// credentials not yet accepted by the SMTP server), delivered.
+// OrderState is where a paid order is: held (for the operator: LastError says why), pending (no
+// account yet), claimed (account claimed, credentials not yet accepted by the SMTP server),
+// delivered.
 type OrderState string
 
 // The order states.
 const (
+	OrderHeld      OrderState = "held"
 	OrderPending   OrderState = "pending"
 	OrderClaimed   OrderState = "claimed"
 	OrderDelivered OrderState = "delivered"
@@ -29,16 +31,20 @@ const (
 type Order struct {
 	ID             string
 	State          OrderState
-	Tier           string // "" while no configured tier matches TierKeys (held as pending)
+	Tier           string // "" while held
 	TierKeys       []string
 	CustomerEmail  string
 	CustomerName   string
 	CustomerID     string
 	SubscriptionID string
-	AccountID      int64 // 0 until claimed
+	AccountID      int64 // 0 until claimed; seat 1's account
+	Seats          int   // accounts the order buys (0 is read as 1)
 	Resends        int
 	SuspendedAt    time.Time
 	LastError      string
+	PaymentIntent  string    // a one-time payment's PaymentIntent (refunds and disputes find the order by it)
+	Ended          string    // why the order ended on its own (refunded, dispute lost, term over); "" = not
+	TermEndsAt     time.Time // a one-time payment's end; zero for a subscription
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	ClaimedAt      time.Time
@@ -46,7 +52,8 @@ type Order struct {
 }
 
 const orderCols = `id, state, tier, tier_keys, customer_email, customer_name, customer_id, subscription_id,
-	account_id, resends, suspended_at, last_error, created_at, updated_at, claimed_at, delivered_at`
+	account_id, resends, suspended_at, last_error, created_at, updated_at, claimed_at, delivered_at,
+	payment_intent, ended, term_ends_at, seats`
 
 type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
@@ -65,9 +72,11 @@ func (s *Store) queryOrders(ctx context.Context, q querier, query string, args .
 			state, keys                                 string
 			account                                     sql.NullInt64
 			suspended, created, updated, claimed, deliv int64
+			termEnds                                    int64
 		)
 		if err := rows.Scan(&o.ID, &state, &o.Tier, &keys, &o.CustomerEmail, &o.CustomerName, &o.CustomerID,
-			&o.SubscriptionID, &account, &o.Resends, &suspended, &o.LastError, &created, &updated, &claimed, &deliv); err != nil {
+			&o.SubscriptionID, &account, &o.Resends, &suspended, &o.LastError, &created, &updated, &claimed, &deliv,
+			&o.PaymentIntent, &o.Ended, &termEnds, &o.Seats); err != nil {
 			return nil, err
 		}
 		o.State, o.AccountID = OrderState(state), account.Int64
@@ -75,7 +84,7 @@ func (s *Store) queryOrders(ctx context.Context, q querier, query string, args .
 			o.TierKeys = strings.Split(keys, ",")
 		}
 		o.SuspendedAt, o.CreatedAt, o.UpdatedAt = msTime(suspended), msTime(created), msTime(updated)
-		o.ClaimedAt, o.DeliveredAt = msTime(claimed), msTime(deliv)
+		o.ClaimedAt, o.DeliveredAt, o.TermEndsAt = msTime(claimed), msTime(deliv), msTime(termEnds)
 		out = append(out, o)
 	}
 	return out, rows.Err()
@@ -182,15 +191,50 @@ func (s *Store) applyEvent(ctx context.Context, eventID, eventType string, fn fu
 	})
 }
 
+// statusRank orders subscription statuses that Stripe reports in the same second (later in a
+// lifecycle ranks higher); canceled and incomplete_expired are terminal (rank ≥ terminalRank)
+// and are never replaced.
+func statusRank(status string) int {
+	switch status {
+	case "incomplete":
+		return 1
+	case "trialing":
+		return 2
+	case "active":
+		return 3
+	case "past_due":
+		return 4
+	case "paused":
+		return 5
+	case "unpaid":
+		return 6
+	case "incomplete_expired":
+		return terminalRank
+	case "canceled":
+		return terminalRank + 1
+	}
+	return 0
+}
+
+const terminalRank = 7
+
 // SetSubscriptionStatus applies a subscription event once (by event id): it records the
 // subscription's status as of at (the event's creation time) and, when that is the newest known
-// status, enqueues a sync job for each of the subscription's orders, in one transaction. It
-// reports whether the status was the newest and how many syncs were queued.
+// status, enqueues a sync job for each of the subscription's orders, in one transaction. A
+// terminal status (canceled, incomplete_expired) is never replaced, and two statuses of the same
+// second are ordered by their precedence (statusRank), not by arrival. It reports whether the
+// status was the newest and how many syncs were queued.
 func (s *Store) SetSubscriptionStatus(ctx context.Context, eventID, eventType, subscriptionID, status string, at time.Time) (newest bool, synced int, err error) {
 	err = s.applyEvent(ctx, eventID, eventType, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO stripe_subscriptions (id, status, status_at) VALUES (?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at
-			WHERE stripe_subscriptions.status_at <= excluded.status_at`), subscriptionID, status, at.UnixMilli())
+		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO stripe_subscriptions (id, status, status_at, status_rank, status_since)
+			VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at,
+				status_rank = excluded.status_rank,
+				status_since = CASE WHEN stripe_subscriptions.status = excluded.status THEN stripe_subscriptions.status_since
+					ELSE excluded.status_at END
+			WHERE stripe_subscriptions.status_rank < ? AND (stripe_subscriptions.status_at < excluded.status_at
+				OR (stripe_subscriptions.status_at = excluded.status_at AND stripe_subscriptions.status_rank <= excluded.status_rank))`),
+			subscriptionID, status, at.UnixMilli(), statusRank(status), at.UnixMilli(), terminalRank)
 		if err != nil {
 			return fmt.Errorf("subscription status: %w", err)
 		}
@@ -214,6 +258,38 @@ func (s *Store) SetSubscriptionStatus(ctx context.Context, eventID, eventType, s
 		return false, 0, err
 	}
 	return newest, synced, nil
+}
+
+// EndOrder applies a refund or dispute event once (by event id): the order paid by
+// paymentIntent — else the only order of customer — is marked ended with reason and a sync job
+// suspends its tenant, in one transaction. It returns the ended order's id ("" when no order
+// matches: several orders of one customer are left for the operator).
+func (s *Store) EndOrder(ctx context.Context, eventID, eventType, paymentIntent, customer, reason string) (string, error) {
+	var id string
+	err := s.applyEvent(ctx, eventID, eventType, func(tx *sql.Tx) error {
+		var os []Order
+		var err error
+		if paymentIntent != "" {
+			if os, err = s.queryOrders(ctx, tx, `SELECT `+orderCols+` FROM orders WHERE payment_intent = ?`, paymentIntent); err != nil {
+				return fmt.Errorf("end order: %w", err)
+			}
+		}
+		if len(os) == 0 && customer != "" {
+			if os, err = s.queryOrders(ctx, tx, `SELECT `+orderCols+` FROM orders WHERE customer_id = ?`, customer); err != nil {
+				return fmt.Errorf("end order: %w", err)
+			}
+		}
+		if len(os) != 1 {
+			return nil
+		}
+		id = os[0].ID
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET ended = ?, updated_at = ? WHERE id = ? AND ended = ''`),
+			reason, s.nowMS(), id); err != nil {
+			return fmt.Errorf("end order: %w", err)
+		}
+		return s.insertJobs(ctx, tx, jobs.Job{Args: jobs.SyncArgs{OrderID: id}})
+	})
+	return id, err
 }
 
 // QueuePaymentNotice applies an invoice.payment_failed event once (by event id): it enqueues
@@ -268,6 +344,21 @@ func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType stri
 		if stored.AccountID != a.ID {
 			return fmt.Errorf("claim order %s: order has account %d, claim gave %d", o.ID, stored.AccountID, a.ID)
 		}
+		// Every seat in this transaction: all of them, or none (an empty pool rolls back seat 1 too).
+		ids := []int64{a.ID}
+		for seat := 2; seat <= stored.seats(); seat++ {
+			b, err := s.claimSeatTx(ctx, tx, o.Tier, SeatKey(o.ID, seat))
+			if err != nil {
+				return err
+			}
+			ids = append(ids, b.ID)
+		}
+		for i, id := range ids {
+			if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO order_accounts (order_id, seat, account_id) VALUES (?, ?, ?)
+				ON CONFLICT (order_id, seat) DO NOTHING`), o.ID, i+1, id); err != nil {
+				return fmt.Errorf("claim order seats: %w", err)
+			}
+		}
 		o = stored
 		return s.insertJobs(ctx, tx, then...)
 	})
@@ -284,16 +375,21 @@ func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType stri
 	return o, created, nil
 }
 
-// AddPendingOrder records order o as pending (its pool was empty, or no tier matched), in one
-// transaction with the Stripe event, one on-demand account of o.Tier in state provisioning
-// with its provisioning job (slug prefix prefix; none when o.Tier is ""), and the jobs in then
-// (the one that claims the order once an account is ready). An order that exists
-// already is left as it is (created=false) and nothing is written.
+// AddPendingOrder records order o as pending (its pool was empty), or as held when o.State is
+// OrderHeld (o.LastError says why; no account is made), in one transaction with the Stripe
+// event, for a pending order one on-demand account of o.Tier in state provisioning with its
+// provisioning job (slug prefix prefix), and the jobs in then (the one that claims the order
+// once an account is ready). An order that exists already is left as it is (created=false)
+// and nothing is written.
 func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType, prefix string, then ...jobs.Job) (bool, error) {
 	if o.ID == "" {
 		return false, errors.New("pending order: order id is required")
 	}
-	if o.Tier != "" {
+	if o.State != OrderHeld {
+		o.State = OrderPending
+		if o.Tier == "" {
+			return false, errors.New("pending order: a tier is required (or hold the order)")
+		}
 		if err := pool.ValidatePrefix(prefix); err != nil {
 			return false, err
 		}
@@ -304,11 +400,12 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 			return err
 		}
 		now := s.nowMS()
-		o.State, o.AccountID = OrderPending, 0
+		o.AccountID = 0
 		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
-			customer_id, subscription_id, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			customer_id, subscription_id, last_error, created_at, updated_at, payment_intent, term_ends_at, seats)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`), o.ID, string(o.State), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
-			o.CustomerName, o.CustomerID, o.SubscriptionID, o.LastError, now, now)
+			o.CustomerName, o.CustomerID, o.SubscriptionID, o.LastError, now, now, o.PaymentIntent, unixMS(o.TermEndsAt), o.seats())
 		if err != nil {
 			return fmt.Errorf("pending order: %w", err)
 		}
@@ -317,9 +414,9 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 		}
 		created = true
 		o.CreatedAt, o.UpdatedAt = msTime(now), msTime(now)
-		if o.Tier != "" {
-			if _, err := s.createAccountsTx(ctx, tx, pool.OriginOrder, o.Tier, prefix, 1, now); err != nil {
-				return fmt.Errorf("on-demand account: %w", err)
+		if o.State == OrderPending {
+			if err := s.provisionShortfall(ctx, tx, o.Tier, prefix, o.seats(), now); err != nil {
+				return err
 			}
 		}
 		return s.insertJobs(ctx, tx, then...)
@@ -327,25 +424,95 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 	return created && err == nil, err
 }
 
-// RequestAccount creates one on-demand account of a tier with its provisioning job (for a held
-// order whose tier became known).
-func (s *Store) RequestAccount(ctx context.Context, orderID, tier, prefix string) error {
+// ReleaseHeld moves a held order to pending with its tier and seats and creates on-demand
+// accounts of that tier for the seats no ready account covers, with their provisioning jobs, in
+// one transaction (a held order whose price became known). An order not held is left alone.
+func (s *Store) ReleaseHeld(ctx context.Context, orderID, tier string, seats int, prefix string) error {
 	if err := pool.ValidatePrefix(prefix); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.nowMS()
-		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET tier = ?, last_error = '', updated_at = ?
-			WHERE id = ? AND state = 'pending' AND tier = ''`), tier, now, orderID)
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET state = 'pending', tier = ?, seats = ?, last_error = '', updated_at = ?
+			WHERE id = ? AND state = 'held'`), tier, max(seats, 1), now, orderID)
 		if err != nil {
-			return fmt.Errorf("request account: %w", err)
+			return fmt.Errorf("release held order: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		_, err = s.createAccountsTx(ctx, tx, pool.OriginOrder, tier, prefix, 1, now)
-		return err
+		return s.provisionShortfall(ctx, tx, tier, prefix, max(seats, 1), now)
 	})
+}
+
+// provisionShortfall creates on-demand accounts (with their provisioning jobs) for the seats of
+// a pending order that the tier's ready accounts do not cover, at least one.
+func (s *Store) provisionShortfall(ctx context.Context, tx *sql.Tx, tier, prefix string, seats int, now int64) error {
+	var ready int
+	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM accounts WHERE state = 'ready' AND tier = ?`), tier).Scan(&ready); err != nil {
+		return fmt.Errorf("on-demand account: %w", err)
+	}
+	if _, err := s.createAccountsTx(ctx, tx, pool.OriginOrder, tier, prefix, max(seats-ready, 1), now); err != nil {
+		return fmt.Errorf("on-demand account: %w", err)
+	}
+	return nil
+}
+
+func (o Order) seats() int { return max(o.Seats, 1) }
+
+// SeatKey is the claim key (accounts.order_id) of an order's seat: the order id for seat 1,
+// "<order>#<seat>" for the others, so every seat's claim is idempotent on its own.
+func SeatKey(orderID string, seat int) string {
+	if seat <= 1 {
+		return orderID
+	}
+	return fmt.Sprintf("%s#%d", orderID, seat)
+}
+
+// claimSeatTx claims a ready account of tier for one seat inside tx (the order's claim
+// transaction); an empty pool is pool.ErrPoolEmpty.
+func (s *Store) claimSeatTx(ctx context.Context, tx *sql.Tx, tier, key string) (pool.Account, error) {
+	var (
+		a   pool.Account
+		err error
+	)
+	if s.pg {
+		a, _, err = s.claimPGStatement(ctx, tx, tier, key)
+	} else {
+		a, _, err = s.claimSQLite(ctx, tx, tier, key, nil)
+	}
+	return a, err
+}
+
+// OrderAccounts returns the accounts of an order, by seat (an order claimed before seats
+// existed has its one account).
+func (s *Store) OrderAccounts(ctx context.Context, orderID string) ([]pool.Account, error) {
+	return s.orderAccounts(ctx, s.db, orderID)
+}
+
+func (s *Store) orderAccounts(ctx context.Context, q querier, orderID string) ([]pool.Account, error) {
+	as, err := s.queryAccounts(ctx, q, `SELECT `+prefixCols("a.", accountCols)+` FROM order_accounts oa
+		JOIN accounts a ON a.id = oa.account_id WHERE oa.order_id = ? ORDER BY oa.seat`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("order accounts: %w", err)
+	}
+	if len(as) > 0 {
+		return as, nil
+	}
+	as, err = s.queryAccounts(ctx, q, `SELECT `+prefixCols("a.", accountCols)+` FROM orders o JOIN accounts a ON a.id = o.account_id
+		WHERE o.id = ?`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("order accounts: %w", err)
+	}
+	return as, nil
+}
+
+func prefixCols(prefix, cols string) string {
+	fs := strings.Split(cols, ",")
+	for i, f := range fs {
+		fs[i] = prefix + strings.TrimSpace(f)
+	}
+	return strings.Join(fs, ", ")
 }
 
 // SetOrderError notes why an order is waiting (e.g. no tier matches); not a secret.
@@ -363,9 +530,10 @@ func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o Order, now int64)
 		account = o.AccountID
 	}
 	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
-		customer_id, subscription_id, account_id, created_at, updated_at, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		customer_id, subscription_id, account_id, created_at, updated_at, claimed_at, payment_intent, term_ends_at, seats)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`), o.ID, string(o.State), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
-		o.CustomerName, o.CustomerID, o.SubscriptionID, account, now, now, o.ClaimedAt.UnixMilli())
+		o.CustomerName, o.CustomerID, o.SubscriptionID, account, now, now, o.ClaimedAt.UnixMilli(), o.PaymentIntent, unixMS(o.TermEndsAt), o.seats())
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -409,8 +577,24 @@ func (s *Store) RecordEmail(ctx context.Context, orderID, dedupeKey string, mark
 			WHERE id = ?`), now, now, orderID); err != nil {
 			return fmt.Errorf("order delivered: %w", err)
 		}
-		return s.setStateTx(ctx, tx, o.AccountID, pool.StateDelivered, pool.StateClaimed)
+		return s.eachAccountTx(ctx, tx, o, func(id int64) error {
+			return s.setStateTx(ctx, tx, id, pool.StateDelivered, pool.StateClaimed)
+		})
 	})
+}
+
+// eachAccountTx runs fn for every account of order o (its seats), inside tx.
+func (s *Store) eachAccountTx(ctx context.Context, tx *sql.Tx, o Order, fn func(id int64) error) error {
+	as, err := s.orderAccounts(ctx, tx, o.ID)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		if err := fn(a.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // setStateTx moves an account to `to` if it is in one of from (checked against the state graph
@@ -453,7 +637,9 @@ func (s *Store) SuspendOrder(ctx context.Context, orderID string, grace time.Dur
 		}
 		at = o.SuspendedAt
 		if at.IsZero() {
-			if err := s.setStateTx(ctx, tx, o.AccountID, pool.StateSuspended, pool.StateDelivered, pool.StateSuspended); err != nil {
+			if err := s.eachAccountTx(ctx, tx, o, func(id int64) error {
+				return s.setStateTx(ctx, tx, id, pool.StateSuspended, pool.StateDelivered, pool.StateSuspended)
+			}); err != nil {
 				return err
 			}
 			now := s.nowMS()
@@ -476,7 +662,9 @@ func (s *Store) ResumeOrder(ctx context.Context, orderID string) error {
 		if err != nil {
 			return err
 		}
-		if err := s.setStateTx(ctx, tx, o.AccountID, pool.StateDelivered, pool.StateSuspended); err != nil {
+		if err := s.eachAccountTx(ctx, tx, o, func(id int64) error {
+			return s.setStateTx(ctx, tx, id, pool.StateDelivered, pool.StateSuspended)
+		}); err != nil {
 			return err
 		}
 		now := s.nowMS()
@@ -525,13 +713,30 @@ func (s *Store) SetCustomerPassword(ctx context.Context, id int64, password stri
 
 // SubscriptionStatus returns the newest known status of a subscription ("" if none).
 func (s *Store) SubscriptionStatus(ctx context.Context, subscriptionID string) (string, error) {
-	var st string
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT status FROM stripe_subscriptions WHERE id = ?`), subscriptionID).Scan(&st)
+	st, _, err := s.SubscriptionState(ctx, subscriptionID)
+	return st, err
+}
+
+// SubscriptionState returns the newest known status of a subscription ("" if none) and since
+// when (the creation time of the first event that reported it) it has held.
+func (s *Store) SubscriptionState(ctx context.Context, subscriptionID string) (string, time.Time, error) {
+	var (
+		st    string
+		since int64
+	)
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT status, status_since FROM stripe_subscriptions WHERE id = ?`), subscriptionID).Scan(&st, &since)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return "", time.Time{}, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("subscription status: %w", err)
+		return "", time.Time{}, fmt.Errorf("subscription status: %w", err)
 	}
-	return st, nil
+	return st, msTime(since), nil
+}
+
+func unixMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }

@@ -159,6 +159,53 @@ func TestSubscriptionStatusKeepsTheNewest(t *testing.T) {
 	})
 }
 
+// Canceled is terminal (a late or same-second "active" cannot undo it); two statuses of the
+// same second are ordered by precedence; past_due keeps the time it began.
+func TestSubscriptionStatusPrecedence(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
+		ctx := context.Background()
+		s := open(nil)
+		t0 := time.Unix(1_700_000_000, 0)
+		set := func(sub, status string, at time.Time) bool {
+			newest, _, err := s.SetSubscriptionStatus(ctx, "", "", sub, status, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return newest
+		}
+		// Same second, deletion first, then the update Stripe sent with it.
+		if !set("sub_c", "canceled", t0) || set("sub_c", "active", t0) || set("sub_c", "active", t0.Add(time.Hour)) ||
+			set("sub_c", "unpaid", t0.Add(2*time.Hour)) {
+			t.Fatal("a canceled subscription's status was replaced")
+		}
+		if st, _ := s.SubscriptionStatus(ctx, "sub_c"); st != "canceled" {
+			t.Fatalf("status %q, want canceled", st)
+		}
+		// Same second, the other way round: canceled still wins.
+		if !set("sub_d", "active", t0) || !set("sub_d", "canceled", t0) {
+			t.Fatal("canceled did not win its second")
+		}
+		// Same second: past_due outranks active, so the arrival order does not matter.
+		if !set("sub_p", "past_due", t0) || set("sub_p", "active", t0) {
+			t.Fatal("active replaced a same-second past_due")
+		}
+		if !set("sub_p", "past_due", t0.Add(time.Hour)) {
+			t.Fatal("a newer past_due was not applied")
+		}
+		st, since, err := s.SubscriptionState(ctx, "sub_p")
+		if err != nil || st != "past_due" || !since.Equal(t0) {
+			t.Fatalf("state %q since %v (%v), want past_due since %v", st, since, err, t0)
+		}
+		if !set("sub_p", "active", t0.Add(2*time.Hour)) {
+			t.Fatal("active after past_due not applied")
+		}
+		incomplete := "sub_i"
+		if !set(incomplete, "incomplete", t0) || !set(incomplete, "incomplete_expired", t0.Add(time.Hour)) || set(incomplete, "active", t0.Add(2*time.Hour)) {
+			t.Fatal("incomplete_expired is not terminal")
+		}
+	})
+}
+
 func TestSetCustomerPasswordReseals(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.OpenSQLite(t, t.TempDir(), nil)
