@@ -140,7 +140,7 @@ func (f *fixture) paidOrder(id, tier string) store.Order {
 	f.t.Helper()
 	o := store.Order{ID: id, Tier: tier, CustomerEmail: "buyer@example.test", CustomerID: "cus_test_buyer", SubscriptionID: "sub_test_1"}
 	if tier == "" {
-		o.State = "held" // an order no tier matches is held for the operator
+		o.State = store.OrderHeld // an order no tier matches is held for the operator
 	}
 	if _, err := f.store.AddPendingOrder(context.Background(), o, "evt_"+id, "checkout.session.completed", "client"); err != nil {
 		f.t.Fatal(err)

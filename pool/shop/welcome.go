@@ -48,9 +48,9 @@ func (s *Shop) orderStatus(ctx context.Context, id string) (Status, error) {
 	}
 	st := Status{Billing: o.CustomerID != ""}
 	switch {
-	case string(o.State) == "held" || (o.State == store.OrderPending && o.Tier == ""):
+	case o.State == store.OrderHeld:
 		st.State, st.Message = StateHeld, "We are looking into your order and will be in touch by e-mail."
-	case !o.SuspendedAt.IsZero():
+	case !o.SuspendedAt.IsZero() || o.Ended != "":
 		st.State, st.Message = StateSuspended, "This subscription is stopped. Manage your billing to start it again."
 	case o.State == store.OrderClaimed || o.State == store.OrderDelivered:
 		accounts, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
