@@ -56,6 +56,11 @@ func newConfig(e *Env) *cobra.Command {
 			if warn, err := checkDomains(e.provision.domain, e.provision.companyDomain); err == nil && warn != "" && e.provision.platformStack == "" {
 				fmt.Fprintf(e.Stdout, "warning: %s\n", warn)
 			}
+			if c, err := e.shopSettings(); err != nil {
+				add(err)
+			} else if c == nil {
+				fmt.Fprintln(e.Stdout, "note: storefront disabled (it needs POOL_STRIPE_API_KEY and POOL_PUBLIC_URL)")
+			}
 			add(e.checkStorageQuotas(cmd.Context()))
 			if e.ordersEnabled() {
 				_, err := e.ordersSettings()
