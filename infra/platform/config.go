@@ -9,11 +9,18 @@ import (
 	"regexp"
 	"strings"
 
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/axiestudio/tenantpool/infra/egress"
 	"github.com/axiestudio/tenantpool/pool"
 )
 
 // DefaultNetwork is the name of the tenants' bridge network when Config.Network is empty.
 const DefaultNetwork = "tenantpool-tenants"
+
+// DefaultBridge is the Linux interface of the tenants' bridge network on every host when
+// Config.Bridge is empty: the egress policy's rules name it.
+const DefaultBridge = "tp-tenants"
 
 // ErrInvalidConfig marks a platform configuration the program refuses before registering any
 // resource.
@@ -25,11 +32,22 @@ type Config struct {
 	// Domain is the apex tenants live under: tenants answer at <slug>.<Domain>. "localhost" (or a
 	// name under .localhost) is local development: no Cloudflare, plain HTTP on port 80.
 	Domain string
+	// CompanyDomain is the company's own site (the shop), optional. It must not share its
+	// registrable domain with Domain (see SameSite): a tenant on a sibling subdomain of the
+	// company's domain could set cookies for the company's apex (cookie tossing).
+	CompanyDomain string
 	// Hosts are the Docker hosts. The first one is the primary: the wildcard record, the apex and
 	// the Cloudflare for SaaS fallback origin point at it.
 	Hosts []HostConfig
 	// Network is the tenants' bridge network on every host (DefaultNetwork when empty).
 	Network string
+	// Bridge is the Linux interface name of that network on every host
+	// (com.docker.network.bridge.name; DefaultBridge when empty), which the egress policy names.
+	Bridge string
+	// TenantResolvers are DNS resolvers on private addresses (a VPC's, a LAN's) that the tenants
+	// may query on port 53 despite the egress policy: the hosts' upstream resolvers when they
+	// are private, since Docker's embedded DNS forwards a tenant's queries from the tenant.
+	TenantResolvers []string
 	// ProxyImage is the edge proxy (Traefik v3) image, pinned by digest: repo[:tag]@sha256:<hex>.
 	ProxyImage string
 	// PooldImage is the project's own image (pool/cmd/poold/deploy/Dockerfile), pinned by
@@ -164,6 +182,7 @@ func (h Host) Validate() error {
 // Output keys of the platform stack.
 const (
 	OutputDomain             = "domain"
+	OutputCompanyDomain      = "companyDomain"
 	OutputHosts              = "hosts"
 	OutputNetworks           = "networks"
 	OutputCustomDomainTarget = "customDomainTarget"
@@ -203,6 +222,37 @@ func ValidateDomain(d string) error {
 		}
 	}
 	return nil
+}
+
+// Site is the registrable domain of d (eTLD+1 by the public suffix list: example.co.uk for
+// shop.example.co.uk), or d itself when d has none (localhost, a public suffix).
+func Site(d string) string {
+	d = strings.TrimSuffix(strings.ToLower(d), ".")
+	s, err := publicsuffix.EffectiveTLDPlusOne(d)
+	if err != nil {
+		return d
+	}
+	return s
+}
+
+// notPublicSuffix refuses a domain that is itself a public suffix (com, co.uk, github.io):
+// nobody owns one, and every site under it is a site of its own.
+func notPublicSuffix(what, d string) error {
+	if ValidateDomain(d) != nil {
+		return nil // reported already
+	}
+	if ps, _ := publicsuffix.PublicSuffix(d); ps == d {
+		return fmt.Errorf("%s %s is a public suffix, not a domain one can register: use a name under it (e.g. example.%s)", what, d, d)
+	}
+	return nil
+}
+
+// SameSite reports whether the tenant domain and the company domain share a registrable domain,
+// and which: then a tenant's site and the company's are one site for browsers (cookies set for
+// the registrable domain reach both).
+func SameSite(tenantDomain, companyDomain string) (bool, string) {
+	a, b := Site(tenantDomain), Site(companyDomain)
+	return a == b, a
 }
 
 var pinnedImageRE = regexp.MustCompile(`^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$`)
@@ -264,6 +314,14 @@ func (c CloudflareConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// bridge returns the tenants' bridge interface name.
+func (c Config) bridge() string {
+	if c.Bridge == "" {
+		return DefaultBridge
+	}
+	return c.Bridge
+}
+
 // network returns the tenants' network name.
 func (c Config) network() string {
 	if c.Network == "" {
@@ -283,6 +341,9 @@ func (c Config) Validate() error {
 	}
 	add(ValidateDomain(c.Domain))
 	local := IsLocalDomain(c.Domain)
+	if !local {
+		add(notPublicSuffix("domain", c.Domain))
+	}
 	if len(c.Hosts) == 0 {
 		add(errors.New("no hosts configured"))
 	}
@@ -316,6 +377,23 @@ func (c Config) Validate() error {
 	add(ValidatePinnedImage(c.ProxyImage))
 	if err := ValidatePinnedImage(c.PooldImage); err != nil {
 		add(fmt.Errorf("poold image (the edge's Docker proxy): %w", err))
+	}
+	if c.Bridge != "" {
+		add(egress.ValidateBridge(c.Bridge))
+	}
+	resolvers, err := egress.ParseResolvers(c.TenantResolvers)
+	add(err)
+	if err == nil {
+		add(egress.Policy{Bridge: c.bridge(), Resolvers: resolvers}.Validate())
+	}
+	if c.CompanyDomain != "" {
+		if err := ValidateDomain(c.CompanyDomain); err != nil {
+			add(fmt.Errorf("company domain: %w", err))
+		} else if err := notPublicSuffix("company domain", c.CompanyDomain); err != nil {
+			add(err)
+		} else if same, site := SameSite(c.Domain, c.CompanyDomain); same {
+			add(fmt.Errorf("tenant domain %s and company domain %s are the same site (%s): a tenant could set cookies for the company's site; give tenants a registrable domain of their own (e.g. tenants on example.app, the shop on example.com)", c.Domain, c.CompanyDomain, site))
+		}
 	}
 	if c.LandingAddress != "" && !validAddress(c.LandingAddress) {
 		add(fmt.Errorf("landing address %q must be an IP address or a DNS name", c.LandingAddress))

@@ -9,7 +9,11 @@
 //
 //   - a docker.Provider (unix:// or ssh:// URL);
 //   - the tenants' bridge network, with inter-container communication disabled
-//     (com.docker.network.bridge.enable_icc=false);
+//     (com.docker.network.bridge.enable_icc=false) and a fixed bridge interface name
+//     (com.docker.network.bridge.name, Config.Bridge);
+//   - the tenants' egress policy (firewall.go): `poold edge firewall` (package infra/egress) from
+//     Config.PooldImage, in the host network with NET_ADMIN only, so tenants reach the public
+//     internet and neither the host nor private, link-local or metadata addresses;
 //   - the Docker socket proxy (edge.go): `poold edge docker-proxy` (package infra/dockerproxy)
 //     from Config.PooldImage, with no network and no capability, on a read-only root, listening
 //     on a unix socket in a volume only it and Traefik mount; it lets through the reads Traefik's

@@ -45,6 +45,7 @@ func Program(cfg Config) pulumi.RunFunc {
 			return err
 		}
 		ctx.Export(OutputDomain, pulumi.String(cfg.Domain))
+		ctx.Export(OutputCompanyDomain, pulumi.String(cfg.CompanyDomain))
 		ctx.Export(OutputHosts, out.hosts)
 		ctx.Export(OutputNetworks, out.networks)
 		ctx.Export(OutputCustomDomainTarget, out.customDomainTarget)
@@ -117,6 +118,8 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 			// Containers on this bridge cannot talk to each other; the host (the edge proxy)
 			// still reaches every one of them.
 			"com.docker.network.bridge.enable_icc": pulumi.String("false"),
+			// A fixed interface name: the egress policy's rules name it (firewall.go).
+			"com.docker.network.bridge.name": pulumi.String(cfg.bridge()),
 		},
 		Labels: docker.NetworkLabelArray{
 			docker.NetworkLabelArgs{Label: pulumi.String(ManagedLabel), Value: pulumi.String("true")},
@@ -124,6 +127,9 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 	}, onHost)
 	if err != nil {
 		return nil, fmt.Errorf("host %s: network: %w", h.Name, err)
+	}
+	if err := deployFirewall(ctx, cfg, h, onHost); err != nil {
+		return nil, err
 	}
 
 	img, err := docker.NewRemoteImage(ctx, "edge-image-"+h.Name, &docker.RemoteImageArgs{

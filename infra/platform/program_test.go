@@ -44,7 +44,8 @@ func devConfig() Config {
 func prodConfig() Config {
 	ssh := []string{"-o", "StrictHostKeyChecking=yes"}
 	return Config{
-		Domain: "axiestudio.com",
+		Domain:        "axiestudio.com",
+		CompanyDomain: "axiestudio.se",
 		Hosts: []HostConfig{
 			{Name: "edge1", DockerURL: "ssh://deploy@203.0.113.10", SSHOpts: ssh, Address: "203.0.113.10", Capacity: 40, DockerAPIVersion: "1.47"},
 			{Name: "edge2", DockerURL: "ssh://deploy@203.0.113.20:2222", SSHOpts: ssh, Address: "203.0.113.20", Capacity: 30, DockerAPIVersion: "1.41"},

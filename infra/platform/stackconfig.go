@@ -23,10 +23,15 @@ type StackConfig interface {
 func ConfigFromStack(c StackConfig) (Config, error) {
 	cfg := Config{
 		Domain:         c.Get("domain"),
+		CompanyDomain:  c.Get("companyDomain"),
 		Network:        c.Get("network"),
+		Bridge:         c.Get("bridge"),
 		ProxyImage:     c.Get("proxyImage"),
 		PooldImage:     c.Get("pooldImage"),
 		LandingAddress: c.Get("landingAddress"),
+	}
+	if err := c.GetObject("tenantResolvers", &cfg.TenantResolvers); err != nil {
+		return Config{}, err
 	}
 	if err := c.TryObject("hosts", &cfg.Hosts); err != nil {
 		return Config{}, err

@@ -42,12 +42,24 @@ func newConfig(e *Env) *cobra.Command {
 			add(f.validate())
 			if set, err := e.provision.validate(e); errors.Is(err, daemon.ErrNotConfigured) {
 				fmt.Fprintf(e.Stdout, "warning: %v (the daemon will serve but not top the pool up)\n", err)
+				_, err := checkDomains(e.provision.domain, e.provision.companyDomain)
+				add(err)
 			} else {
 				add(err)
 				if e.provision.platformStack != "" && set.cloudflare == nil {
 					fmt.Fprintf(e.Stdout, "note: the hosts of platform stack %s are checked when serve starts: "+
 						"a host other than its first (the wildcard target) needs Cloudflare: %s\n", e.provision.platformStack, cloudflareHint)
 				}
+			}
+			// A malformed --company-domain is among validate's problems, unless it stopped at a
+			// missing image; a platform stack's domains are checked when serve starts.
+			if warn, err := checkDomains(e.provision.domain, e.provision.companyDomain); err == nil && warn != "" && e.provision.platformStack == "" {
+				fmt.Fprintf(e.Stdout, "warning: %s\n", warn)
+			}
+			if c, err := e.shopSettings(); err != nil {
+				add(err)
+			} else if c == nil {
+				fmt.Fprintln(e.Stdout, "note: storefront disabled (it needs POOL_STRIPE_API_KEY and POOL_PUBLIC_URL)")
 			}
 			add(e.checkStorageQuotas(cmd.Context()))
 			if e.ordersEnabled() {

@@ -22,8 +22,8 @@ import (
 )
 
 type provisionFlags struct {
-	cli, backend, secrets, platformStack, domain, image, healthTimeout, cloudflareZone string
-	noPluginDownload                                                                   bool
+	cli, backend, secrets, platformStack, domain, companyDomain, image, healthTimeout, cloudflareZone string
+	noPluginDownload                                                                                  bool
 }
 
 func (f *provisionFlags) register(fs *pflag.FlagSet, e *Env) {
@@ -33,6 +33,7 @@ func (f *provisionFlags) register(fs *pflag.FlagSet, e *Env) {
 	fs.StringVar(&f.secrets, "pulumi-secrets-provider", envOr(getenv, "POOL_PULUMI_SECRETS_PROVIDER", pulumiprov.SecretsPassphrase), "passphrase (derived from the pool key) or a KMS URL (env POOL_PULUMI_SECRETS_PROVIDER)")
 	fs.StringVar(&f.platformStack, "platform-stack", getenv("POOL_PLATFORM_STACK"), "org/project/stack of the platform stack whose hosts and domain outputs place tenants (env POOL_PLATFORM_STACK)")
 	fs.StringVar(&f.domain, "domain", envOr(getenv, "POOL_DOMAIN", "localhost"), "tenants answer at <slug>.<domain> when there is no platform stack (env POOL_DOMAIN)")
+	fs.StringVar(&f.companyDomain, "company-domain", getenv("POOL_COMPANY_DOMAIN"), "the company's own site and shop, checked against the tenants' domain: sharing a registrable domain is warned about (a platform stack's companyDomain output wins) (env POOL_COMPANY_DOMAIN)")
 	fs.StringVar(&f.image, "langflow-image", getenv("POOL_LANGFLOW_IMAGE"), "Langflow image pinned by digest, repo:tag@sha256:… (env POOL_LANGFLOW_IMAGE)")
 	fs.StringVar(&f.healthTimeout, "health-timeout", envOr(getenv, "POOL_HEALTH_TIMEOUT", "10m"), "a new tenant must answer /health_check within this (env POOL_HEALTH_TIMEOUT)")
 	fs.StringVar(&f.cloudflareZone, "cloudflare-zone-id", getenv("POOL_CLOUDFLARE_ZONE_ID"), "Cloudflare zone id of the domain, for the DNS records of tenants off the wildcard host and custom domains; the token comes from POOL_CLOUDFLARE_API_TOKEN(_FILE) (env POOL_CLOUDFLARE_ZONE_ID)")
@@ -66,6 +67,9 @@ func (f provisionFlags) validate(e *Env) (provisionSettings, error) {
 	var errs []error
 	if err := platform.ValidatePinnedImage(f.image); err != nil {
 		errs = append(errs, fmt.Errorf("--langflow-image: %w", err))
+	}
+	if _, err := checkDomains(f.domain, f.companyDomain); err != nil {
+		errs = append(errs, err)
 	}
 	var err error
 	if set.health, err = parseTimeout(f.healthTimeout); err != nil {
@@ -243,6 +247,13 @@ func (e *Env) pulumiTenants(ctx context.Context, s *store.Store, concurrency int
 	} else if err != nil {
 		e.Log.Warn("cannot check the platform's hosts now; each tenant is checked when it is placed", "err", err)
 	}
+	if tenants, company, err := p.Domains(ctx); err != nil {
+		e.Log.Warn("cannot read the platform's domains now", "err", err)
+	} else if warn, err := checkDomains(tenants, company); err != nil {
+		return nil, err
+	} else if warn != "" {
+		e.Log.Warn(warn, "tenant_domain", tenants, "company_domain", company)
+	}
 	if !e.opts.noDocker {
 		e.hosts = p.Hosts // the stray pass sweeps the hosts the provisioner places on
 	}
@@ -262,7 +273,7 @@ func (e *Env) pulumiConfig(s *store.Store, concurrency int) (pulumiprov.Config, 
 	}
 	return pulumiprov.Config{
 		DataDir: e.DataDir, PulumiCLI: set.cliPath, BackendURL: f.backend, SecretsProvider: f.secrets, SecretKey: key,
-		PlatformStack: f.platformStack, Hosts: f.hosts(e), Domain: f.domain, Place: s.PlaceAccount, Tiers: e.Tiers,
+		PlatformStack: f.platformStack, Hosts: f.hosts(e), Domain: f.domain, CompanyDomain: f.companyDomain, Place: s.PlaceAccount, Tiers: e.Tiers,
 		Image: f.image, Cloudflare: set.cloudflare, Concurrency: concurrency, HealthTimeout: set.health,
 		NoPluginDownload: f.noPluginDownload, Program: e.opts.program, Log: e.Log,
 		Account: s.Get, Docker: e.dockerDial(),
@@ -276,4 +287,26 @@ func (e *Env) dockerDial() func(string) (*dockerhost.Client, error) {
 		return nil
 	}
 	return dockerhost.Dial
+}
+
+// checkDomains checks the company's domain (its site and shop) against the tenants': a
+// malformed one is an error; one that shares the tenants' registrable domain is a warning,
+// returned as warn. poold warns and does not refuse: the domains are the platform's (whose
+// program refuses such a pair when it is rolled out), and refusing to start would stop serving
+// the tenants already sold on them, which only moving them to a domain of their own mends.
+func checkDomains(tenants, company string) (warn string, err error) {
+	if company == "" {
+		return "", nil
+	}
+	if err := platform.ValidateDomain(company); err != nil {
+		return "", fmt.Errorf("--company-domain: %w", err)
+	}
+	if platform.IsLocalDomain(tenants) && platform.IsLocalDomain(company) {
+		return "", nil
+	}
+	if same, site := platform.SameSite(tenants, company); same {
+		return fmt.Sprintf("tenant domain %s and company domain %s are one site (%s): a tenant can set cookies the company's site receives (cookie tossing); "+
+			"put the tenants on a registrable domain of their own (README: Security model)", tenants, company, site), nil
+	}
+	return "", nil
 }

@@ -187,6 +187,9 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 	if e.opts.jobs != nil {
 		e.opts.jobs(&cfg.Jobs)
 	}
+	if err := e.shopConfig(&cfg); err != nil {
+		return daemon.Config{}, err
+	}
 	if err := e.mailConfig(&cfg); err != nil {
 		return daemon.Config{}, err
 	}

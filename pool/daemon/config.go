@@ -67,6 +67,8 @@ type Config struct {
 	Probe Probe
 	// Orders configures Stripe orders; nil turns them off (manual sales only).
 	Orders *Orders
+	// Shop configures the storefront; nil turns it off.
+	Shop *Shop
 	// Mail is the SMTP server and templates of every e-mail (orders, operator alerts); required
 	// by Orders and OperatorEmail.
 	Mail *Mail

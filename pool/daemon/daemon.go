@@ -116,6 +116,9 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	} else {
 		d.log.Warn("Stripe orders disabled: POOL_STRIPE_WEBHOOK_SECRET is not set (manual sales only)")
 	}
+	if err := newShop(cfg, s, r.public); err != nil {
+		return nil, err
+	}
 	if len(cfg.AdminTokens) > 0 {
 		api, err := admin.New(admin.Config{Store: s, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tokens: cfg.AdminTokens,
 			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, Log: d.log})

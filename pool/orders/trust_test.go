@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -42,6 +43,39 @@ func TestMetadataDisagreeingWithThePricePaidIsHeld(t *testing.T) {
 		held, err := s.ListOrders(context.Background(), store.OrderFilter{State: store.OrderHeld})
 		if err != nil || len(held) != 1 || held[0].LastError == "" {
 			t.Fatalf("held orders = %+v, %v", held, err)
+		}
+	})
+}
+
+// The storefront's own metadata keys are hints too: a session the storefront made for premium
+// that paid the basic price is held, and one whose two tier hints disagree is held.
+func TestStorefrontMetadataMustAgree(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
+		s := open(nil)
+		seedReady(t, s, "premium", 1)
+		seedReady(t, s, "basic", 2)
+		h := handlerOnly(t, s).Handler() // stripe-mock: the session bought price_basic
+		for i, md := range []map[string]any{
+			{pool.MetaTier: "premium", pool.MetaPrice: "price_basic"},
+			{pool.MetaTier: "basic", "tier": "premium"},
+		} {
+			id := fmt.Sprintf("cs_shop%d", i)
+			payload := event("evt_"+id, orders.EventCheckoutCompleted, time.Now(), session(id, "shop@example.test", "", map[string]any{"metadata": md}))
+			if rec := post(h, payload, sign(payload, secret, time.Now())); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"held"`) {
+				t.Fatalf("%v: answered %d %s, want 200 held", md, rec.Code, rec.Body)
+			}
+			if o := order(t, s, id); o.State != store.OrderHeld || !strings.Contains(o.LastError, "disagrees with the price paid") {
+				t.Fatalf("%v: order = %+v, want held for the disagreement", md, o)
+			}
+		}
+		// Agreeing storefront metadata is claimed.
+		payload := event("evt_ok", orders.EventCheckoutCompleted, time.Now(), session("cs_shopok", "shop@example.test", "", map[string]any{
+			"metadata": map[string]any{pool.MetaTier: "basic", pool.MetaPrice: "price_basic"}}))
+		if rec := post(h, payload, sign(payload, secret, time.Now())); rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), `"held"`) {
+			t.Fatalf("agreeing metadata: answered %d %s", rec.Code, rec.Body)
+		}
+		if count(t, s, "premium", pool.StateReady) != 1 {
+			t.Fatal("a premium account was claimed")
 		}
 	})
 }

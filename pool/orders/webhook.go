@@ -311,9 +311,23 @@ func (s *Service) orderFromSession(cs checkoutSession) store.Order {
 	return o
 }
 
+// hintsOf reads the hints a session's creator wrote: the storefront's metadata keys (pool.MetaTier,
+// pool.MetaPrice), else the plain "tier" / "price_id" a hand-made Checkout may carry. Two that
+// disagree can both not match the price paid, so the order is held.
 func hintsOf(cs checkoutSession) sessionHints {
-	return sessionHints{Tier: cs.Metadata["tier"], PriceID: cs.Metadata["price_id"], PaymentLink: string(cs.PaymentLink),
-		Mode: cs.Mode, Status: cs.PaymentStatus}
+	return sessionHints{Tier: hint(cs.Metadata, pool.MetaTier, "tier"), PriceID: hint(cs.Metadata, pool.MetaPrice, "price_id"),
+		PaymentLink: string(cs.PaymentLink), Mode: cs.Mode, Status: cs.PaymentStatus}
+}
+
+func hint(md map[string]string, ours, plain string) string {
+	a, b := md[ours], md[plain]
+	switch {
+	case a == "":
+		return b
+	case b == "" || a == b:
+		return a
+	}
+	return a + " / " + b
 }
 
 // hintsOfKeys reads the hints back from a held order's TierKeys.

@@ -60,6 +60,10 @@ type Config struct {
 	Hosts []platform.Host
 	// Domain is the platform domain; when PlatformStack is set its "domain" output wins.
 	Domain string
+	// CompanyDomain is the company's own site and shop (optional); when PlatformStack is set
+	// its "companyDomain" output wins. Only checked (Domains): it should not share the tenants'
+	// registrable domain.
+	CompanyDomain string
 	// Place reserves a host for an account among hosts and records it with the account
 	// (store.PlaceAccount): prefer (where an earlier attempt put the stack) or the host it holds
 	// if listed, else the one with the most free capacity, atomically across replicas, counting

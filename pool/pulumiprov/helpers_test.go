@@ -156,6 +156,8 @@ type options struct {
 	health      time.Duration // default a minute
 	docker      bool          // give the provisioner Docker access to the hosts
 	accounts    func(context.Context, int64) (pool.Account, error)
+	// companyDomain is the configured company domain.
+	companyDomain string
 }
 
 // newProvisioner builds a provisioner on the real CLI with a file backend in a temp dir.
@@ -185,6 +187,7 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		PlatformStack:    o.platform,
 		Hosts:            o.hosts,
 		Domain:           "localhost",
+		CompanyDomain:    o.companyDomain,
 		Place:            o.place,
 		Tiers:            pool.Tiers{"basic": testTier()},
 		Image:            testImage,

@@ -119,14 +119,9 @@ func (p *Provisioner) platformOutputs(ctx context.Context) (string, []platform.H
 	if p.cfg.PlatformStack == "" {
 		return p.cfg.Domain, p.cfg.Hosts, nil
 	}
-	stdout, stderr, _, err := p.cli.Run(ctx, p.refDir, nil, nil, nil, p.envList(),
-		"stack", "output", "--json", "--stack", p.cfg.PlatformStack)
+	outs, err := p.stackOutputs(ctx)
 	if err != nil {
-		return "", nil, fmt.Errorf("read platform stack %s: %s: %w", p.cfg.PlatformStack, deploy.ErrorLines(p.scrub.scrub(stderr)), err)
-	}
-	var outs map[string]any
-	if err := json.Unmarshal([]byte(stdout), &outs); err != nil {
-		return "", nil, fmt.Errorf("read platform stack %s: %w", p.cfg.PlatformStack, err)
+		return "", nil, err
 	}
 	hosts, err := platform.DecodeHosts(outs[platform.OutputHosts])
 	if err != nil {
@@ -140,4 +135,40 @@ func (p *Provisioner) platformOutputs(ctx context.Context) (string, []platform.H
 		domain = p.cfg.Domain
 	}
 	return domain, hosts, nil
+}
+
+// stackOutputs reads the platform stack's outputs.
+func (p *Provisioner) stackOutputs(ctx context.Context) (map[string]any, error) {
+	stdout, stderr, _, err := p.cli.Run(ctx, p.refDir, nil, nil, nil, p.envList(),
+		"stack", "output", "--json", "--stack", p.cfg.PlatformStack)
+	if err != nil {
+		return nil, fmt.Errorf("read platform stack %s: %s: %w", p.cfg.PlatformStack, deploy.ErrorLines(p.scrub.scrub(stderr)), err)
+	}
+	var outs map[string]any
+	if err := json.Unmarshal([]byte(stdout), &outs); err != nil {
+		return nil, fmt.Errorf("read platform stack %s: %w", p.cfg.PlatformStack, err)
+	}
+	return outs, nil
+}
+
+// Domains are the tenants' domain and the company's own (its site and shop; "" when unknown):
+// the platform stack's outputs when there is a platform stack (a company domain it does not
+// state is the configured one), else the configured ones.
+func (p *Provisioner) Domains(ctx context.Context) (tenants, company string, err error) {
+	if p.cfg.PlatformStack == "" {
+		return p.cfg.Domain, p.cfg.CompanyDomain, nil
+	}
+	outs, err := p.stackOutputs(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	tenants, _ = outs[platform.OutputDomain].(string)
+	if tenants == "" {
+		tenants = p.cfg.Domain
+	}
+	company, _ = outs[platform.OutputCompanyDomain].(string)
+	if company == "" {
+		company = p.cfg.CompanyDomain
+	}
+	return tenants, company, nil
 }

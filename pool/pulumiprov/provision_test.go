@@ -277,9 +277,38 @@ func TestHostsFromPlatformStack(t *testing.T) {
 	}
 }
 
+// The company's domain comes from the platform stack's companyDomain output when it states one,
+// else from the configuration, as the tenants' domain does.
+func TestDomainsFromPlatformStack(t *testing.T) {
+	ts := newTenants(t)
+	dir := t.TempDir()
+	backend := "file://" + dir + "/state"
+	makePlatformStackWith(t, dir+"/platform", backend, "apps.axiestudio.se", []platform.Host{host("edge7", 2)},
+		map[string]string{platform.OutputCompanyDomain: "axiestudio.se"})
+	p, _ := newProvisioner(t, ts, options{dataDir: dir, backend: backend, platform: "organization/tenantpool/dev"})
+	tenants, company, err := p.Domains(t.Context())
+	if err != nil || tenants != "apps.axiestudio.se" || company != "axiestudio.se" {
+		t.Errorf("Domains = %q, %q, %v; want the platform stack's", tenants, company, err)
+	}
+
+	dir2 := t.TempDir()
+	backend2 := "file://" + dir2 + "/state"
+	makePlatformStack(t, dir2+"/platform", backend2, "platform.localhost", []platform.Host{host("edge7", 2)})
+	p2, _ := newProvisioner(t, ts, options{dataDir: dir2, backend: backend2, platform: "organization/tenantpool/dev", companyDomain: "shop.localhost"})
+	if tenants, company, err := p2.Domains(t.Context()); err != nil || tenants != "platform.localhost" || company != "shop.localhost" {
+		t.Errorf("Domains without the output = %q, %q, %v; want the configured company domain", tenants, company, err)
+	}
+}
+
 // makePlatformStack creates a provider-free stand-in of the platform stack (project tenantpool,
 // stack dev) with its own passphrase.
 func makePlatformStack(t *testing.T, dir, backend, domain string, hosts []platform.Host) {
+	t.Helper()
+	makePlatformStackWith(t, dir, backend, domain, hosts, nil)
+}
+
+// makePlatformStackWith is makePlatformStack with more string outputs.
+func makePlatformStackWith(t *testing.T, dir, backend, domain string, hosts []platform.Host, extra map[string]string) {
 	t.Helper()
 	cmd, err := pulumiprov.NewCommand(t.Context(), pooltest.PulumiCLI(t))
 	if err != nil {
@@ -307,6 +336,9 @@ func makePlatformStack(t *testing.T, dir, backend, domain string, hosts []platfo
 		ctx.Export(platform.OutputDomain, pulumi.String(domain))
 		ctx.Export(platform.OutputHosts, list)
 		ctx.Export("apiToken", pulumi.ToSecret(pulumi.String("platform-secret")))
+		for k, v := range extra {
+			ctx.Export(k, pulumi.String(v))
+		}
 		return nil
 	}, auto.WorkDir(dir), auto.Pulumi(cmd), auto.PulumiHome(dir+"/home"), auto.SecretsProvider("passphrase"),
 		auto.Project(workspace.Project{Name: "tenantpool", Runtime: workspace.NewProjectRuntimeInfo("go", nil),

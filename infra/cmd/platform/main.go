@@ -6,14 +6,19 @@
 //
 // Stack configuration keys (tenantpool:<key>):
 //
-//	domain               apex domain; "localhost" for local development
+//	domain               the tenants' apex domain; "localhost" for local development
+//	companyDomain        the company's own site and shop (optional); refused when it shares
+//	                     its registrable domain with domain
 //	hosts                list of {name, dockerUrl, address, capacity, sshOpts, dockerApiVersion};
 //	                     the first is primary. dockerApiVersion is the host's Docker Engine API
 //	                     version, quoted ("1.41"; default "1.41", Engine 20.10, the minimum)
 //	network              tenants' network name (default tenantpool-tenants)
+//	bridge               its Linux bridge interface on every host (default tp-tenants)
+//	tenantResolvers      DNS resolvers on private addresses tenants may query on port 53
 //	proxyImage           Traefik v3 image pinned by digest
 //	pooldImage           the project's own image (pool/cmd/poold/deploy/Dockerfile) pinned by
-//	                     digest: it runs the edge's Docker socket proxy on every host
+//	                     digest: it runs the edge's Docker socket proxy and the tenants'
+//	                     egress policy (poold edge firewall) on every host
 //	landingAddress       apex record target (default: the primary host's address)
 //	tls                  {mode: selfsigned | cloudflare-origin | acme-dns01, acmeEmail, acmeCaServer}
 //	cloudflareZoneId     Cloudflare zone id (not for a local domain)

@@ -126,6 +126,15 @@ func TestProdStack(t *testing.T) {
 			t.Errorf("%s dockerApiVersion = %q, want %q", c.Hosts[i].Name, got, want)
 		}
 	}
+	if c.CompanyDomain != "axiestudio.se" || c.Bridge != "tp-tenants" || !strings.HasPrefix(c.PooldImage, "tenantpool/poold:") {
+		t.Errorf("companyDomain %q, bridge %q, pooldImage %q", c.CompanyDomain, c.Bridge, c.PooldImage)
+	}
+	// Every host runs the egress policy on the bridge the stack names.
+	for _, h := range []string{"edge1", "edge2"} {
+		if cmd := m.Get(t, "docker:index/container:Container", "firewall-"+h).Strings("command"); strings.Join(cmd, " ") != "edge firewall --bridge tp-tenants --interval 30s" {
+			t.Errorf("%s firewall command = %q", h, cmd)
+		}
+	}
 	m.Get(t, "cloudflare:index/record:Record", "wildcard")
 	m.Get(t, "cloudflare:index/customHostnameFallbackOrigin:CustomHostnameFallbackOrigin", "fallback-origin")
 	if _, secret := m.Get(t, "pulumi:providers:cloudflare", "cloudflare").Input("apiToken"); !secret {
