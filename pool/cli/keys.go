@@ -140,14 +140,20 @@ done. Exit 1 when a value opens with no key of the keyring.`,
 				})
 				fmt.Fprintf(e.Stdout, "accounts %d: already current %d, re-sealed %d, changed meanwhile %d, failed %d\n",
 					r.Total, r.Current, r.Resealed, r.Changed, len(r.Failed))
+				d := r.Deliveries
+				fmt.Fprintf(e.Stdout, "delivery passwords %d: already current %d, re-sealed %d, changed meanwhile %d, failed %d\n",
+					d.Total, d.Current, d.Resealed, d.Changed, len(r.DeliveryFailed))
 				if err != nil {
 					return fmt.Errorf("interrupted (run it again to resume): %w", err)
 				}
-				if r.Changed > 0 {
+				if r.Changed > 0 || d.Changed > 0 {
 					fmt.Fprintln(e.Stdout, "some values changed while they were re-sealed: run it again")
 				}
 				if len(r.Failed) > 0 {
 					return fmt.Errorf("%d value(s) open with no key of the keyring (accounts %v): add the key that sealed them after the current one", len(r.Failed), r.Failed)
+				}
+				if len(r.DeliveryFailed) > 0 {
+					return fmt.Errorf("%d delivery password(s) open with no key of the keyring (%v): add the key that sealed them after the current one", len(r.DeliveryFailed), r.DeliveryFailed)
 				}
 				return nil
 			})

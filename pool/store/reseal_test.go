@@ -84,6 +84,15 @@ func TestResealSecretsRotatesEveryValue(t *testing.T) {
 			}
 		}
 		want := secretsOf(t, s)
+		// Three customer passwords of deliveries in flight, sealed with k1 too.
+		var delivered []string
+		for i, a := range as[:3] {
+			pw, err := s.DeliveryPassword(ctx, "cs_rotate#"+strconv.Itoa(i), "cs_rotate", a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			delivered = append(delivered, pw)
+		}
 		s.Close()
 
 		// Rotated: k2 seals, k1 still opens everything.
@@ -104,8 +113,11 @@ func TestResealSecretsRotatesEveryValue(t *testing.T) {
 		if err != nil || r.Total != 450 || r.Current != 200 || r.Resealed != 250 || r.Changed != 0 || len(r.Failed) != 0 || r.Pending() != 0 {
 			t.Fatalf("resumed pass: %+v, %v", r, err)
 		}
-		if len(reports) != 2 || reports[0].Resealed != 200 || reports[1].Resealed != 250 {
+		if len(reports) != 3 || reports[0].Resealed != 200 || reports[1].Resealed != 250 {
 			t.Fatalf("progress reports: %+v", reports)
+		}
+		if d := r.Deliveries; d.Total != 3 || d.Current != 0 || d.Resealed != 3 || d.Changed != 0 || len(r.DeliveryFailed) != 0 {
+			t.Fatalf("delivery passwords: %+v, failed %v", d, r.DeliveryFailed)
 		}
 		for id, v := range sealedColumn(t, s) {
 			if !strings.HasPrefix(v, "k1:"+secret.KeyID(k2)+":") {
@@ -114,7 +126,7 @@ func TestResealSecretsRotatesEveryValue(t *testing.T) {
 		}
 		// Idempotent.
 		before := sealedColumn(t, s)
-		if r, err := s.ResealSecrets(ctx, nil); err != nil || r.Resealed != 0 || r.Current != 450 {
+		if r, err := s.ResealSecrets(ctx, nil); err != nil || r.Resealed != 0 || r.Current != 450 || r.Deliveries.Resealed != 0 || r.Deliveries.Current != 3 {
 			t.Fatalf("second pass: %+v, %v", r, err)
 		}
 		if !maps.Equal(sealedColumn(t, s), before) {
@@ -126,6 +138,11 @@ func TestResealSecretsRotatesEveryValue(t *testing.T) {
 		s = open(store.Options{Keyring: ring(t, k2)})
 		if got := secretsOf(t, s); !maps.Equal(got, want) {
 			t.Fatal("after rotation the new key alone does not open every value")
+		}
+		for i, a := range as[:3] {
+			if pw, err := s.DeliveryPassword(ctx, "cs_rotate#"+strconv.Itoa(i), "cs_rotate", a.ID); err != nil || pw != delivered[i] {
+				t.Fatalf("delivery password %d after rotation: %q, %v; want the one made before", i, pw, err)
+			}
 		}
 		stranger := ring(t, k3).Seal([]byte(`{}`), []byte("account:"+strconv.FormatInt(as[7].ID, 10)))
 		if _, err := setSealed(t, s, stranger, as[7].ID); err != nil {
