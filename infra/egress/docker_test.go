@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,11 @@ import (
 //   - test hosts in a network namespace the test creates, routed from the host: a private
 //     10.x address, a private 192.168.x address and the metadata address 169.254.169.254;
 //   - an allowed destination: the same namespace's address in 198.51.100.0/24 (not private).
+//
+// The policy also redirects the host's port 443 to the port of the test's host listener (as the
+// platform redirects 443 to the edge's unprivileged port): a client on the "internet" (the
+// namespace's 198.51.100.x address) reaches the listener through the host's 443, while the
+// tenant reaches neither the host's 443 nor the listener's port.
 //
 // With the policy the first three groups are unreachable and the allowed one still is; the nft
 // listing of the table is exactly egress.Ruleset; applying again changes nothing; and Run puts
@@ -97,7 +103,7 @@ func TestPolicyOnRealBridge(t *testing.T) {
 			if err != nil {
 				return
 			}
-			_, _ = io.WriteString(c, "hello from the host\n")
+			_, _ = io.WriteString(c, hostGreeting)
 			c.Close()
 		}
 	}()
@@ -143,7 +149,14 @@ func TestPolicyOnRealBridge(t *testing.T) {
 	}
 	allowed := net.JoinHostPort(public, "7001")
 
-	policy := egress.Policy{Table: "tpe" + id, Bridge: bridge}
+	// The edge's redirect: the host's 443 is served by the listener on hostPort (the edge's
+	// unprivileged port), for clients from outside — not for the tenants.
+	toPort, _ := strconv.ParseUint(hostPort, 10, 16)
+	policy := egress.Policy{Table: "tpe" + id, Bridge: bridge, Redirects: []egress.Redirect{{From: 443, To: uint16(toPort)}}}
+	internet := internetClient{bin: bin, ns: ns, from: public, host: net.JoinHostPort(link+".1", "443")}
+	if got, ok := internet.dial(); ok && got == hostGreeting {
+		t.Fatalf("the host's 443 reaches the test's listener before the redirect: %q", got)
+	}
 	t.Cleanup(func() {
 		if err := egress.Remove(policy); err != nil {
 			t.Errorf("cleanup: %v", err)
@@ -163,6 +176,8 @@ func TestPolicyOnRealBridge(t *testing.T) {
 		pr.waitReachable(t, what, addr, false)
 	}
 	pr.waitReachable(t, "allowed public test host", allowed, true)
+	internet.waitReached(t)
+	pr.waitReachable(t, "host's 443 via the bridge gateway", net.JoinHostPort(tenant.Gateway, "443"), false)
 	checkListing(t, policy)
 
 	// Applying again is idempotent: the same table, the same rules, and still in force.
@@ -200,6 +215,38 @@ func TestPolicyOnRealBridge(t *testing.T) {
 		pr.waitReachable(t, what+" (after Run)", addr, false)
 	}
 	pr.waitReachable(t, "allowed public test host (after Run)", allowed, true)
+	internet.waitReached(t)
+}
+
+const hostGreeting = "hello from the host\n"
+
+// internetClient is a client on the public internet: the test host's namespace, connecting from
+// its public address to the host's port 443.
+type internetClient struct{ bin, ns, from, host string }
+
+func (c internetClient) dial() (string, bool) {
+	out, err := exec.Command("ip", "netns", "exec", c.ns, c.bin, "dial", c.from, c.host).CombinedOutput()
+	return string(out), err == nil
+}
+
+// waitReached waits until the client's connection to the host's 443 is answered by the test's
+// listener on the redirect's port.
+func (c internetClient) waitReached(t *testing.T) {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got, ok := c.dial()
+		if ok && got == hostGreeting {
+			t.Logf("%s from %s reached the host's listener through the redirect", c.host, c.from)
+			return
+		}
+		last = got
+		if time.Now().After(deadline) {
+			t.Fatalf("internet client %s → %s: last answer %q, want the host's listener", c.from, c.host, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // requireHost checks what the real test needs beyond Docker: root (netns, nftables) and the ip

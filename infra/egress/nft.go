@@ -54,6 +54,14 @@ func Apply(p Policy) error {
 		c.AddRule(&nftables.Rule{Table: t, Chain: chains[r.Chain], Exprs: r.exprs(p.Bridge),
 			UserData: userdata.AppendString(nil, userdata.TypeComment, r.Comment)})
 	}
+	if len(p.Redirects) > 0 {
+		nat := c.AddChain(&nftables.Chain{Name: ChainPrerouting, Table: t, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest, Policy: &accept})
+		for _, r := range p.Redirects {
+			c.AddRule(&nftables.Rule{Table: t, Chain: nat, Exprs: r.exprs(p.Bridge),
+				UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment())})
+		}
+	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("egress policy: write table inet %s: %w", p.table(), err)
 	}
@@ -92,6 +100,9 @@ func Installed(p Policy) (bool, error) {
 	want := map[string]int{}
 	for _, r := range Rules(p) {
 		want[r.Chain]++
+	}
+	if len(p.Redirects) > 0 {
+		want[ChainPrerouting] = len(p.Redirects)
 	}
 	for chain, n := range want {
 		rules, err := c.GetRules(t, &nftables.Chain{Name: chain, Table: t})
@@ -200,6 +211,23 @@ func (r Rule) exprs(bridge string) []expr.Any {
 		kind = expr.VerdictAccept
 	}
 	return append(e, &expr.Verdict{Kind: kind})
+}
+
+// exprs is the redirect as nftables expressions: not from the bridge, to a local address, TCP
+// to port From, redirected to port To.
+func (r Redirect) exprs(bridge string) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: ifname(bridge)},
+		&expr.Fib{Register: reg, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: binaryutil.BigEndian.PutUint16(r.From)},
+		&expr.Immediate{Register: reg, Data: binaryutil.BigEndian.PutUint16(r.To)},
+		&expr.Redir{RegisterProtoMin: reg},
+	}
 }
 
 func l4proto(name string) byte {

@@ -31,6 +31,9 @@ type Policy struct {
 	// tenant's queries from the tenant's own network namespace, so a private upstream resolver
 	// of the host is blocked like any private address unless it is listed here.
 	Resolvers []netip.Addr
+	// Redirects are the host's TCP ports served on other ports of the host (the edge's 80 and
+	// 443), in a NAT chain of the same table; none, no NAT chain.
+	Redirects []Redirect
 }
 
 // bridgeRE is what a Linux interface name may be here: at most 15 bytes (IFNAMSIZ-1), no '/',
@@ -78,6 +81,7 @@ func (p Policy) Validate() error {
 		}
 		seen[r] = true
 	}
+	errs = append(errs, validateRedirects(p.Redirects)...)
 	return errors.Join(errs...)
 }
 
@@ -244,6 +248,13 @@ func Ruleset(p Policy) string {
 			if r.Chain == chain {
 				fmt.Fprintf(&b, "\t\t%s\n", r.Text(p.Bridge))
 			}
+		}
+		b.WriteString("\t}\n")
+	}
+	if len(p.Redirects) > 0 {
+		fmt.Fprintf(&b, "\n\tchain %s {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n", ChainPrerouting)
+		for _, r := range p.Redirects {
+			fmt.Fprintf(&b, "\t\t%s\n", r.Text(p.Bridge))
 		}
 		b.WriteString("\t}\n")
 	}

@@ -12,6 +12,21 @@ func TestRulesetGolden(t *testing.T) {
 	p := Policy{Bridge: "tp-tenants", Resolvers: []netip.Addr{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("fd00::53")}}
 	pulumitest.Golden(t, "ruleset-resolvers.nft", Ruleset(p))
 	pulumitest.Golden(t, "ruleset.nft", Ruleset(Policy{Bridge: "tp-tenants"}))
+	pulumitest.Golden(t, "ruleset-redirects.nft", Ruleset(Policy{Bridge: "tp-tenants",
+		Redirects: []Redirect{{From: 80, To: 10080}, {From: 443, To: 10443}}}))
+}
+
+func TestParseRedirects(t *testing.T) {
+	got, err := ParseRedirects([]string{"80:10080", " 443:10443"})
+	if err != nil || len(got) != 2 || got[0] != (Redirect{80, 10080}) || got[1] != (Redirect{443, 10443}) {
+		t.Fatalf("ParseRedirects = %v, %v", got, err)
+	}
+	_, err = ParseRedirects([]string{"80", "0:10", "443:70000", "a:1"})
+	for _, want := range []string{`"80": want FROM:TO`, `"0" is not a port`, `"70000" is not a port`, `"a" is not a port`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseRedirects: %v, want an error saying %s", err, want)
+		}
+	}
 }
 
 // TestBlockedDestinations: every range the issue names is dropped, the public internet is not.
@@ -64,6 +79,7 @@ func TestRulesEveryOneOnTheBridge(t *testing.T) {
 func TestPolicyValidate(t *testing.T) {
 	ok := []Policy{
 		{Bridge: "tp-tenants"},
+		{Bridge: "tp-tenants", Redirects: []Redirect{{From: 80, To: 10080}, {From: 443, To: 10443}}},
 		{Bridge: "tenantpool0", Table: "tenantpool_2", Resolvers: []netip.Addr{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("fd00::2")}},
 	}
 	for _, p := range ok {
@@ -85,6 +101,10 @@ func TestPolicyValidate(t *testing.T) {
 		{Policy{Bridge: "br0", Resolvers: []netip.Addr{netip.MustParseAddr("fe80::1%eth0")}}, "zoned"},
 		{Policy{Bridge: "br0", Resolvers: []netip.Addr{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.2")}}, "twice"},
 		{Policy{Bridge: "br0", Resolvers: []netip.Addr{{}}}, "invalid address"},
+		{Policy{Bridge: "br0", Redirects: []Redirect{{From: 443, To: 443}}}, "redirected to itself"},
+		{Policy{Bridge: "br0", Redirects: []Redirect{{From: 443, To: 10443}, {From: 443, To: 10444}}}, "redirected twice"},
+		{Policy{Bridge: "br0", Redirects: []Redirect{{From: 80, To: 443}, {From: 443, To: 10443}}}, "is redirected itself"},
+		{Policy{Bridge: "br0", Redirects: []Redirect{{From: 0, To: 10443}}}, "ports are 1–65535"},
 	} {
 		err := c.p.Validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) {

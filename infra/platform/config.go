@@ -48,6 +48,10 @@ type Config struct {
 	// may query on port 53 despite the egress policy: the hosts' upstream resolvers when they
 	// are private, since Docker's embedded DNS forwards a tenant's queries from the tenant.
 	TenantResolvers []string
+	// EdgePorts are the unprivileged ports of the host that the edge proxy (Traefik, a non-root
+	// user without capabilities) listens on; the hosts' firewall redirects the public ports 80
+	// and 443 to them (DefaultEdgePorts when zero).
+	EdgePorts EdgePorts
 	// ProxyImage is the edge proxy (Traefik v3) image, pinned by digest: repo[:tag]@sha256:<hex>.
 	ProxyImage string
 	// PooldImage is the project's own image (pool/cmd/poold/deploy/Dockerfile), pinned by
@@ -314,6 +318,51 @@ func (c CloudflareConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// EdgePorts are the host ports the edge's entrypoints listen on in place of 80 and 443.
+type EdgePorts struct {
+	HTTP  int `json:"http"`
+	HTTPS int `json:"https"`
+}
+
+// DefaultEdgePorts are the edge's ports when Config.EdgePorts is zero: clear of poold's 8080 and
+// 9090 and of the edge's ping entrypoint.
+var DefaultEdgePorts = EdgePorts{HTTP: 10080, HTTPS: 10443}
+
+// edgePorts returns the edge's ports.
+func (c Config) edgePorts() EdgePorts {
+	if c.EdgePorts == (EdgePorts{}) {
+		return DefaultEdgePorts
+	}
+	return c.EdgePorts
+}
+
+// redirects are the firewall's redirects of the public ports to the edge's.
+func (c Config) redirects() []egress.Redirect {
+	p := c.edgePorts()
+	return []egress.Redirect{{From: 80, To: uint16(p.HTTP)}, {From: 443, To: uint16(p.HTTPS)}}
+}
+
+// validate reports every problem with the edge's ports: each unprivileged (1024–65535, so a
+// user without capabilities can bind it), the two distinct, neither the ping entrypoint's.
+func (p EdgePorts) validate() error {
+	var errs []error
+	for _, x := range []struct {
+		name string
+		port int
+	}{{"http", p.HTTP}, {"https", p.HTTPS}} {
+		if x.port < 1024 || x.port > 65535 {
+			errs = append(errs, fmt.Errorf("edge port %s %d must be an unprivileged port, 1024–65535", x.name, x.port))
+		}
+		if x.port == pingPort {
+			errs = append(errs, fmt.Errorf("edge port %s %d is the edge's ping port", x.name, x.port))
+		}
+	}
+	if p.HTTP == p.HTTPS {
+		errs = append(errs, fmt.Errorf("edge ports http and https are both %d", p.HTTP))
+	}
+	return errors.Join(errs...)
+}
+
 // bridge returns the tenants' bridge interface name.
 func (c Config) bridge() string {
 	if c.Bridge == "" {
@@ -383,6 +432,9 @@ func (c Config) Validate() error {
 	}
 	resolvers, err := egress.ParseResolvers(c.TenantResolvers)
 	add(err)
+	if c.EdgePorts != (EdgePorts{}) {
+		add(c.EdgePorts.validate())
+	}
 	if err == nil {
 		add(egress.Policy{Bridge: c.bridge(), Resolvers: resolvers}.Validate())
 	}

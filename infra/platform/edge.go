@@ -20,14 +20,21 @@ const (
 	engineSocket        = "/var/run/docker.sock"
 )
 
-// edgeUser is the user Traefik runs as: root, with every capability dropped but
-// NET_BIND_SERVICE. In the host's network namespace (where it must be, to reach the tenants
-// on their bridge) nothing lowers the privileged-port bound, and Docker grants a non-root
-// user no ambient capability, so a non-root Traefik cannot bind :80 and :443 whatever
-// capabilities it is given (TestEdgeUserBindsPrivilegedPorts shows both on a real engine).
-// Without the Docker socket, with no-new-privileges and no other capability, its root owns
-// nothing it can reach beyond its own volumes.
-const edgeUser = "0:0"
+// edgeUser is the user Traefik runs as, with no capability at all: nobody (65534), which can
+// bind the edge's ports because they are unprivileged (EdgePorts; the hosts' firewall redirects
+// 80 and 443 to them). In ACME mode it is root, still without any capability, only because
+// Traefik must write acme.json into a Docker volume, which the engine creates owned by root and
+// no container of the platform can hand over (TestEdgeUserBindsItsPorts shows the ports on a
+// real engine).
+func edgeUser(cfg Config) string {
+	if cfg.TLS.Mode == TLSACMEDNS01 {
+		return "0:0"
+	}
+	return edgeNonRootUser
+}
+
+// edgeNonRootUser is nobody:nogroup.
+const edgeNonRootUser = "65534:65534"
 
 // deployDockerProxy runs the Docker socket proxy on host h: the project's image, the engine's
 // socket mounted, no network at all, listening on a socket in a volume only Traefik mounts

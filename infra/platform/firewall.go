@@ -15,11 +15,15 @@ const FirewallContainerName = "tenantpool-firewall"
 
 // FirewallCommand is the poold command line (after the image's entrypoint, poold) the firewall
 // container runs: the egress policy of the tenants' bridge, applied again every
-// egress.DefaultInterval.
+// egress.DefaultInterval, with the redirects of the public ports 80 and 443 to the edge's
+// (EdgePorts).
 func (c Config) FirewallCommand() []string {
 	cmd := []string{"edge", "firewall", "--bridge", c.bridge(), "--interval", egress.DefaultInterval.String()}
 	for _, r := range c.TenantResolvers {
 		cmd = append(cmd, "--resolver", r)
+	}
+	for _, r := range c.redirects() {
+		cmd = append(cmd, "--redirect", r.String())
 	}
 	return cmd
 }

@@ -31,7 +31,8 @@ func TestFirewallPerHost(t *testing.T) {
 			if c.String("name") != FirewallContainerName || c.String("image") != "sha256:image-of-"+pooldImage {
 				t.Errorf("firewall container %q of image %q", c.String("name"), c.String("image"))
 			}
-			want := []string{"edge", "firewall", "--bridge", DefaultBridge, "--interval", "30s", "--resolver", "10.0.0.2"}
+			want := []string{"edge", "firewall", "--bridge", DefaultBridge, "--interval", "30s", "--resolver", "10.0.0.2",
+				"--redirect", "80:10080", "--redirect", "443:10443"}
 			if got := c.Strings("command"); !slices.Equal(got, want) {
 				t.Errorf("command = %q, want %q", got, want)
 			}
@@ -65,14 +66,22 @@ func TestFirewallPerHost(t *testing.T) {
 	}
 }
 
-// A local platform runs the egress policy too, on the bridge it names.
+// A local platform runs the egress policy too, on the bridge it names, and redirects 80 and 443
+// to the edge ports it sets: one setting renders both Traefik's entrypoints and the firewall's
+// redirects.
 func TestFirewallOnALocalPlatform(t *testing.T) {
 	cfg := devConfig()
 	cfg.Bridge = "tpdev0"
+	cfg.EdgePorts = EdgePorts{HTTP: 18080, HTTPS: 18443}
 	m := run(t, cfg)
 	c := m.Get(t, tContainer, "firewall-local")
-	if got := c.Strings("command"); !slices.Equal(got, []string{"edge", "firewall", "--bridge", "tpdev0", "--interval", "30s"}) {
+	if got := c.Strings("command"); !slices.Equal(got, []string{"edge", "firewall", "--bridge", "tpdev0", "--interval", "30s",
+		"--redirect", "80:18080", "--redirect", "443:18443"}) {
 		t.Errorf("command = %q", got)
+	}
+	a := args(t, m.Get(t, tContainer, "edge-local"))
+	if a["entrypoints.web.address"] != ":18080" || a["entrypoints.websecure.address"] != ":18443" {
+		t.Errorf("edge entrypoints %q and %q, want :18080 and :18443", a["entrypoints.web.address"], a["entrypoints.websecure.address"])
 	}
 	opts, _ := m.Get(t, tNetwork, "tenants-local").Input("options")
 	if got := opts.(map[string]any)["com.docker.network.bridge.name"]; got != "tpdev0" {

@@ -28,6 +28,7 @@ const (
 	acmeDir        = "/acme"
 	certDir        = "/etc/traefik/certs"
 	dynamicConfig  = "/etc/traefik/dynamic/tls.yml"
+	pingPort       = 8082
 	pingAddress    = "127.0.0.1:8082"
 	certResolver   = "le"
 	edgeLogMaxSize = "10m"
@@ -166,7 +167,8 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 	_, err = docker.NewContainer(ctx, "edge-"+h.Name, &docker.ContainerArgs{
 		Name:  pulumi.String(EdgeContainerName),
 		Image: img.ImageId,
-		// Host network mode: the proxy listens on the host's 80 and 443 directly and reaches
+		// Host network mode: the proxy listens on the host's edge ports (the firewall redirects
+		// 80 and 443 to them) and reaches
 		// every tenant's bridge address (host-to-container traffic is not blocked by
 		// enable_icc=false). No port mapping exists in this mode.
 		NetworkMode: pulumi.String("host"),
@@ -178,9 +180,9 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 		Envs:    envs,
 		Uploads: uploads,
 		Volumes: volumes,
-		// Root without capabilities but NET_BIND_SERVICE (see edgeUser).
-		User:         pulumi.String(edgeUser),
-		Capabilities: &docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"}), Adds: pulumi.ToStringArray([]string{"NET_BIND_SERVICE"})},
+		// No capability at all, as a non-root user but in ACME mode (see edgeUser).
+		User:         pulumi.String(edgeUser(cfg)),
+		Capabilities: &docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"})},
 		Restart:      pulumi.String("unless-stopped"),
 		Healthcheck: &docker.ContainerHealthcheckArgs{
 			// Traefik reads one configuration source: the health check gets the ping flags too.
@@ -217,8 +219,9 @@ func edgeConfig(cfg Config) ([]string, pulumi.StringArrayInput, docker.Container
 		"--providers.docker.exposedbydefault=false",
 		"--providers.docker.network=" + cfg.network(),
 		"--providers.docker.constraints=Label(`" + ManagedLabel + "`,`true`)",
-		"--entrypoints.web.address=:80",
-		"--entrypoints.websecure.address=:443",
+		// The hosts' firewall redirects the public 80 and 443 here (Config.FirewallCommand).
+		fmt.Sprintf("--entrypoints.web.address=:%d", cfg.edgePorts().HTTP),
+		fmt.Sprintf("--entrypoints.websecure.address=:%d", cfg.edgePorts().HTTPS),
 		"--entrypoints.websecure.http.tls=true",
 	}
 	args = append(args, pingArgs()...)
@@ -248,9 +251,11 @@ func edgeConfig(cfg Config) ([]string, pulumi.StringArrayInput, docker.Container
 			docker.ContainerUploadArgs{File: pulumi.String(dynamicConfig), Content: pulumi.String(defaultCertificateYAML)},
 			docker.ContainerUploadArgs{File: pulumi.String(certDir + "/origin.pem"), Content: pulumi.String(cfg.TLS.OriginCertificate)},
 			docker.ContainerUploadArgs{
-				File:        pulumi.String(certDir + "/origin.key"),
-				Content:     pulumi.ToSecret(pulumi.String(cfg.TLS.OriginPrivateKey)).(pulumi.StringOutput),
-				Permissions: pulumi.String("0600"),
+				File:    pulumi.String(certDir + "/origin.key"),
+				Content: pulumi.ToSecret(pulumi.String(cfg.TLS.OriginPrivateKey)).(pulumi.StringOutput),
+				// Uploads are root's: the non-root edge must be able to read it. The file is in
+				// the container's own layer, where Traefik is the only process.
+				Permissions: pulumi.String("0644"),
 			},
 		}
 	case TLSACMEDNS01:

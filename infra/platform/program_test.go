@@ -169,8 +169,8 @@ func TestPerHost(t *testing.T) {
 				"providers.docker":                                    "true",
 				"providers.docker.exposedbydefault":                   "false",
 				"providers.docker.network":                            DefaultNetwork,
-				"entrypoints.web.address":                             ":80",
-				"entrypoints.websecure.address":                       ":443",
+				"entrypoints.web.address":                             ":10080",
+				"entrypoints.websecure.address":                       ":10443",
 				"entrypoints.web.http.redirections.entrypoint.to":     "websecure",
 				"providers.file.filename":                             dynamicConfig,
 				"entrypoints.ping.address":                            pingAddress,
@@ -235,6 +235,10 @@ func TestTLSModes(t *testing.T) {
 			switch obj["file"].StringValue() {
 			case certDir + "/origin.key":
 				keySecret = obj["content"].IsSecret()
+				// Uploads are root's; the edge runs as nobody and must read it.
+				if perm := obj["permissions"].StringValue(); perm != "0644" {
+					t.Errorf("origin key permissions %s: the non-root edge cannot read a root-owned key", perm)
+				}
 			case certDir + "/origin.pem":
 				certSeen = true
 			}
@@ -251,6 +255,10 @@ func TestTLSModes(t *testing.T) {
 	t.Run("acme dns-01", func(t *testing.T) {
 		m := run(t, acmeConfig())
 		c := m.Get(t, tContainer, "edge-edge2")
+		// Root only to write the root-owned ACME volume, and still without any capability.
+		if caps, _ := c.Input("capabilities"); c.String("user") != "0:0" || fmt.Sprint(caps) != "map[drops:[ALL]]" {
+			t.Errorf("acme edge user %q with %v, want 0:0 with every capability dropped", c.String("user"), caps)
+		}
 		e, secret := env(t, c)
 		if !secret {
 			t.Error("edge env carries the DNS token but is not a secret")
@@ -359,6 +367,10 @@ func TestInvalidConfigRejected(t *testing.T) {
 		want   string
 	}{
 		{"no hosts", func(c *Config) { c.Hosts = nil }, "no hosts"},
+		{"privileged edge port", func(c *Config) { c.EdgePorts = EdgePorts{HTTP: 80, HTTPS: 10443} }, "edge port http 80 must be an unprivileged port"},
+		{"same edge ports", func(c *Config) { c.EdgePorts = EdgePorts{HTTP: 10443, HTTPS: 10443} }, "both 10443"},
+		{"edge port is ping's", func(c *Config) { c.EdgePorts = EdgePorts{HTTP: 10080, HTTPS: 8082} }, "ping port"},
+		{"edge port out of range", func(c *Config) { c.EdgePorts = EdgePorts{HTTP: 70000, HTTPS: 10443} }, "1024–65535"},
 		{"poold image by tag", func(c *Config) { c.PooldImage = "tenantpool/poold:latest" }, `poold image (the edge's Docker proxy): image "tenantpool/poold:latest" must be pinned by digest`},
 		{"no poold image", func(c *Config) { c.PooldImage = "" }, "poold image"},
 		{"bad domain", func(c *Config) { c.Domain = "Axiestudio.com" }, "domain"},
@@ -417,19 +429,19 @@ func TestInvalidConfigRejected(t *testing.T) {
 }
 
 // The edge on every host: Traefik without the Docker socket, reaching the engine only through
-// the socket proxy; root without capabilities but NET_BIND_SERVICE; no version checks or usage
-// reports; an access log without query strings.
+// the socket proxy; a non-root user without any capability, listening on the unprivileged
+// edge ports; no version checks or usage reports; an access log without query strings.
 func TestEdgeHardening(t *testing.T) {
 	m := run(t, prodConfig())
 	for _, h := range prodConfig().Hosts {
 		t.Run(h.Name, func(t *testing.T) {
 			c := m.Get(t, tContainer, "edge-"+h.Name)
-			if got := c.String("user"); got != "0:0" {
-				t.Errorf("edge user = %q", got)
+			if got := c.String("user"); got != "65534:65534" {
+				t.Errorf("edge user = %q, want nobody (65534:65534)", got)
 			}
 			caps, _ := c.Input("capabilities")
-			if got := fmt.Sprint(caps); got != "map[adds:[NET_BIND_SERVICE] drops:[ALL]]" {
-				t.Errorf("edge capabilities = %s, want all dropped but NET_BIND_SERVICE", got)
+			if got := fmt.Sprint(caps); got != "map[drops:[ALL]]" {
+				t.Errorf("edge capabilities = %s, want all dropped and none added", got)
 			}
 			if sec := c.Strings("securityOpts"); fmt.Sprint(sec) != "[no-new-privileges:true]" {
 				t.Errorf("edge securityOpts = %v", sec)

@@ -33,6 +33,9 @@ func ConfigFromStack(c StackConfig) (Config, error) {
 	if err := c.GetObject("tenantResolvers", &cfg.TenantResolvers); err != nil {
 		return Config{}, err
 	}
+	if err := c.GetObject("edgePorts", &cfg.EdgePorts); err != nil {
+		return Config{}, err
+	}
 	if err := c.TryObject("hosts", &cfg.Hosts); err != nil {
 		return Config{}, err
 	}

@@ -25,6 +25,7 @@ func newEdgeFirewall(e *Env) *cobra.Command {
 		table     string
 		bridge    string
 		resolvers []string
+		redirects []string
 		interval  time.Duration
 		once      bool
 		print     bool
@@ -37,7 +38,10 @@ func newEdgeFirewall(e *Env) *cobra.Command {
 reach the public internet and nothing else — no port of the host, no private, CGNAT,
 link-local (cloud metadata), loopback, multicast or reserved address, IPv4 or IPv6. The table is
 replaced in one transaction, and again every --interval, so a flushed ruleset or a restarted
-dockerd is mended within one interval. Needs CAP_NET_ADMIN in the host's network namespace.
+dockerd is mended within one interval. Each --redirect FROM:TO serves the host's TCP port FROM on
+its port TO for clients from outside (a NAT prerouting chain in the same table; not for the
+tenants, and not for connections the host opens to itself): the edge listens on unprivileged
+ports as a user without capabilities. Needs CAP_NET_ADMIN in the host's network namespace.
 --once applies it and exits; --print shows the rules and changes nothing; --remove deletes the
 table (the tenants are then open again).`,
 		Args: cobra.NoArgs,
@@ -53,7 +57,11 @@ table (the tenants are then open again).`,
 			if err != nil {
 				errs = append(errs, fmt.Errorf("--resolver: %w", err))
 			}
-			p := egress.Policy{Table: table, Bridge: bridge, Resolvers: addrs}
+			redirs, err := egress.ParseRedirects(redirects)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--redirect: %w", err))
+			}
+			p := egress.Policy{Table: table, Bridge: bridge, Resolvers: addrs, Redirects: redirs}
 			if remove {
 				p.Bridge = "x" // --remove needs only the table
 			}
@@ -87,6 +95,7 @@ table (the tenants are then open again).`,
 	f.StringVar(&table, "table", egress.TableName, "the nftables table (family inet) of the policy; one per tenants' bridge")
 	f.StringVar(&bridge, "bridge", "", "the tenants' bridge interface (the platform's com.docker.network.bridge.name)")
 	f.StringSliceVar(&resolvers, "resolver", nil, "a DNS resolver on a private address the tenants may query on port 53 (repeatable)")
+	f.StringArrayVar(&redirects, "redirect", nil, "FROM:TO: serve the host's TCP port FROM on its port TO for clients not on the bridge (repeatable)")
 	f.DurationVar(&interval, "interval", egress.DefaultInterval, "how often the policy is applied again")
 	f.BoolVar(&once, "once", false, "apply the policy once and exit")
 	f.BoolVar(&print, "print", false, "print the rules as an nft script and change nothing")

@@ -26,6 +26,8 @@ func TestEdgeFirewallRefusesBadFlags(t *testing.T) {
 		{[]string{"--bridge", "tp-tenants", "--once", "--remove"}, []string{"exclude each other"}},
 		{[]string{"--bridge", "tp-tenants", "--table", "no table", "--once"}, []string{"table name"}},
 		{[]string{"--bridge", "tp-tenants", "--resolver", "127.0.0.53", "--once"}, []string{"not a unicast address"}},
+		{[]string{"--bridge", "tp-tenants", "--redirect", "443", "--redirect", "80:99999", "--once"}, []string{`--redirect: redirect "443"`, `"99999" is not a port`}},
+		{[]string{"--bridge", "tp-tenants", "--redirect", "443:10443", "--redirect", "443:10444", "--once"}, []string{"redirected twice"}},
 	} {
 		_, err := h.run(context.Background(), append([]string{"edge", "firewall"}, c.args...)...)
 		if err == nil {
@@ -43,11 +45,11 @@ func TestEdgeFirewallRefusesBadFlags(t *testing.T) {
 // --print shows the rule set and writes nothing.
 func TestEdgeFirewallPrint(t *testing.T) {
 	h := newHarness(t)
-	out, err := h.run(context.Background(), "edge", "firewall", "--bridge", "tp-tenants", "--resolver", "10.0.0.2", "--print")
+	out, err := h.run(context.Background(), "edge", "firewall", "--bridge", "tp-tenants", "--resolver", "10.0.0.2", "--redirect", "443:10443", "--print")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := egress.Policy{Bridge: "tp-tenants", Resolvers: mustResolvers(t, "10.0.0.2")}
+	p := egress.Policy{Bridge: "tp-tenants", Resolvers: mustResolvers(t, "10.0.0.2"), Redirects: []egress.Redirect{{From: 443, To: 10443}}}
 	if out != egress.Ruleset(p) {
 		t.Errorf("--print wrote\n%s\nwant\n%s", out, egress.Ruleset(p))
 	}
@@ -92,7 +94,8 @@ func mustResolvers(t *testing.T, s ...string) []netip.Addr {
 }
 
 // The command line the platform program gives every host's firewall container is one poold
-// accepts, and it applies the policy of the platform's bridge and resolvers.
+// accepts, and it applies the policy of the platform's bridge and resolvers, with the redirects
+// of 80 and 443 to the edge's ports.
 func TestEdgeFirewallAcceptsThePlatformsCommand(t *testing.T) {
 	cfg := platform.Config{Bridge: "tp-tenants", TenantResolvers: []string{"10.0.0.2", "fd00::53"}}
 	h := newHarness(t)
@@ -100,7 +103,8 @@ func TestEdgeFirewallAcceptsThePlatformsCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("poold %v --print: %v", cfg.FirewallCommand(), err)
 	}
-	want := egress.Ruleset(egress.Policy{Bridge: "tp-tenants", Resolvers: mustResolvers(t, "10.0.0.2", "fd00::53")})
+	want := egress.Ruleset(egress.Policy{Bridge: "tp-tenants", Resolvers: mustResolvers(t, "10.0.0.2", "fd00::53"),
+		Redirects: []egress.Redirect{{From: 80, To: 10080}, {From: 443, To: 10443}}})
 	if out != want {
 		t.Errorf("the platform's firewall command prints\n%s\nwant\n%s", out, want)
 	}

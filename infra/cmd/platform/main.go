@@ -15,6 +15,9 @@
 //	network              tenants' network name (default tenantpool-tenants)
 //	bridge               its Linux bridge interface on every host (default tp-tenants)
 //	tenantResolvers      DNS resolvers on private addresses tenants may query on port 53
+//	edgePorts            {http, https}: the unprivileged host ports Traefik (non-root, no
+//	                     capability) listens on; every host's firewall redirects 80 and 443
+//	                     to them (default {http: 10080, https: 10443})
 //	proxyImage           Traefik v3 image pinned by digest
 //	pooldImage           the project's own image (pool/cmd/poold/deploy/Dockerfile) pinned by
 //	                     digest: it runs the edge's Docker socket proxy and the tenants'

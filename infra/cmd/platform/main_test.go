@@ -129,9 +129,10 @@ func TestProdStack(t *testing.T) {
 	if c.CompanyDomain != "axiestudio.se" || c.Bridge != "tp-tenants" || !strings.HasPrefix(c.PooldImage, "tenantpool/poold:") {
 		t.Errorf("companyDomain %q, bridge %q, pooldImage %q", c.CompanyDomain, c.Bridge, c.PooldImage)
 	}
-	// Every host runs the egress policy on the bridge the stack names.
+	// Every host runs the egress policy on the bridge the stack names, redirecting 80 and 443
+	// to the default edge ports.
 	for _, h := range []string{"edge1", "edge2"} {
-		if cmd := m.Get(t, "docker:index/container:Container", "firewall-"+h).Strings("command"); strings.Join(cmd, " ") != "edge firewall --bridge tp-tenants --interval 30s" {
+		if cmd := m.Get(t, "docker:index/container:Container", "firewall-"+h).Strings("command"); strings.Join(cmd, " ") != "edge firewall --bridge tp-tenants --interval 30s --redirect 80:10080 --redirect 443:10443" {
 			t.Errorf("%s firewall command = %q", h, cmd)
 		}
 	}

@@ -5,6 +5,8 @@
 //	                           HOST:PORT from here and answers 200 with what the peer sent first,
 //	                           or 503 with why the connection failed
 //	prober listen ADDR...      TCP listeners that greet every connection with their own address
+//	prober dial FROM HOST:PORT one TCP connection from the local address FROM: prints what the
+//	                           peer sent first, exits 1 when the connection fails
 //
 // The test asks the prober container (host → tenant traffic is allowed) to dial, so every
 // connection it judges starts inside a tenant's network namespace, as a tenant's would.
@@ -42,6 +44,11 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, args[1])
 	case "listen":
 		return listen(ctx, args[1:])
+	case "dial":
+		if len(args) != 3 {
+			return errors.New("usage: prober dial FROM HOST:PORT")
+		}
+		return dial(ctx, args[1], args[2])
 	}
 	return fmt.Errorf("unknown command %q", args[0])
 }
@@ -101,4 +108,25 @@ func listen(ctx context.Context, addrs []string) error {
 		<-errc
 	}
 	return nil
+}
+
+// dial connects from the local address from to target and copies the peer's greeting to stdout.
+func dial(ctx context.Context, from, target string) error {
+	src, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(from, "0"))
+	if err != nil {
+		return err
+	}
+	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: src}
+	c, err := d.DialContext(ctx, "tcp", target)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	greeting, err := io.ReadAll(io.LimitReader(c, 256))
+	if err != nil && len(greeting) == 0 {
+		return fmt.Errorf("connected, read: %w", err)
+	}
+	_, err = os.Stdout.Write(greeting)
+	return err
 }
