@@ -42,7 +42,8 @@ import (
 // The policy also redirects the host's port 443 to the port of the test's host listener (as the
 // platform redirects 443 to the edge's unprivileged port): a client on the "internet" (the
 // namespace's 198.51.100.x address) reaches the listener through the host's 443, while the
-// tenant reaches neither the host's 443 nor the listener's port.
+// tenant reaches neither the host's 443 nor the listener's port; the host's own connection to
+// its 443 reaches the listener too.
 //
 // With the policy the first three groups are unreachable and the allowed one still is; the nft
 // listing of the table is exactly egress.Ruleset; applying again changes nothing; and Run puts
@@ -177,6 +178,17 @@ func TestPolicyOnRealBridge(t *testing.T) {
 	}
 	pr.waitReachable(t, "allowed public test host", allowed, true)
 	internet.waitReached(t)
+	// The host's own connection to its 443 is redirected too (the output chain).
+	waitFor(t, "the host's own connection to its 443 to reach the listener", func() bool {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(link+".1", "443"), 2*time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		b, _ := io.ReadAll(c)
+		return string(b) == hostGreeting
+	})
 	pr.waitReachable(t, "host's 443 via the bridge gateway", net.JoinHostPort(tenant.Gateway, "443"), false)
 	checkListing(t, policy)
 

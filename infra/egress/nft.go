@@ -54,9 +54,15 @@ func Apply(p Policy) error {
 		c.AddRule(&nftables.Rule{Table: t, Chain: chains[r.Chain], Exprs: r.exprs(p.Bridge),
 			UserData: userdata.AppendString(nil, userdata.TypeComment, r.Comment)})
 	}
-	if len(p.Redirects) > 0 {
-		nat := c.AddChain(&nftables.Chain{Name: ChainPrerouting, Table: t, Type: nftables.ChainTypeNAT,
-			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest, Policy: &accept})
+	for _, ch := range []struct {
+		name string
+		hook *nftables.ChainHook
+	}{{ChainPrerouting, nftables.ChainHookPrerouting}, {ChainOutput, nftables.ChainHookOutput}} {
+		if len(p.Redirects) == 0 {
+			break
+		}
+		nat := c.AddChain(&nftables.Chain{Name: ch.name, Table: t, Type: nftables.ChainTypeNAT,
+			Hooknum: ch.hook, Priority: nftables.ChainPriorityNATDest, Policy: &accept})
 		for _, r := range p.Redirects {
 			c.AddRule(&nftables.Rule{Table: t, Chain: nat, Exprs: r.exprs(p.Bridge),
 				UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment())})
@@ -103,6 +109,7 @@ func Installed(p Policy) (bool, error) {
 	}
 	if len(p.Redirects) > 0 {
 		want[ChainPrerouting] = len(p.Redirects)
+		want[ChainOutput] = len(p.Redirects)
 	}
 	for chain, n := range want {
 		rules, err := c.GetRules(t, &nftables.Chain{Name: chain, Table: t})

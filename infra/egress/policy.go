@@ -251,8 +251,16 @@ func Ruleset(p Policy) string {
 		}
 		b.WriteString("\t}\n")
 	}
-	if len(p.Redirects) > 0 {
-		fmt.Fprintf(&b, "\n\tchain %s {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n", ChainPrerouting)
+	for _, chain := range []string{ChainPrerouting, ChainOutput} {
+		if len(p.Redirects) == 0 {
+			break
+		}
+		// Priority -100 on both hooks; nft names it dstnat on prerouting only.
+		prio := "dstnat"
+		if chain == ChainOutput {
+			prio = "-100"
+		}
+		fmt.Fprintf(&b, "\n\tchain %s {\n\t\ttype nat hook %s priority %s; policy accept;\n", chain, chain, prio)
 		for _, r := range p.Redirects {
 			fmt.Fprintf(&b, "\t\t%s\n", r.Text(p.Bridge))
 		}

@@ -7,17 +7,21 @@ import (
 	"strings"
 )
 
-// ChainPrerouting is the NAT chain of the table that holds the port redirects (only when the
-// policy has any).
-const ChainPrerouting = "prerouting"
+// The NAT chains of the table that hold the port redirects (only when the policy has any):
+// prerouting for connections from other machines, output for the host's own (a local platform's
+// browser, a process in the host's network namespace).
+const (
+	ChainPrerouting = "prerouting"
+	ChainOutput     = "output"
+)
 
 // Redirect sends TCP connections to one of the host's own addresses on port From to port To of
 // the host: the edge listens on unprivileged ports as a user without capabilities, and the
 // public ports 80 and 443 reach it through the redirect. It applies to traffic that comes in
 // from any interface but the tenants' bridge (a tenant's connection to the host keeps its port
 // and is dropped by the input chain, which sees every port after the redirect) and to the
-// host's own addresses only (nothing forwarded is rewritten). Connections the host opens to
-// itself do not pass prerouting and are not redirected.
+// host's own addresses only (nothing forwarded is rewritten), and to the connections the host
+// opens to itself (the output chain: no input interface there).
 type Redirect struct {
 	From, To uint16
 }
