@@ -21,7 +21,8 @@
 //   - the edge proxy: Traefik v3 in host network mode, configured only by command-line flags
 //     (environment variables would lowercase map keys), reading routing labels through the socket
 //     proxy (only containers labelled tenantpool.managed=true and traefik.enable=true), listening
-//     on the host's ports 80 and 443 as root with every capability dropped but NET_BIND_SERVICE,
+//     on the unprivileged edge ports (Config.EdgePorts, default 10080 and 10443; the firewall
+//     redirects the host's 80 and 443 to them) as nobody with every capability dropped,
 //     without version checks or usage reports, its JSON access log without the request path,
 //     line and headers (query strings carry API keys), with TLS from a Cloudflare origin
 //     certificate, ACME DNS-01 through Cloudflare, or Traefik's self-signed default certificate
