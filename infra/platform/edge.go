@@ -20,21 +20,47 @@ const (
 	engineSocket        = "/var/run/docker.sock"
 )
 
-// edgeUser is the user Traefik runs as, with no capability at all: nobody (65534), which can
+// edgeUser is the user Traefik runs as, with no capability at all: nobody:nogroup, which can
 // bind the edge's ports because they are unprivileged (EdgePorts; the hosts' firewall redirects
-// 80 and 443 to them). In ACME mode it is root, still without any capability, only because
-// Traefik must write acme.json into a Docker volume, which the engine creates owned by root and
-// no container of the platform can hand over (TestEdgeUserBindsItsPorts shows the ports on a
-// real engine).
-func edgeUser(cfg Config) string {
-	if cfg.TLS.Mode == TLSACMEDNS01 {
-		return "0:0"
-	}
-	return edgeNonRootUser
-}
+// 80 and 443 to them), and which owns the ACME storage in ACME mode (deployACMEOwner)
+// (TestEdgeUserBindsItsPorts shows the ports on a real engine).
+const edgeUser = "65534:65534"
 
-// edgeNonRootUser is nobody:nogroup.
-const edgeNonRootUser = "65534:65534"
+// deployACMEOwner hands the ACME volume (created by the engine, owned by root) to edgeUser
+// before Traefik starts: a one-shot container of the project's image runs `poold edge
+// acme-storage` as root with CAP_CHOWN only, no network, a read-only root, and the provider
+// waits for it to finish (attach). It runs again only when the volume or the image change; the
+// command is idempotent and keeps the certificates.
+func deployACMEOwner(ctx *pulumi.Context, cfg Config, h HostConfig, acme *docker.Volume, onHost pulumi.ResourceOption) (*docker.Container, error) {
+	img, err := docker.NewRemoteImage(ctx, "acme-owner-image-"+h.Name, &docker.RemoteImageArgs{
+		Name:        pulumi.String(cfg.PooldImage),
+		KeepLocally: pulumi.Bool(true),
+	}, onHost)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: acme owner image: %w", h.Name, err)
+	}
+	c, err := docker.NewContainer(ctx, "edge-acme-owner-"+h.Name, &docker.ContainerArgs{
+		Name:         pulumi.String("tenantpool-edge-acme-owner"),
+		Image:        img.ImageId,
+		Command:      pulumi.ToStringArray([]string{"edge", "acme-storage", "--dir", acmeDir, "--owner", edgeUser}),
+		NetworkMode:  pulumi.String("none"),
+		Volumes:      docker.ContainerVolumeArray{docker.ContainerVolumeArgs{VolumeName: acme.Name, ContainerPath: pulumi.String(acmeDir)}},
+		User:         pulumi.String("0:0"),
+		Capabilities: &docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"}), Adds: pulumi.ToStringArray([]string{"CHOWN"})},
+		ReadOnly:     pulumi.Bool(true),
+		SecurityOpts: pulumi.ToStringArray([]string{"no-new-privileges:true"}),
+		Attach:       pulumi.Bool(true),
+		MustRun:      pulumi.Bool(false),
+		Restart:      pulumi.String("no"),
+		Labels: docker.ContainerLabelArray{
+			docker.ContainerLabelArgs{Label: pulumi.String("tenantpool.role"), Value: pulumi.String("acme-owner")},
+		},
+	}, onHost, pulumi.DeleteBeforeReplace(true))
+	if err != nil {
+		return nil, fmt.Errorf("host %s: acme owner container: %w", h.Name, err)
+	}
+	return c, nil
+}
 
 // deployDockerProxy runs the Docker socket proxy on host h: the project's image, the engine's
 // socket mounted, no network at all, listening on a socket in a volume only Traefik mounts

@@ -148,6 +148,7 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 		return nil, err
 	}
 	args, envs, uploads := edgeConfig(cfg)
+	var edgeDeps []pulumi.Resource
 	volumes := docker.ContainerVolumeArray{
 		docker.ContainerVolumeArgs{VolumeName: proxyVolume.Name, ContainerPath: pulumi.String(dockerAPIDir), ReadOnly: pulumi.Bool(true)},
 	}
@@ -162,6 +163,11 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 			return nil, fmt.Errorf("host %s: acme volume: %w", h.Name, err)
 		}
 		volumes = append(volumes, docker.ContainerVolumeArgs{VolumeName: acme.Name, ContainerPath: pulumi.String(acmeDir)})
+		owner, err := deployACMEOwner(ctx, cfg, h, acme, onHost)
+		if err != nil {
+			return nil, err
+		}
+		edgeDeps = append(edgeDeps, owner)
 	}
 
 	_, err = docker.NewContainer(ctx, "edge-"+h.Name, &docker.ContainerArgs{
@@ -180,8 +186,8 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 		Envs:    envs,
 		Uploads: uploads,
 		Volumes: volumes,
-		// No capability at all, as a non-root user but in ACME mode (see edgeUser).
-		User:         pulumi.String(edgeUser(cfg)),
+		// Nobody, with no capability at all (see edgeUser).
+		User:         pulumi.String(edgeUser),
 		Capabilities: &docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"})},
 		Restart:      pulumi.String("unless-stopped"),
 		Healthcheck: &docker.ContainerHealthcheckArgs{
@@ -198,7 +204,7 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 		Labels: docker.ContainerLabelArray{
 			docker.ContainerLabelArgs{Label: pulumi.String("tenantpool.role"), Value: pulumi.String("edge")},
 		},
-	}, onHost, pulumi.DeleteBeforeReplace(true), pulumi.DependsOn([]pulumi.Resource{proxy}))
+	}, onHost, pulumi.DeleteBeforeReplace(true), pulumi.DependsOn(append([]pulumi.Resource{proxy}, edgeDeps...)))
 	if err != nil {
 		return nil, fmt.Errorf("host %s: edge container: %w", h.Name, err)
 	}

@@ -255,9 +255,21 @@ func TestTLSModes(t *testing.T) {
 	t.Run("acme dns-01", func(t *testing.T) {
 		m := run(t, acmeConfig())
 		c := m.Get(t, tContainer, "edge-edge2")
-		// Root only to write the root-owned ACME volume, and still without any capability.
-		if caps, _ := c.Input("capabilities"); c.String("user") != "0:0" || fmt.Sprint(caps) != "map[drops:[ALL]]" {
-			t.Errorf("acme edge user %q with %v, want 0:0 with every capability dropped", c.String("user"), caps)
+		// Nobody without any capability in ACME mode too: a one-shot container hands the
+		// root-owned ACME volume over first, as root with CAP_CHOWN only, and exits.
+		if caps, _ := c.Input("capabilities"); c.String("user") != "65534:65534" || fmt.Sprint(caps) != "map[drops:[ALL]]" {
+			t.Errorf("acme edge user %q with %v, want 65534:65534 with every capability dropped", c.String("user"), caps)
+		}
+		o := m.Get(t, tContainer, "edge-acme-owner-edge2")
+		if caps, _ := o.Input("capabilities"); o.String("user") != "0:0" || fmt.Sprint(caps) != "map[adds:[CHOWN] drops:[ALL]]" {
+			t.Errorf("acme owner user %q with %v, want root with CHOWN only", o.String("user"), caps)
+		}
+		cmd, _ := o.Input("command")
+		if fmt.Sprint(cmd) != "[edge acme-storage --dir /acme --owner 65534:65534]" {
+			t.Errorf("acme owner command %v, want it to hand /acme to the edge's user", cmd)
+		}
+		if att, _ := o.Input("attach"); fmt.Sprint(att) != "true" || o.String("networkMode") != "none" || o.String("restart") != "no" {
+			t.Errorf("acme owner: attach %v, network %q, restart %q: want a one-shot run waited for, without network", att, o.String("networkMode"), o.String("restart"))
 		}
 		e, secret := env(t, c)
 		if !secret {

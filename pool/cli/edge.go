@@ -14,7 +14,7 @@ import (
 // newEdge is `poold edge`: what runs on every Docker host beside the tenants.
 func newEdge(e *Env) *cobra.Command {
 	edge := &cobra.Command{Use: "edge", Short: "Programs the edge runs on every Docker host"}
-	edge.AddCommand(newEdgeDockerProxy(e), newEdgePing(), newEdgeFirewall(e))
+	edge.AddCommand(newEdgeDockerProxy(e), newEdgePing(), newEdgeFirewall(e), newEdgeACMEStorage())
 	return edge
 }
 
