@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/axiestudio/tenantpool/internal/testtool"
 )
 
 // Server is one Mailpit process listening on loopback ports.
@@ -44,31 +46,7 @@ type Server struct {
 }
 
 // Binary returns the path of the Mailpit binary, or "" if there is none.
-func Binary() string {
-	if p := os.Getenv("TENANTPOOL_MAILPIT"); p != "" {
-		if isExecutable(p) {
-			return p
-		}
-		return ""
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	matches, _ := filepath.Glob(filepath.Join(home, ".cache", "tenantpool", "mailpit-*", "mailpit"))
-	slices.Sort(matches)
-	for i := len(matches) - 1; i >= 0; i-- {
-		if isExecutable(matches[i]) {
-			return matches[i]
-		}
-	}
-	return ""
-}
-
-func isExecutable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
-}
+func Binary() string { return testtool.Find("TENANTPOOL_MAILPIT", "mailpit") }
 
 // Start runs Mailpit on free loopback ports with a database in t.TempDir(), waits until both its
 // SMTP and HTTP ports answer, and stops it in t.Cleanup. SMTP accepts any login (also over

@@ -21,12 +21,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/axiestudio/tenantpool/internal/testtool"
 )
 
 // Key is an API key stripe-mock accepts (any sk_test_ key works).
@@ -72,31 +73,7 @@ func merge(dst, src map[string]any) map[string]any {
 }
 
 // Binary returns the path of the stripe-mock binary, or "" if there is none.
-func Binary() string {
-	if p := os.Getenv("TENANTPOOL_STRIPE_MOCK"); p != "" {
-		if isExecutable(p) {
-			return p
-		}
-		return ""
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	matches, _ := filepath.Glob(filepath.Join(home, ".cache", "tenantpool", "stripe-mock-*", "stripe-mock"))
-	slices.Sort(matches)
-	for i := len(matches) - 1; i >= 0; i-- {
-		if isExecutable(matches[i]) {
-			return matches[i]
-		}
-	}
-	return ""
-}
-
-func isExecutable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
-}
+func Binary() string { return testtool.Find("TENANTPOOL_STRIPE_MOCK", "stripe-mock") }
 
 // Start runs stripe-mock on a free loopback port, waits until it answers, and stops it in
 // t.Cleanup. With options, it starts with the bundled fixtures patched by them.
