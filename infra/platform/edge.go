@@ -31,14 +31,7 @@ const edgeUser = "65534:65534"
 // acme-storage` as root with CAP_CHOWN only, no network, a read-only root, and the provider
 // waits for it to finish (attach). It runs again only when the volume or the image change; the
 // command is idempotent and keeps the certificates.
-func deployACMEOwner(ctx *pulumi.Context, cfg Config, h HostConfig, acme *docker.Volume, onHost pulumi.ResourceOption) (*docker.Container, error) {
-	img, err := docker.NewRemoteImage(ctx, "acme-owner-image-"+h.Name, &docker.RemoteImageArgs{
-		Name:        pulumi.String(cfg.PooldImage),
-		KeepLocally: pulumi.Bool(true),
-	}, onHost)
-	if err != nil {
-		return nil, fmt.Errorf("host %s: acme owner image: %w", h.Name, err)
-	}
+func deployACMEOwner(ctx *pulumi.Context, h HostConfig, img *docker.RemoteImage, acme *docker.Volume, onHost pulumi.ResourceOption) (*docker.Container, error) {
 	c, err := docker.NewContainer(ctx, "edge-acme-owner-"+h.Name, &docker.ContainerArgs{
 		Name:         pulumi.String("tenantpool-edge-acme-owner"),
 		Image:        img.ImageId,
@@ -66,14 +59,7 @@ func deployACMEOwner(ctx *pulumi.Context, cfg Config, h HostConfig, acme *docker
 // socket mounted, no network at all, listening on a socket in a volume only Traefik mounts
 // besides it. It runs as root (the engine's socket is root's, mode 0660) with no capability,
 // on a read-only root file system.
-func deployDockerProxy(ctx *pulumi.Context, cfg Config, h HostConfig, onHost pulumi.ResourceOption) (*docker.Container, *docker.Volume, error) {
-	img, err := docker.NewRemoteImage(ctx, "docker-proxy-image-"+h.Name, &docker.RemoteImageArgs{
-		Name:        pulumi.String(cfg.PooldImage),
-		KeepLocally: pulumi.Bool(true),
-	}, onHost)
-	if err != nil {
-		return nil, nil, fmt.Errorf("host %s: docker proxy image: %w", h.Name, err)
-	}
+func deployDockerProxy(ctx *pulumi.Context, h HostConfig, img *docker.RemoteImage, onHost pulumi.ResourceOption) (*docker.Container, *docker.Volume, error) {
 	vol, err := docker.NewVolume(ctx, "docker-api-"+h.Name, &docker.VolumeArgs{
 		Name: pulumi.String(DockerAPIVolumeName),
 		Labels: docker.VolumeLabelArray{

@@ -33,15 +33,8 @@ func (c Config) FirewallCommand() []string {
 // for nftables over netlink), a read-only root file system, no Docker socket and no volume. It
 // restarts always: the policy must outlive a crash, and a dockerd restart starts it again,
 // after which its first act is to write the table again.
-func deployFirewall(ctx *pulumi.Context, cfg Config, h HostConfig, onHost pulumi.ResourceOption) error {
-	img, err := docker.NewRemoteImage(ctx, "firewall-image-"+h.Name, &docker.RemoteImageArgs{
-		Name:        pulumi.String(cfg.PooldImage),
-		KeepLocally: pulumi.Bool(true),
-	}, onHost)
-	if err != nil {
-		return fmt.Errorf("host %s: firewall image: %w", h.Name, err)
-	}
-	_, err = docker.NewContainer(ctx, "firewall-"+h.Name, &docker.ContainerArgs{
+func deployFirewall(ctx *pulumi.Context, cfg Config, h HostConfig, img *docker.RemoteImage, onHost pulumi.ResourceOption) error {
+	_, err := docker.NewContainer(ctx, "firewall-"+h.Name, &docker.ContainerArgs{
 		Name:        pulumi.String(FirewallContainerName),
 		Image:       img.ImageId,
 		Command:     pulumi.ToStringArray(cfg.FirewallCommand()),

@@ -23,7 +23,7 @@ func TestFirewallPerHost(t *testing.T) {
 			if got := opts.(map[string]any)["com.docker.network.bridge.name"]; got != DefaultBridge {
 				t.Errorf("network bridge name = %v, want %s", got, DefaultBridge)
 			}
-			img := m.Get(t, tRemoteImage, "firewall-image-"+h.Name)
+			img := m.Get(t, tRemoteImage, "poold-image-"+h.Name)
 			if img.String("name") != pooldImage {
 				t.Errorf("firewall image = %q", img.String("name"))
 			}

@@ -129,7 +129,16 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 	if err != nil {
 		return nil, fmt.Errorf("host %s: network: %w", h.Name, err)
 	}
-	if err := deployFirewall(ctx, cfg, h, onHost); err != nil {
+	// The project's own image, pulled once per host: the firewall, the Docker socket proxy
+	// and (ACME mode) the storage owner run it.
+	poold, err := docker.NewRemoteImage(ctx, "poold-image-"+h.Name, &docker.RemoteImageArgs{
+		Name:        pulumi.String(cfg.PooldImage),
+		KeepLocally: pulumi.Bool(true),
+	}, onHost)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: poold image: %w", h.Name, err)
+	}
+	if err := deployFirewall(ctx, cfg, h, poold, onHost); err != nil {
 		return nil, err
 	}
 
@@ -143,7 +152,7 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 
 	// Traefik reaches the Docker Engine only through the socket proxy, on a socket in a volume
 	// the two share (edge.go); the engine's own socket is not mounted.
-	proxy, proxyVolume, err := deployDockerProxy(ctx, cfg, h, onHost)
+	proxy, proxyVolume, err := deployDockerProxy(ctx, h, poold, onHost)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +172,7 @@ func deployHost(ctx *pulumi.Context, cfg Config, h HostConfig) (*docker.Network,
 			return nil, fmt.Errorf("host %s: acme volume: %w", h.Name, err)
 		}
 		volumes = append(volumes, docker.ContainerVolumeArgs{VolumeName: acme.Name, ContainerPath: pulumi.String(acmeDir)})
-		owner, err := deployACMEOwner(ctx, cfg, h, acme, onHost)
+		owner, err := deployACMEOwner(ctx, h, poold, acme, onHost)
 		if err != nil {
 			return nil, err
 		}
