@@ -3,6 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -207,17 +210,39 @@ func TestSubscriptionStatusPrecedence(t *testing.T) {
 }
 
 func TestSetCustomerPasswordReseals(t *testing.T) {
-	ctx := context.Background()
-	s := storetest.OpenSQLite(t, t.TempDir(), nil)
-	readyAccounts(t, s, "basic", 1)
-	if err := s.SetCustomerPassword(ctx, 1, "fresh-password"); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.Get(ctx, 1)
-	if err != nil || a.CustomerPassword != "fresh-password" || a.OperatorPassword == "" {
-		t.Fatalf("account after reseal: err %v", err)
-	}
-	if err := s.SetCustomerPassword(ctx, 99, "x"); !errors.Is(err, pool.ErrNotFound) {
-		t.Fatalf("unknown account: %v", err)
-	}
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
+		ctx := context.Background()
+		s := open(nil)
+		readyAccounts(t, s, "basic", 1)
+		before, err := s.Get(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetCustomerPassword(ctx, 1, "fresh-password"); err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.Get(ctx, 1)
+		if err != nil || a.CustomerPassword != "fresh-password" || a.OperatorPassword != before.OperatorPassword || a.SecretKey != before.SecretKey {
+			t.Fatalf("account after reseal: err %v", err)
+		}
+		if err := s.SetCustomerPassword(ctx, 99, "x"); !errors.Is(err, pool.ErrNotFound) {
+			t.Fatalf("unknown account: %v", err)
+		}
+		// Concurrent rotations of one account (PostgreSQL writes only what it read, and
+		// reads again when another writer came first): the last writer's password wins, and
+		// no other secret is lost on the way.
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				if err := s.SetCustomerPassword(ctx, 1, fmt.Sprintf("password-%d", i)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		a, err = s.Get(ctx, 1)
+		if err != nil || !strings.HasPrefix(a.CustomerPassword, "password-") || a.OperatorPassword != before.OperatorPassword || a.SecretKey != before.SecretKey {
+			t.Fatalf("account after concurrent rotations: err %v", err)
+		}
+	})
 }
