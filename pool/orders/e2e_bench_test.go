@@ -267,6 +267,10 @@ func benchPaidToEmail(b *testing.B, cfg e2eRun) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { st.Close() })
+			if os.Getenv("E2E_PG_CONNS") != "" { // the store's connection pool per replica (default 16)
+				st.DB().SetMaxOpenConns(e2eEnvInt(b, "E2E_PG_CONNS", 16))
+				st.DB().SetMaxIdleConns(e2eEnvInt(b, "E2E_PG_CONNS", 16))
+			}
 			stores = append(stores, st)
 		}
 	} else {
