@@ -198,3 +198,6 @@ func StatusCode(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// ErrUnavailable marks an operation this daemon is not configured for (StatusCode: 503).
+var ErrUnavailable = errUnavailable
