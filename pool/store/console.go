@@ -67,7 +67,7 @@ func (s *Store) ConsoleAccounts(ctx context.Context, q AccountQuery) ([]AccountR
 		where, args = append(where, "a.state = ?"), append(args, string(q.State))
 	}
 	if q.Flagged {
-		where = append(where, "(a.flagged_at <> 0 OR a.probe_failures > 0) AND a.state <> 'retired'")
+		where = append(where, "(flagged_at <> 0 OR probe_failures > 0)", "a.state <> 'retired'")
 	}
 	if q.Search != "" {
 		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search)
@@ -312,7 +312,7 @@ func (s *Store) PoolHistory(ctx context.Context, end time.Time, step time.Durati
 	if err := add(byBucket("claimed_at", "claimed_at <> 0 AND claimed_at > ? AND ready_at <> 0"), -1, true); err != nil {
 		return h, fmt.Errorf("pool history: %w", err)
 	}
-	if err := add(byBucket("updated_at", "state IN ('reserved', 'failed', 'retired') AND claimed_at = 0 AND ready_at <> 0 AND updated_at > ?"), -1, false); err != nil {
+	if err := add(byBucket("updated_at", "claimed_at = 0 AND ready_at <> 0 AND updated_at > ? AND state IN ('reserved', 'failed', 'retired')"), -1, false); err != nil {
 		return h, fmt.Errorf("pool history: %w", err)
 	}
 	// Walk back from now: ready at the end of bucket b = now − every change after it.
