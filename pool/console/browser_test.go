@@ -261,7 +261,6 @@ func TestConsoleInBrowser(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-
 // A form posted without the session's CSRF token changes nothing (403), even with a valid
 // session cookie; with the token it works.
 func TestConsoleRefusesFormsWithoutCSRF(t *testing.T) {
