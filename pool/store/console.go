@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ type AccountRow struct {
 type AccountQuery struct {
 	Tier  string
 	State pool.State
-	// Search matches a slug prefix, an order id, or a customer e-mail, exactly.
+	// Search matches a slug prefix, or an order id or a customer e-mail exactly.
 	Search string
 	// Flagged selects live (not retired) accounts that are flagged or failing their probes.
 	Flagged bool
@@ -48,6 +49,8 @@ type AccountQuery struct {
 	From, To int64
 	Limit    int // 1–1000
 }
+
+var slugPrefix = regexp.MustCompile(`^[a-z0-9-]{1,63}$`)
 
 const rowCols = `a.id, a.slug, a.tier, a.state, a.url, COALESCE(a.order_id, ''), a.origin, a.generation, a.attempts,
 	a.last_error, COALESCE(o.customer_email, ''), a.created_at, a.ready_at, a.claimed_at, a.retire_at,
@@ -70,9 +73,18 @@ func (s *Store) ConsoleAccounts(ctx context.Context, q AccountQuery) ([]AccountR
 		where = append(where, "(flagged_at <> 0 OR probe_failures > 0)", "a.state <> 'retired'")
 	}
 	if q.Search != "" {
-		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search)
-		where = append(where, `(a.slug LIKE ? ESCAPE '\' OR a.order_id = ? OR a.order_id IN (SELECT id FROM orders WHERE customer_email = ?))`)
-		args = append(args, esc+"%", q.Search, q.Search)
+		// A slug prefix only when the search could be one (slugs are DNS labels): SQLite's GLOB
+		// is case-sensitive and reads the slug index; PostgreSQL's LIKE needs no escaping then.
+		terms := []string{"a.order_id = ?", "a.order_id IN (SELECT id FROM orders WHERE customer_email = ?)"}
+		args = append(args, q.Search, q.Search)
+		if slugPrefix.MatchString(q.Search) {
+			if s.pg {
+				terms, args = append(terms, "a.slug LIKE ?"), append(args, q.Search+"%")
+			} else {
+				terms, args = append(terms, "a.slug GLOB ?"), append(args, q.Search+"*")
+			}
+		}
+		where = append(where, "("+strings.Join(terms, " OR ")+")")
 	}
 	if q.Before > 0 {
 		where, args = append(where, "a.id < ?"), append(args, q.Before)
