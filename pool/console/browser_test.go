@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
+	"github.com/axiestudio/tenantpool/delivery"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/pooltest"
@@ -51,7 +52,7 @@ type fixture struct {
 	store *store.Store
 }
 
-func startDaemon(t *testing.T) fixture {
+func startDaemon(t *testing.T, change ...func(*daemon.Config)) fixture {
 	t.Helper()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
@@ -71,6 +72,9 @@ func startDaemon(t *testing.T) fixture {
 		AdminTokens: []string{token},
 		Jobs:        daemon.Jobs{PollInterval: 50 * time.Millisecond, RetryPolicy: pooltest.FastRetry{}},
 		Log:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, ch := range change {
+		ch(&cfg)
 	}
 	d, err := daemon.New(t.Context(), cfg)
 	if err != nil {
@@ -321,5 +325,74 @@ func TestConsoleRefusesFormsWithoutCSRF(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("resume without a session: %d", resp.StatusCode)
+	}
+}
+
+// A held order shows why it is held; releasing it with a tier makes it pending, provisions its
+// account and the queued claim job claims it once the account is ready.
+func TestConsoleReleasesHeldOrder(t *testing.T) {
+	tmpl, err := delivery.LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := startDaemon(t, func(c *daemon.Config) {
+		c.Orders = &daemon.Orders{Secrets: []string{"whsec_console_test"}}
+		c.Mail = &daemon.Mail{SMTP: delivery.Config{Host: "127.0.0.1", Port: 1, TLS: delivery.TLSNone, From: "pool@example.test"}, Templates: tmpl}
+	})
+	const id = "cs_test_held_console"
+	if _, err := f.store.AddPendingOrder(t.Context(), store.Order{ID: id, State: store.OrderHeld, CustomerEmail: "held@example.test"},
+		"evt_held_console", "checkout.session.completed", "client"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetOrderError(t.Context(), id, "price price_unknown is not mapped to a tier"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browsertest.New(t)
+	signIn(t, ctx, f.base)
+	run(t, ctx, chromedp.Navigate(f.base+"/console/orders?state=held"), chromedp.WaitVisible(chromedp.CSS("#orders")))
+	if got := text(t, ctx, `tr[data-order="`+id+`"] td[data-state]`); !strings.Contains(got, "price_unknown is not mapped") {
+		t.Fatalf("held order's reason not shown: %q", got)
+	}
+	browsertest.Screenshot(t, ctx, "orders-held")
+	run(t, ctx, chromedp.SetValue(chromedp.CSS(`tr[data-order="`+id+`"] select[name=tier]`), "premium"),
+		chromedp.Submit(chromedp.CSS(`tr[data-order="`+id+`"] form`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	var o store.Order
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if o, err = f.store.GetOrder(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+		if o.State == store.OrderClaimed || o.State == store.OrderDelivered {
+			break
+		}
+	}
+	if o.Tier != "premium" || (o.State != store.OrderClaimed && o.State != store.OrderDelivered) || o.AccountID == 0 {
+		t.Fatalf("released order: %+v", o)
+	}
+}
+
+// Cancelling a mass create retires the accounts still provisioning and says so.
+func TestConsoleCancelsMassCreate(t *testing.T) {
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	f := startDaemon(t, func(c *daemon.Config) {
+		c.Tenants = func(context.Context, *store.Store) (pool.Tenants, error) {
+			return &pooltest.Provisioner{Block: block}, nil
+		}
+	})
+	ctx := browsertest.New(t)
+	signIn(t, ctx, f.base)
+	run(t, ctx, chromedp.Navigate(f.base+"/console/create"), chromedp.WaitVisible(chromedp.CSS("#create")),
+		chromedp.SetValue(chromedp.CSS("#count"), "3"), chromedp.Submit(chromedp.CSS("#create")),
+		chromedp.WaitVisible(chromedp.CSS("#cancel")), chromedp.Submit(chromedp.CSS("#cancel")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := text(t, ctx, ".flash"); !strings.Contains(got, "3 accounts still provisioning were retired") {
+		t.Fatalf("cancel: %q", got)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#progress td[data-status="cancelled"]').length`); n != 3 {
+		t.Fatalf("cancelled rows: %d", n)
+	}
+	left, err := f.store.List(t.Context(), store.Filter{State: pool.StateProvisioning})
+	if err != nil || len(left) != 0 {
+		t.Fatalf("still provisioning after cancel: %d %v", len(left), err)
 	}
 }
