@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -394,5 +396,55 @@ func TestConsoleCancelsMassCreate(t *testing.T) {
 	left, err := f.store.List(t.Context(), store.Filter{State: pool.StateProvisioning})
 	if err != nil || len(left) != 0 {
 		t.Fatalf("still provisioning after cancel: %d %v", len(left), err)
+	}
+}
+
+// Re-applying a sold tenant from its page runs the provisioner's re-apply and records it in the
+// account's history and on the health page; a failed one is recorded as reapply_failed with
+// what to do.
+func TestConsoleReapplies(t *testing.T) {
+	var failing atomic.Bool
+	prov := &pooltest.Provisioner{ReapplyFail: func(pool.Account, int) error {
+		if failing.Load() {
+			return errors.New("pulumi up: connection refused")
+		}
+		return nil
+	}}
+	f := startDaemon(t, func(c *daemon.Config) {
+		c.Tenants = func(context.Context, *store.Store) (pool.Tenants, error) { return prov, nil }
+	})
+	ctx := context.Background()
+	as, err := f.store.CreateAccounts(ctx, "basic", "sold", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := as[0]
+	for deadline := time.Now().Add(60 * time.Second); a.State != pool.StateReady && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if a, err = f.store.Get(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := f.store.Claim(ctx, "basic", "manual:reapply-test"); err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.New(t)
+	signIn(t, b, f.base)
+	page := f.base + "/console/accounts/" + itoa(a.ID)
+	run(t, b, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#reapply")),
+		chromedp.Submit(chromedp.CSS("#reapply")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if prov.Reapplied(a.Slug) != 1 {
+		t.Fatalf("re-applied %d times", prov.Reapplied(a.Slug))
+	}
+	if n := eval[int](t, b, `document.querySelectorAll('#events li[data-kind="reapplied"]').length`); n != 1 {
+		t.Fatalf("reapplied events on the page: %d", n)
+	}
+	failing.Store(true)
+	run(t, b, chromedp.Submit(chromedp.CSS("#reapply")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := text(t, b, ".flash"); !strings.Contains(got, "failed") {
+		t.Fatalf("failed re-apply: %q", got)
+	}
+	run(t, b, chromedp.Navigate(f.base+"/console/health"), chromedp.WaitVisible(chromedp.CSS("#reapplies")))
+	if n := eval[int](t, b, `document.querySelectorAll('#reapplies li').length`); n != 2 {
+		t.Fatalf("re-apply history rows: %d", n)
 	}
 }
