@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,28 +152,10 @@ func (a *API) handle(fn func(w http.ResponseWriter, r *http.Request) error) http
 // fail answers err: what the caller got wrong (4xx) with its message, anything else with 500
 // and a generic message, the detail going to the log only.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		he *httpError
-		fe *FieldError
-	)
 	body := errorBody{Error: err.Error()}
-	code := http.StatusInternalServerError
-	switch {
-	case errors.As(err, &he):
-		code = he.code
-	case errors.As(err, &fe):
-		code, body.Field = http.StatusBadRequest, fe.Field
-	case errors.Is(err, pool.ErrUnknownTier):
-		code = http.StatusBadRequest
-	case errors.Is(err, pool.ErrNotFound):
-		code = http.StatusNotFound
-	case errors.Is(err, pool.ErrIllegalTransition), errors.Is(err, pool.ErrPoolEmpty), errors.Is(err, pool.ErrForceRequired),
-		errors.Is(err, errConflict):
-		code = http.StatusConflict
-	case errors.Is(err, errUnavailable):
-		code = http.StatusServiceUnavailable
-	case errors.Is(err, errBadGateway):
-		code = http.StatusBadGateway
+	code := StatusCode(err)
+	if fe, ok := errors.AsType[*FieldError](err); ok {
+		body.Field = fe.Field
 	}
 	if code == http.StatusInternalServerError {
 		body.Error = "internal error"
@@ -321,13 +302,7 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Prefix == "" {
-		req.Prefix = a.prefix
-	}
-	if err := ValidateBatch(a.tiers, req.Count, req.Prefix, req.Tier); err != nil {
-		return err
-	}
-	as, err := a.store.CreateAccounts(r.Context(), req.Tier, req.Prefix, req.Count)
+	as, err := a.CreateBatch(r.Context(), req.Tier, req.Prefix, req.Count)
 	if err != nil {
 		return err
 	}
@@ -335,8 +310,6 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) error {
 	for i, acc := range as {
 		out.Slugs[i] = acc.Slug
 	}
-	a.log.Info("batch created", "tier", req.Tier, "count", len(as), "first", out.Slugs[0], "last", out.Slugs[len(as)-1])
-	a.trigger()
 	writeJSON(w, http.StatusAccepted, out)
 	return nil
 }
@@ -353,36 +326,16 @@ func (a *API) export(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	n, err := ValidateExport(a.tiers, req.Tier, req.Count, req.All)
+	body, as, err := a.Export(r.Context(), req.Tier, req.Count, req.All)
 	if err != nil {
 		return err
 	}
-	var body bytes.Buffer
-	as, err := a.store.Reserve(r.Context(), req.Tier, n, func(as []pool.Account) error {
-		if len(as) == 0 {
-			return fmt.Errorf("export: %w", pool.ErrPoolEmpty)
-		}
-		if err := WriteCSV(&body, as); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		return r.Context().Err()
-	})
-	if err != nil {
-		return err
-	}
-	slugs := make([]string, len(as))
-	for i, acc := range as {
-		slugs[i] = acc.Slug
-	}
-	// Logged so that the operator can tell which accounts left, should the response be lost.
-	a.log.Info("accounts exported and reserved", "tier", req.Tier, "count", len(as), "accounts", slugs)
-	a.trigger()
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="poold-export.csv"`)
 	h.Set("X-Exported-Count", strconv.Itoa(len(as)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(body.Bytes())
+	w.Write(body)
 	return nil
 }
 
@@ -460,26 +413,10 @@ func (a *API) retire(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	ref := r.PathValue("account")
-	id, err := strconv.ParseInt(ref, 10, 64)
-	if err != nil {
-		acc, err := a.store.GetBySlug(r.Context(), ref)
-		if err != nil {
-			return err
-		}
-		id = acc.ID
-	}
-	acc, how, err := a.store.RequestRetire(r.Context(), id, store.RetireRequest{Force: req.Force, Now: req.Now, Grace: a.grace})
+	acc, _, err := a.Retire(r.Context(), r.PathValue("account"), req.Force, req.Now)
 	if err != nil {
 		return err
 	}
-	if how == pool.RetireAfterGrace {
-		a.log.Warn("sold account retired: tenant suspended, destroyed after the grace", "account", acc.Slug, "tier", acc.Tier,
-			"destroy_after", acc.RetireAt.Format(time.RFC3339))
-	} else {
-		a.log.Info("account retired", "account", acc.Slug, "tier", acc.Tier, "forced", req.Force)
-	}
-	a.trigger()
 	writeJSON(w, http.StatusOK, AccountView(acc))
 	return nil
 }
@@ -487,17 +424,8 @@ func (a *API) retire(w http.ResponseWriter, r *http.Request) error {
 func (a *API) setPaused(paused bool) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		tier := r.PathValue("tier")
-		if err := validTier(a.tiers, tier); err != nil {
+		if err := a.SetPaused(r.Context(), tier, paused); err != nil {
 			return err
-		}
-		if err := a.store.SetPaused(r.Context(), tier, paused); err != nil {
-			return err
-		}
-		if paused {
-			a.log.Info("tier paused", "tier", tier)
-		} else {
-			a.log.Info("tier resumed", "tier", tier)
-			a.trigger()
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"tier": tier, "paused": paused})
 		return nil
@@ -505,33 +433,11 @@ func (a *API) setPaused(paused bool) func(w http.ResponseWriter, r *http.Request
 }
 
 func (a *API) resendOrder(w http.ResponseWriter, r *http.Request) error {
-	if a.resend == nil {
-		return fmt.Errorf("%w: Stripe orders are not configured on this daemon", errUnavailable)
-	}
 	id := r.PathValue("order")
-	// Answer what the caller can fix with a 4xx before asking the orders service, whose
-	// errors for these cases carry no sentinel.
-	o, err := a.store.GetOrder(r.Context(), id)
+	n, err := a.Resend(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	if o.AccountID == 0 {
-		return fmt.Errorf("%w: order %s is %s: it has no account yet (its e-mail goes out once it has)", errConflict, o.ID, o.State)
-	}
-	acc, err := a.store.Get(r.Context(), o.AccountID)
-	if err != nil {
-		return err
-	}
-	switch acc.State {
-	case pool.StateClaimed, pool.StateDelivered, pool.StateSuspended:
-	default:
-		return fmt.Errorf("%w: order %s: account %s is %s: no credentials to resend", errConflict, o.ID, acc.Slug, acc.State)
-	}
-	n, err := a.resend(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	a.log.Info("order resend queued", "order", id, "resend", n)
 	writeJSON(w, http.StatusAccepted, map[string]any{"order": id, "resend": n})
 	return nil
 }
@@ -540,11 +446,10 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	counts, status, err := a.store.Counts(r.Context())
+	rows, err := a.Status(r.Context())
 	if err != nil {
 		return err
 	}
-	rows := StatusRows(a.tiers, counts, status)
 	writeJSON(w, http.StatusOK, map[string]any{"tiers": rows, "orders_enabled": a.resend != nil})
 	return nil
 }

@@ -74,8 +74,11 @@ type Config struct {
 	Mail *Mail
 	// OperatorEmail receives an alert for every flagged tenant ("" = none).
 	OperatorEmail string
-	// AdminTokens enable the admin API (empty: off).
+	// AdminTokens enable the admin API and the operator console (empty: off).
 	AdminTokens []string
+	// ConsoleIdle ends a console session after this long without a request (0:
+	// console.DefaultIdleTimeout).
+	ConsoleIdle time.Duration
 
 	Jobs Jobs
 	Log  *slog.Logger

@@ -17,6 +17,7 @@ import (
 	"github.com/axiestudio/tenantpool/delivery"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/console"
 	"github.com/axiestudio/tenantpool/pool/control"
 	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/langflow"
@@ -126,8 +127,14 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 			return nil, err
 		}
 		r.admin = api.Handler()
+		con, err := console.New(console.Config{Store: s, Ops: api, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tenants: tenants,
+			Trigger: d.rec.Trigger, Secure: cfg.AdminTLS.Enabled(), IdleTimeout: cfg.ConsoleIdle, Log: d.log.With("component", "console")})
+		if err != nil {
+			return nil, err
+		}
+		r.console = con.Handler()
 	} else {
-		d.log.Warn("admin API disabled: POOL_ADMIN_TOKEN is not set")
+		d.log.Warn("admin API and console disabled: POOL_ADMIN_TOKEN is not set")
 	}
 	d.public, d.private = r.publicMux(), r.privateMux()
 	if d.jobs, err = control.NewJobClient(s.Driver(), wcfg); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/console"
 	"github.com/axiestudio/tenantpool/pool/control"
 	"github.com/axiestudio/tenantpool/pool/metrics"
 	"github.com/axiestudio/tenantpool/pool/orders"
@@ -21,7 +22,7 @@ import (
 //   - publicMux is what the internet reaches (--listen): the Stripe webhook, the public
 //     handlers (the storefront) and a bare liveness answer;
 //   - privateMux is the operator's (--admin-listen, loopback by default): the admin API,
-//     /metrics, /readyz, /healthz.
+//     /metrics, /readyz, /healthz, and the operator console under /console/.
 //
 // Nothing of the private side is mounted on the public one, whatever is configured.
 type routes struct {
@@ -31,6 +32,7 @@ type routes struct {
 	metrics *metrics.Metrics
 	webhook http.Handler // nil: Stripe orders off
 	admin   http.Handler // nil: admin API off
+	console http.Handler // nil: operator console off (it needs the admin API's tokens)
 	// public are further handlers of the public listener by ServeMux pattern: a public
 	// feature plugs in with one line in New, `r.public["POST /buy/{tier}"] = h`.
 	public map[string]http.Handler
@@ -58,6 +60,9 @@ func (r routes) privateMux() *http.ServeMux {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelError)}))
 	if r.admin != nil {
 		mux.Handle(admin.Prefix, r.admin)
+	}
+	if r.console != nil {
+		mux.Handle(console.Prefix, r.console)
 	}
 	return mux
 }

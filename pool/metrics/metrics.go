@@ -176,7 +176,7 @@ var (
 	dOrders          = prometheus.NewDesc("tenantpool_orders", "Orders per state.", []string{"state"}, nil)
 	dOrdersTotal     = prometheus.NewDesc("tenantpool_orders_total", "Orders ever received.", nil, nil)
 	dEmailsSent      = prometheus.NewDesc("tenantpool_emails_sent_total", "E-mails the SMTP server accepted.", nil, nil)
-	dFlagged         = prometheus.NewDesc("tenantpool_accounts_flagged", "Sold tenants the health probe flagged for the operator.", nil, nil)
+	dFlagged         = prometheus.NewDesc("tenantpool_accounts_flagged", "Live (not retired) tenants the health probe flagged for the operator.", nil, nil)
 )
 
 type collector struct {

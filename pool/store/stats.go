@@ -20,7 +20,7 @@ type Stats struct {
 	Tiers      map[string]TierStatus
 	Orders     map[string]int // order state → count
 	EmailsSent int
-	Flagged    int // sold tenants flagged by the health probe
+	Flagged    int // live (not retired) tenants flagged by the health probe
 }
 
 // Stats reads the figures /metrics exports, in one read transaction.
@@ -73,7 +73,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sent_emails`).Scan(&st.EmailsSent); err != nil {
 		return st, fmt.Errorf("stats: %w", err)
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE flagged_at <> 0`).Scan(&st.Flagged); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE flagged_at <> 0 AND state <> 'retired'`).Scan(&st.Flagged); err != nil {
 		return st, fmt.Errorf("stats: %w", err)
 	}
 	if st.Tiers, err = tierStatuses(ctx, tx); err != nil {
