@@ -137,3 +137,4 @@ func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubbe
 	}
 	return nil
 }
+
