@@ -137,4 +137,3 @@ func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubbe
 	}
 	return nil
 }
-
