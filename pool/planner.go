@@ -20,7 +20,10 @@ type TierSnapshot struct {
 	// is older than the cutoff and its job is gone.
 	Stuck []int64
 	// BatchStuck are operator batches' stuck accounts: cleaned like the pool's, counted nowhere.
-	BatchStuck          []int64
+	BatchStuck []int64
+	// StaleReady counts the ready accounts of every origin (within Ready and BatchReady) built by
+	// another generation than the tier's current one: the ready pool refresh replaces them.
+	StaleReady          int
 	Paused              bool
 	ConsecutiveFailures int
 	LastFailureAt       time.Time
@@ -59,10 +62,17 @@ type TierPlan struct {
 	BackoffUntil time.Time
 	HardLimited  bool
 	Paused       bool
+	// Refresh replaces stale ready accounts (see planRefresh): RefreshCreate more accounts are
+	// created for them (within Create's own bounds, on top of it) and RetireStale of them are
+	// retired now, oldest first.
+	RefreshCreate int
+	RetireStale   int
 }
 
 // Empty reports whether the plan changes nothing.
-func (p TierPlan) Empty() bool { return p.Create == 0 && p.Retire == 0 && len(p.CleanStuck) == 0 }
+func (p TierPlan) Empty() bool {
+	return p.Create == 0 && p.Retire == 0 && len(p.CleanStuck) == 0 && p.RefreshCreate == 0 && p.RetireStale == 0
+}
 
 // Plan is the pure reconcile decision: snapshot + targets + clock → actions, one TierPlan per
 // configured tier, sorted by tier name. It never plans more creations than the deficit, more
@@ -85,7 +95,7 @@ func Plan(snap Snapshot, tiers Tiers, cfg PlanConfig, now time.Time) []TierPlan 
 			out = append(out, p)
 			continue
 		}
-		if over := s.Ready + inFlight - t.MaxTotal; over > 0 {
+		if over := s.Ready + inFlight - t.MaxTotal - replacing(s, inFlight); over > 0 {
 			p.Retire = min(over, s.Ready)
 		}
 		p.HardLimited = cfg.HardFailureLimit > 0 && s.ConsecutiveFailures >= cfg.HardFailureLimit
@@ -97,11 +107,40 @@ func Plan(snap Snapshot, tiers Tiers, cfg PlanConfig, now time.Time) []TierPlan 
 		default:
 			p.Create = create
 		}
+		p.RefreshCreate, p.RetireStale = planRefresh(s, t, inFlight+p.Create)
+		if until := s.LastFailureAt.Add(backoff(cfg, s.ConsecutiveFailures)); p.RefreshCreate > 0 && s.ConsecutiveFailures > 0 && now.Before(until) {
+			p.RefreshCreate, p.BackoffUntil = 0, until
+		}
+		if p.HardLimited {
+			p.RefreshCreate = 0
+		}
+		p.Retire = max(p.Retire-p.RetireStale, 0)
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Tier < out[j].Tier })
 	return out
 }
+
+// planRefresh is the ready pool refresh: stale ready accounts (another generation than the
+// tier's current one) are replaced, new ones first, and never at the cost of the ready count.
+// create: enough to bring the fresh ready accounts plus everything in flight (inFlight, this
+// pass's creations included) up to min_ready, at most one per stale account, within
+// max_in_flight. retire: stale ready accounts beyond min_ready, so the ready count never dips
+// below min_ready for it (a fresh account replaces a stale one once it is ready).
+func planRefresh(s TierSnapshot, t Tier, inFlight int) (create, retire int) {
+	if s.StaleReady <= 0 {
+		return 0, 0
+	}
+	ready := s.Ready + s.BatchReady
+	fresh := ready - s.StaleReady
+	retire = min(s.StaleReady, max(ready-t.MinReady, 0))
+	create = min(t.MinReady-fresh-inFlight, s.StaleReady-retire, t.MaxInFlight-inFlight)
+	return max(create, 0), retire
+}
+
+// replacing is how many of the pool's in-flight accounts replace stale ready ones: they do not
+// count toward max_total, so a full pool is not retired below min_ready while it is refreshed.
+func replacing(s TierSnapshot, inFlight int) int { return min(s.StaleReady, inFlight) }
 
 func backoff(cfg PlanConfig, failures int) time.Duration {
 	d := cfg.BackoffBase

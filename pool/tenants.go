@@ -23,6 +23,9 @@ type Tenants interface {
 	// Reapply re-applies a sold tenant's stack, restarting what died, and waits until it is
 	// healthy (the health prober's repair).
 	Reapply(ctx context.Context, a Account) error
+	// Build is what Provision builds for the tier now (its generation); zero when nothing can
+	// be provisioned.
+	Build(t Tier) Build
 }
 
 // Provisioned is what a successful Provision reports back to be stored on the account.

@@ -45,6 +45,12 @@ const healthCheck = "import json,sys,urllib.request; " +
 	"r=urllib.request.urlopen('http://127.0.0.1:7860/health_check', timeout=5); " +
 	"sys.exit(0 if r.status == 200 and json.load(r).get('status') == 'ok' else 1)"
 
+// ProgramVersion is the version of this program in a tenant's generation (pool.Generation):
+// raise it with every change to the resources it declares or their settings, so that ready
+// accounts built by the old program are replaced and sold ones can be rolled onto it. Changes
+// that shape no tenant leave it alone: a new daemon build is not a new generation.
+const ProgramVersion = "1"
+
 // StartIntervalAPIVersion is the first Docker Engine API (Engine 25) that accepts a health check's
 // start interval; older engines refuse to create a container that has one.
 const StartIntervalAPIVersion platform.DockerAPIVersion = "1.44"

@@ -53,6 +53,8 @@ type Store interface {
 	Counts(ctx context.Context) (map[string]map[pool.State]int, map[string]store.TierStatus, error)
 	ListOrders(ctx context.Context, f store.OrderFilter) ([]store.Order, error)
 	GetOrder(ctx context.Context, id string) (store.Order, error)
+	GenerationCounts(ctx context.Context) ([]pool.GenerationCount, error)
+	StaleReserved(ctx context.Context, current map[string]string) ([]pool.Account, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -179,6 +181,7 @@ func New(cfg Config) (*API, error) {
 func (a *API) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /admin/v1/status", a.handle(a.status))
+	m.HandleFunc("GET /admin/v1/generations", a.handle(a.generations))
 	m.HandleFunc("GET /admin/v1/accounts", a.handle(a.listAccounts))
 	m.HandleFunc("POST /admin/v1/accounts/batch", a.handle(a.batch))
 	m.HandleFunc("POST /admin/v1/accounts/{account}/retire", a.handle(a.retire))

@@ -224,6 +224,7 @@ func state(t testing.TB, s *store.Store, id int64) pool.State {
 // routes is every route of the API with a valid body.
 var routes = []struct{ method, path, body string }{
 	{"GET", "/admin/v1/status", ""},
+	{"GET", "/admin/v1/generations", ""},
 	{"GET", "/admin/v1/accounts", ""},
 	{"GET", "/admin/v1/accounts?tier=basic&state=ready&limit=5", ""},
 	{"POST", "/admin/v1/accounts/batch", `{"count":2,"tier":"basic"}`},

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -352,6 +353,10 @@ func TestStatusPauseResumeRetire(t *testing.T) {
 	table := h.mustRun("status")
 	if !strings.Contains(table, "enterprise") || !strings.Contains(table, "paused") {
 		t.Fatalf("status table:\n%s", table)
+	}
+	// The generations: both batch accounts run the double's generation "test".
+	if !regexp.MustCompile(`(?m)^enterprise\s+test\s+2\s+ready 2$`).MatchString(table) {
+		t.Fatalf("status table without its generations:\n%s", table)
 	}
 	h.mustRun("resume", "enterprise")
 	h.mustRun("retire", "client01")

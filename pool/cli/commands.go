@@ -389,7 +389,10 @@ func newStatus(e *Env) *cobra.Command {
 					fmt.Fprintf(w, "%s\t%d/%d\t%d\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Tier, c["ready"], r.MinReady, r.MaxTotal,
 						c["provisioning"], r.MaxInFlight, c["claimed"], c["delivered"], c["reserved"], c["suspended"], c["failed"], c["retired"], flag)
 				}
-				return w.Flush()
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				return printGenerations(ctx, e, s)
 			})
 		},
 	}

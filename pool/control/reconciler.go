@@ -26,6 +26,8 @@ type Store interface {
 	MarkReady(ctx context.Context, id int64, p pool.Provisioned) error
 	MarkFailed(ctx context.Context, id int64, reason string) error
 	Retire(ctx context.Context, id int64) (pool.Account, error)
+	StaleReady(ctx context.Context, current map[string]string) (map[string]int, error)
+	RetireStale(ctx context.Context, tier, current string, n int) ([]int64, error)
 }
 
 // ReconcilerConfig configures a Reconciler.
@@ -47,6 +49,10 @@ type ReconcilerConfig struct {
 	Schedule string
 	Clock    quartz.Clock
 	Log      *slog.Logger
+	// Build, if set, is what provisioning builds for a tier now (pool.Tenants.Build): ready
+	// accounts of another generation are then replaced (the ready pool refresh). Nil, or a
+	// zero generation, refreshes nothing.
+	Build func(pool.Tier) pool.Build
 }
 
 // Reconciler keeps every tier's pool at its targets: snapshot → pure Plan → execute.
@@ -106,6 +112,10 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) ([]pool.TierPlan, error)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
+	current, err := r.stale(ctx, snap)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
 	plans := pool.Plan(snap, r.cfg.Tiers, r.cfg.Plan, now)
 	var errs []error
 	for _, p := range plans {
@@ -126,12 +136,20 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) ([]pool.TierPlan, error)
 				log.Info("retired ready accounts above max_total", "count", len(ids))
 			}
 		}
-		if p.Create > 0 {
-			as, err := r.cfg.Store.CreateAccountsFrom(ctx, pool.OriginPool, p.Tier, r.cfg.Prefix, p.Create)
+		if p.RetireStale > 0 {
+			ids, err := r.cfg.Store.RetireStale(ctx, p.Tier, current[p.Tier], p.RetireStale)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tier %s: retire stale: %w", p.Tier, err))
+			} else if len(ids) > 0 {
+				log.Info("refresh: retired ready accounts of an older generation", "count", len(ids), "generation", current[p.Tier])
+			}
+		}
+		if n := p.Create + p.RefreshCreate; n > 0 {
+			as, err := r.cfg.Store.CreateAccountsFrom(ctx, pool.OriginPool, p.Tier, r.cfg.Prefix, n)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tier %s: create: %w", p.Tier, err))
 			} else {
-				log.Info("provisioning new accounts", "count", len(as), "first", as[0].Slug)
+				log.Info("provisioning new accounts", "count", len(as), "first", as[0].Slug, "refresh", p.RefreshCreate)
 			}
 		}
 		if p.HardLimited {
@@ -139,6 +157,29 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) ([]pool.TierPlan, error)
 		}
 	}
 	return plans, errors.Join(errs...)
+}
+
+// stale fills the snapshot's StaleReady counts from the tiers' current generations, which it
+// returns (tier → generation; empty without Build).
+func (r *Reconciler) stale(ctx context.Context, snap pool.Snapshot) (map[string]string, error) {
+	current := map[string]string{}
+	if r.cfg.Build == nil {
+		return current, nil
+	}
+	for name, t := range r.cfg.Tiers {
+		current[name] = r.cfg.Build(t).Generation
+	}
+	counts, err := r.cfg.Store.StaleReady(ctx, current)
+	if err != nil {
+		return nil, err
+	}
+	for tier, n := range counts {
+		if s, ok := snap[tier]; ok {
+			s.StaleReady = n
+			snap[tier] = s
+		}
+	}
+	return current, nil
 }
 
 // Trigger asks for a pass as soon as possible (after a claim); it never blocks.

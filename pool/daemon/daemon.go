@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	plan.HardFailureLimit = cfg.HardFailureLimit
 	d.rec, err = control.NewReconciler(control.ReconcilerConfig{
 		Store: s, Tiers: cfg.Tiers, Plan: plan, Prefix: cfg.Prefix, StuckTimeout: cfg.StuckTimeout,
-		Schedule: cfg.ReconcileSchedule, Leader: leader, Log: d.log,
+		Schedule: cfg.ReconcileSchedule, Leader: leader, Log: d.log, Build: tenants.Build,
 		Maintain: func(ctx context.Context) error { return errors.Join(d.rescueShortJobs(ctx, registry), strays.run(ctx)) },
 	})
 	if err != nil {

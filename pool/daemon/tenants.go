@@ -25,6 +25,7 @@ func (u unconfigured) Destroy(context.Context, pool.Account) error { return u.er
 func (u unconfigured) Suspend(context.Context, pool.Account) error { return u.err }
 func (u unconfigured) Resume(context.Context, pool.Account) error  { return u.err }
 func (u unconfigured) Reapply(context.Context, pool.Account) error { return u.err }
+func (u unconfigured) Build(pool.Tier) pool.Build                  { return pool.Build{} }
 func (u unconfigured) RotateCustomer(ctx context.Context, a pool.Account, password string) error {
 	return u.rotate(ctx, a, password)
 }

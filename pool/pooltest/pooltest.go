@@ -26,7 +26,7 @@ type Provisioner struct {
 	Started chan string
 	// ReapplyFail, when set, decides the error of a Reapply call (attempt counts from 1 per slug).
 	ReapplyFail func(a pool.Account, attempt int) error
-
+	image       string // SetImage: what Provision builds ("" = generation "test")
 	attempts    map[string]int
 	provisioned map[string]int
 	destroyed   map[string]int
@@ -74,8 +74,32 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 		Host:           "host-1",
 		URL:            fmt.Sprintf("https://%s.example.test", a.Slug),
 		CustomerUserID: "user-" + a.Slug,
-		Generation:     "test",
+		Generation:     p.Build(t).Generation,
 	}, nil
+}
+
+// SetImage sets the image Provision builds from now on (a new generation), as an operator who
+// changes POOL_LANGFLOW_IMAGE does.
+func (p *Provisioner) SetImage(image string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.image = image
+}
+
+// Build implements pool.Tenants: generation "test" until SetImage, then pool.Generation of
+// program "test", the image and the tier.
+func (p *Provisioner) Build(t pool.Tier) pool.Build {
+	p.mu.Lock()
+	image := p.image
+	p.mu.Unlock()
+	return build(image, t)
+}
+
+func build(image string, t pool.Tier) pool.Build {
+	if image == "" {
+		return pool.Build{Generation: "test", Program: "test"}
+	}
+	return pool.Build{Generation: pool.Generation("test", image, t), Program: "test", Image: image}
 }
 
 // Destroy implements pool.Tenants.

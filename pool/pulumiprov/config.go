@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -97,8 +96,9 @@ type Config struct {
 	// StarterFlowsPath and StarterFlows are passed to every tenant (see tenant.Spec).
 	StarterFlowsPath string
 	StarterFlows     map[string]string
-	// Revision identifies the program's code in Generation; default: the binary's VCS revision
-	// (or module version), else "dev".
+	// Revision identifies the program's code in a generation (pool.Generation); default
+	// tenant.ProgramVersion (not the binary's revision: a new daemon build that shapes no tenant
+	// differently must not make every tenant stale).
 	Revision string
 
 	// Program builds the inline program from a spec; default tenant.Program. Tests inject a
@@ -165,7 +165,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.Revision == "" {
-		c.Revision = buildRevision()
+		c.Revision = tenant.ProgramVersion
 	}
 	if c.Program == nil {
 		c.Program = tenant.Program
@@ -226,29 +226,4 @@ func passphrase(key []byte) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("tenantpool/pulumiprov/passphrase/v1"))
 	return hex.EncodeToString(m.Sum(nil))
-}
-
-func buildRevision() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "dev"
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			return s.Value[:12]
-		}
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	return "dev"
-}
-
-// generation names what built a tenant: program revision and image digest.
-func generation(revision, image string) string {
-	digest := image
-	if i := strings.LastIndex(image, "@"); i >= 0 {
-		digest = image[i+1:]
-	}
-	return revision + "+" + digest
 }

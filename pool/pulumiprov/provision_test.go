@@ -56,7 +56,7 @@ func TestProvisionEightAtConcurrencyFour(t *testing.T) {
 		if !ok || !u.IsActive || u.ID != got[i].CustomerUserID || u.Password != a.CustomerPassword {
 			t.Errorf("%s: customer %+v (found %t), want active with id %s", a.Slug, u.Username, ok, got[i].CustomerUserID)
 		}
-		if got[i].Generation != p.Generation() || !strings.HasPrefix(got[i].Generation, "test+sha256:") {
+		if got[i].Generation != p.Build(testTier()).Generation || !strings.HasPrefix(got[i].Generation, "g") {
 			t.Errorf("%s: generation %q", a.Slug, got[i].Generation)
 		}
 		perHost[got[i].Host]++

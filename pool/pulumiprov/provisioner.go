@@ -37,6 +37,7 @@ const (
 	ConfigHost                    = "tenantpool:host"
 	ConfigTier                    = "tenantpool:tier"
 	ConfigGeneration              = "tenantpool:generation"
+	ConfigImage                   = "tenantpool:image"
 	ConfigRestart                 = "tenantpool:restart"
 	ConfigSuspended               = "tenantpool:suspended"
 	ConfigDisableDefaultProviders = "pulumi:disable-default-providers"
@@ -200,9 +201,11 @@ func (p *Provisioner) BuildSpec(a pool.Account, t pool.Tier, domain string, host
 	}
 }
 
-// Generation is what the provisioner reports as an account's generation: program revision and
-// image digest.
-func (p *Provisioner) Generation() string { return generation(p.cfg.Revision, p.cfg.Image) }
+// Build implements pool.Tenants: the program revision, the configured image and the
+// generation they make with the tier.
+func (p *Provisioner) Build(t pool.Tier) pool.Build {
+	return pool.Build{Generation: pool.Generation(p.cfg.Revision, p.cfg.Image, t), Program: p.cfg.Revision, Image: p.cfg.Image}
+}
 
 // Provision implements pool.Tenants: place, up, then the readiness gate.
 func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier) (pool.Provisioned, error) {
@@ -218,7 +221,7 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 	if err != nil {
 		return pool.Provisioned{}, err
 	}
-	return pool.Provisioned{Host: host, URL: url, CustomerUserID: userID, Generation: p.Generation()}, nil
+	return pool.Provisioned{Host: host, URL: url, CustomerUserID: userID, Generation: p.Build(t).Generation}, nil
 }
 
 // up runs the engine part: it holds an engine slot from stack selection to the end of the update.
@@ -232,6 +235,8 @@ type upMode struct {
 	byHand  bool
 	preview bool // preview only: no resource changes (the stack's configuration is set as for an update)
 	out     io.Writer
+	// image, when set, replaces the configured image (a rolling upgrade, or its rollback).
+	image string
 }
 
 func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a pool.Account, t pool.Tier, mode upMode) (url, hostName string, err error) {
@@ -282,6 +287,9 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	}
 	spec := p.BuildSpec(a, t, domain, host)
 	spec.Suspended, spec.Restart = mode.suspended, restart
+	if mode.image != "" {
+		spec.Image = mode.image
+	}
 	if err := spec.Validate(); err != nil {
 		return "", "", pool.Permanent(fmt.Errorf("%s: %w", name, err))
 	}
@@ -290,7 +298,8 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 		ConfigDisableDefaultProviders: {Value: `["*"]`},
 		ConfigHost:                    {Value: host.Name},
 		ConfigTier:                    {Value: t.Name},
-		ConfigGeneration:              {Value: p.Generation()},
+		ConfigGeneration:              {Value: pool.Generation(p.cfg.Revision, spec.Image, t)},
+		ConfigImage:                   {Value: spec.Image},
 		ConfigRestart:                 {Value: restart},
 		ConfigSuspended:               {Value: strconv.FormatBool(mode.suspended)},
 	}); err != nil {

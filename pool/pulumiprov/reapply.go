@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
 )
 
@@ -136,4 +137,65 @@ func (p *Provisioner) refresh(ctx context.Context, log *slog.Logger, sec scrubbe
 		return classify(ctx, op{name: "refresh", stack: name, err: err, diagnostics: diag, stderr: sec.scrub(stderr.String()), home: p.home})
 	}
 	return nil
+}
+
+// Reimage is the step of a rolling upgrade, and of its rollback: like Reapply it refreshes the
+// sold tenant's existing stack and re-creates its container with a new restart token — on the
+// same host and the same data volume, whose name the spec derives from the slug — but with
+// image instead of the configured one. Then it waits for the health gate and logs in as the
+// operator with the daemon's password: that password was set through Langflow's API and lives
+// only in the tenant's database on the volume, so the login proves the data survived the new
+// image. It returns the generation the tenant now runs.
+func (p *Provisioner) Reimage(ctx context.Context, a pool.Account, image string) (string, error) {
+	if err := platform.ValidatePinnedImage(image); err != nil {
+		return "", pool.Permanent(fmt.Errorf("reimage %s: %w", a.Slug, err))
+	}
+	if err := sold(a); err != nil {
+		return "", err
+	}
+	t, err := p.cfg.Tiers.Get(a.Tier)
+	if err != nil {
+		return "", pool.Permanent(fmt.Errorf("reimage %s: %w", a.Slug, err))
+	}
+	defer p.lockSlug(a.Slug)()
+	if p.cfg.Account != nil {
+		cur, err := p.cfg.Account(ctx, a.ID)
+		if err != nil {
+			return "", fmt.Errorf("reimage %s: %w", a.Slug, err)
+		}
+		if err := sold(cur); err != nil {
+			return "", err
+		}
+	}
+	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name, "image", image)
+	sec := append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	notSuspended := func(cfg auto.ConfigMap) error {
+		if cfg[ConfigSuspended].Value == "true" {
+			return pool.Permanent(fmt.Errorf("reimage %s: %w: its stack's last update suspended it", a.Slug, ErrNotSold))
+		}
+		return nil
+	}
+	if err := p.refresh(ctx, log, sec, a.Slug, nil, notSuspended); err != nil {
+		if pool.IsPermanent(err) && errors.Is(err, ErrNotSold) {
+			return "", err
+		}
+		return "", fmt.Errorf("reimage %s: %w", a.Slug, err)
+	}
+	url, _, err := p.up(ctx, log, sec, a, t, upMode{restart: true, image: image})
+	if err != nil {
+		return "", fmt.Errorf("reimage %s: %w", a.Slug, err)
+	}
+	if err := p.cfg.Gate.WaitHealthy(ctx, url, p.cfg.HealthTimeout); err != nil {
+		return "", fmt.Errorf("reimage %s: health: %w", a.Slug, err)
+	}
+	c, err := p.cfg.Gate.Client(url)
+	if err != nil {
+		return "", fmt.Errorf("reimage %s: %w", a.Slug, err)
+	}
+	if _, err := c.Login(ctx, a.OperatorUser, a.OperatorPassword); err != nil {
+		return "", fmt.Errorf("reimage %s: login check: %w", a.Slug, err)
+	}
+	gen := pool.Generation(p.cfg.Revision, image, t)
+	log.Info("stack re-applied with another image; tenant healthy, operator login proven", "stack", StackName(a.Slug), "generation", gen)
+	return gen, nil
 }
