@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,7 +115,10 @@ func barChart(id, title string, pts []Point, currency string, vals func(Point) [
 	for _, p := range pts {
 		top = max(top, slices.Max(vals(p)))
 	}
-	if top == 0 {
+	if currency == "" {
+		// Counts: an even whole top, so that the middle tick is a whole number too.
+		top = max(2, math.Ceil(top/2)*2)
+	} else if top == 0 {
 		top = 1
 	}
 	plotW, plotH := chartW-padL-8, chartH-padB-8
