@@ -32,6 +32,13 @@ type RevenueOrder struct {
 // RevenueOrders returns every order with its subscription's latest status, oldest first, in
 // one read (orders LEFT JOIN stripe_subscriptions).
 func (s *Store) RevenueOrders(ctx context.Context) ([]RevenueOrder, error) {
+	// Sized once (a concurrent insert only makes the slice grow): 100,000 orders are read in
+	// one slice instead of a dozen copies.
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("revenue orders: %w", err)
+	}
+	out := make([]RevenueOrder, 0, n)
 	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.state, o.tier, o.tier_keys, o.customer_id, o.subscription_id, o.seats,
 		o.created_at, o.updated_at, o.suspended_at, o.ended, o.term_ends_at, COALESCE(ss.status, ''), COALESCE(ss.status_since, 0)
 		FROM orders o LEFT JOIN stripe_subscriptions ss ON ss.id = o.subscription_id AND o.subscription_id <> ''
@@ -40,7 +47,6 @@ func (s *Store) RevenueOrders(ctx context.Context) ([]RevenueOrder, error) {
 		return nil, fmt.Errorf("revenue orders: %w", err)
 	}
 	defer rows.Close()
-	var out []RevenueOrder
 	for rows.Next() {
 		var (
 			o                                        RevenueOrder
