@@ -30,8 +30,9 @@ type Tier struct {
 	// PriceID is the Stripe price that buys this tier (optional; older configs). Prefer Prices.
 	PriceID string `yaml:"price_id" json:"price_id,omitempty"`
 	// Prices are the Stripe recurring prices that buy this tier, by billing interval ("month",
-	// "year"): the storefront sells them, and a paid price maps back to its tier.
-	Prices map[string]string `yaml:"prices" json:"prices,omitempty"`
+	// "year"): the storefront sells them, a paid price maps back to its tier, and their amounts
+	// (optional, see Price) are what the business figures count.
+	Prices map[string]Price `yaml:"prices" json:"prices,omitempty"`
 
 	// Limits are the rest of the container limits of one tenant (processes, files, disk, CPU
 	// and I/O weight). Zero fields take the defaults Limits.Effective states.
@@ -45,7 +46,7 @@ var Intervals = []string{"month", "year"}
 func (t Tier) PriceIDs() []string {
 	var ids []string
 	for _, iv := range Intervals {
-		if p := t.Prices[iv]; p != "" {
+		if p := t.Prices[iv].ID; p != "" {
 			ids = append(ids, p)
 		}
 	}
@@ -189,8 +190,8 @@ func (t Tier) Validate() error {
 		if !slices.Contains(Intervals, iv) {
 			return fmt.Errorf("tier %s: prices: unknown interval %q (known: %v)", t.Name, iv, Intervals)
 		}
-		if !strings.HasPrefix(p, "price_") {
-			return fmt.Errorf("tier %s: prices.%s %q is not a Stripe price id (price_…)", t.Name, iv, p)
+		if err := p.validate(t.Name, iv); err != nil {
+			return err
 		}
 	}
 	return t.validateLimits()
@@ -205,6 +206,7 @@ func NewTiers(ts []Tier) (Tiers, error) {
 		return nil, fmt.Errorf("no tiers configured")
 	}
 	out := make(Tiers, len(ts))
+	currency := ""
 	for _, t := range ts {
 		if err := t.Validate(); err != nil {
 			return nil, err
@@ -219,9 +221,26 @@ func NewTiers(ts []Tier) (Tiers, error) {
 				}
 			}
 		}
+		for _, iv := range Intervals {
+			if c := t.Prices[iv].Currency; c != "" && currency != "" && c != currency {
+				return nil, fmt.Errorf("tier %s: prices.%s is in %s, other prices in %s: every amount must be in one currency", t.Name, iv, c, currency)
+			} else if c != "" {
+				currency = c
+			}
+		}
 		out[t.Name] = t
 	}
 	return out, nil
+}
+
+// Currency is the currency of the tier's priced prices ("" when none has an amount).
+func (t Tier) Currency() string {
+	for _, iv := range Intervals {
+		if p := t.Prices[iv]; p.Priced() {
+			return p.Currency
+		}
+	}
+	return ""
 }
 
 // Get returns the named tier or an ErrUnknownTier error naming the known ones.

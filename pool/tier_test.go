@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -102,7 +104,7 @@ io_weight: 200
 
 func TestTierPrices(t *testing.T) {
 	basic := Tier{Name: "basic", MinReady: 1, MaxTotal: 2, MaxInFlight: 1, MemoryMB: 512, CPUs: 1,
-		PriceID: "price_old", Prices: map[string]string{"month": "price_m", "year": "price_y"}}
+		PriceID: "price_old", Prices: map[string]Price{"month": {ID: "price_m"}, "year": {ID: "price_y"}}}
 	if got := basic.PriceIDs(); !slices.Equal(got, []string{"price_m", "price_y", "price_old"}) {
 		t.Fatalf("PriceIDs = %v", got)
 	}
@@ -113,11 +115,20 @@ func TestTierPrices(t *testing.T) {
 		tiers []Tier
 		want  string
 	}{
-		"unknown interval": {[]Tier{with(basic, func(t *Tier) { t.Prices = map[string]string{"week": "price_w"} })}, `unknown interval "week"`},
-		"not a price":      {[]Tier{with(basic, func(t *Tier) { t.Prices = map[string]string{"month": "plink_x"} })}, `prices.month "plink_x" is not a Stripe price id`},
-		"bad price_id":     {[]Tier{with(basic, func(t *Tier) { t.PriceID = "prod_x" })}, `price_id "prod_x"`},
+		"unknown interval": {[]Tier{with(basic, func(t *Tier) { t.Prices = map[string]Price{"week": {ID: "price_w"}} })}, `unknown interval "week"`},
+		"not a price":      {[]Tier{with(basic, func(t *Tier) { t.Prices = map[string]Price{"month": {ID: "plink_x"}} })}, `prices.month "plink_x" is not a Stripe price id`},
+		"amount without currency": {[]Tier{with(basic, func(t *Tier) { t.Prices = map[string]Price{"month": {ID: "price_m", AmountCents: 100}} })},
+			`prices.month: currency "" must be a three-letter ISO code`},
+		"currency without amount": {[]Tier{with(basic, func(t *Tier) { t.Prices = map[string]Price{"month": {ID: "price_m", Currency: "usd"}} })},
+			"a currency without amount_cents"},
+		"negative amount": {[]Tier{with(basic, func(t *Tier) { t.Prices = map[string]Price{"month": {ID: "price_m", AmountCents: -1, Currency: "usd"}} })},
+			"amount_cents -1 must be positive"},
+		"two currencies": {[]Tier{with(basic, func(t *Tier) {
+			t.Prices = map[string]Price{"month": {ID: "price_m", AmountCents: 100, Currency: "usd"}, "year": {ID: "price_y", AmountCents: 1000, Currency: "eur"}}
+		})}, "every amount must be in one currency"},
+		"bad price_id": {[]Tier{with(basic, func(t *Tier) { t.PriceID = "prod_x" })}, `price_id "prod_x"`},
 		"shared price": {[]Tier{basic, with(basic, func(t *Tier) {
-			t.Name, t.PriceID, t.Prices = "premium", "", map[string]string{"year": "price_y"}
+			t.Name, t.PriceID, t.Prices = "premium", "", map[string]Price{"year": {ID: "price_y"}}
 		})}, "price price_y is given to tiers basic and premium"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -132,4 +143,56 @@ func TestTierPrices(t *testing.T) {
 func with(t Tier, f func(*Tier)) Tier {
 	f(&t)
 	return t
+}
+
+// A tier's prices are read in both forms: the id alone (older configs) and the mapping with
+// an amount; JSON round-trips both, and unknown keys in the mapping are errors.
+func TestTierPricesBothForms(t *testing.T) {
+	doc := `name: basic
+min_ready: 1
+max_total: 2
+max_in_flight: 1
+memory_mb: 512
+cpus: 1
+prices:
+  month: price_m
+  year: {id: price_y, amount_cents: 29000, currency: usd}
+`
+	var tr Tier
+	dec := yaml.NewDecoder(strings.NewReader(doc))
+	dec.KnownFields(true)
+	if err := dec.Decode(&tr); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Price{"month": {ID: "price_m"}, "year": {ID: "price_y", AmountCents: 29000, Currency: "usd"}}
+	if !maps.Equal(tr.Prices, want) {
+		t.Fatalf("prices = %+v, want %+v", tr.Prices, want)
+	}
+	ts, err := NewTiers([]Tier{tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ts.Currency(); got != "usd" {
+		t.Errorf("Currency = %q", got)
+	}
+	if got := tr.PriceIDs(); !slices.Equal(got, []string{"price_m", "price_y"}) {
+		t.Errorf("PriceIDs = %v", got)
+	}
+	b, err := json.Marshal(tr.Prices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"month":"price_m","year":{"id":"price_y","amount_cents":29000,"currency":"usd"}}` {
+		t.Errorf("JSON = %s", b)
+	}
+	var back map[string]Price
+	if err := json.Unmarshal(b, &back); err != nil || !maps.Equal(back, want) {
+		t.Errorf("JSON round trip = %+v, %v", back, err)
+	}
+
+	dec = yaml.NewDecoder(strings.NewReader(strings.Replace(doc, "currency: usd", "currency: usd, amount: 1", 1)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&tr); err == nil || !strings.Contains(err.Error(), "amount") {
+		t.Errorf("an unknown key in a price: %v, want an error naming it", err)
+	}
 }

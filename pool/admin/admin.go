@@ -84,6 +84,9 @@ type Config struct {
 	// Failures limits failed authentications per source address (zero fields:
 	// DefaultFailureLimit).
 	Failures FailureLimit
+	// Business computes the business figures (GET /admin/v1/business and business.csv); nil:
+	// those answer 503.
+	Business Business
 	// Now is the clock of the failure limit (tests); nil: time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -91,17 +94,18 @@ type Config struct {
 
 // API serves the admin routes.
 type API struct {
-	store   Store
-	tiers   pool.Tiers
-	prefix  string
-	tokens  [][sha256.Size]byte
-	resend  func(ctx context.Context, orderID string) (int, error)
-	tenants pool.Tenants
-	trigger func()
-	grace   time.Duration
-	fails   *failures
-	log     *slog.Logger
-	mux     *http.ServeMux
+	store    Store
+	tiers    pool.Tiers
+	prefix   string
+	tokens   [][sha256.Size]byte
+	resend   func(ctx context.Context, orderID string) (int, error)
+	tenants  pool.Tenants
+	trigger  func()
+	grace    time.Duration
+	fails    *failures
+	business Business
+	log      *slog.Logger
+	mux      *http.ServeMux
 }
 
 // CheckTokens validates admin tokens: at least one, each MinTokenLen long or more, of at least
@@ -161,7 +165,7 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, tenants: cfg.Tenants, trigger: cfg.Trigger,
-		grace: cfg.Grace, fails: newFailures(cfg.Failures, cfg.Now), log: cfg.Log}
+		grace: cfg.Grace, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, log: cfg.Log}
 	if a.grace <= 0 {
 		a.grace = pool.DefaultSuspendGrace
 	}
@@ -191,6 +195,8 @@ func (a *API) routes() {
 	m.HandleFunc("POST /admin/v1/tiers/{tier}/resume", a.handle(a.setPaused(false)))
 	m.HandleFunc("GET /admin/v1/orders", a.handle(a.listOrders))
 	m.HandleFunc("POST /admin/v1/orders/{order}/resend", a.handle(a.resendOrder))
+	m.HandleFunc("GET /admin/v1/business", a.handle(a.businessJSON))
+	m.HandleFunc("GET /admin/v1/business.csv", a.handle(a.businessCSV))
 	a.mux = m
 }
 

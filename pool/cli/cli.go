@@ -180,6 +180,7 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newPlugins(e))
 	root.AddCommand(newEdge(e))
 	root.AddCommand(newSecrets(e))
+	root.AddCommand(newBusiness(e))
 	return root
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/axiestudio/tenantpool/delivery"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/business"
 	"github.com/axiestudio/tenantpool/pool/console"
 	"github.com/axiestudio/tenantpool/pool/control"
 	"github.com/axiestudio/tenantpool/pool/jobs"
@@ -73,7 +74,9 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		return nil, err
 	}
 
-	m := metrics.New(s, cfg.Tiers, cfg.HardFailureLimit, d.log, metrics.WithCacheTTL(cfg.MetricsCache))
+	biz := business.New(s, cfg.Tiers, nil)
+	m := metrics.New(s, cfg.Tiers, cfg.HardFailureLimit, d.log, metrics.WithCacheTTL(cfg.MetricsCache),
+		metrics.WithBusiness(biz, 0))
 	s.ObserveClaims(m.ObserveClaim)
 	if leader != nil {
 		tryLead := leader
@@ -122,7 +125,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	if len(cfg.AdminTokens) > 0 {
 		api, err := admin.New(admin.Config{Store: s, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tokens: cfg.AdminTokens,
-			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, Log: d.log})
+			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, Business: biz, Log: d.log})
 		if err != nil {
 			return nil, err
 		}

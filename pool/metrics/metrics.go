@@ -29,6 +29,14 @@
 //	stray_containers{verdict}               gauge   managed containers the last stray pass did not find live (stray, young, foreign, unexpected)
 //	stray_containers_removed_total          counter stray containers the stray pass removed in this process
 //	scrape_errors_total                     counter database reads that failed during a scrape (one per cache interval at most)
+//
+// With WithBusiness, the business figures (pool/business) that are gauges, computed at most once
+// per its own cache interval (DefaultBusinessTTL: they read every order):
+//
+//	mrr_cents{tier,interval}                gauge   monthly recurring revenue, minor units (cents) of the prices' currency
+//	arr_cents{tier,interval}                gauge   annual recurring revenue (12 × MRR), minor units
+//	subscriptions_active                    gauge   paying subscriptions
+//	churn_rate                              gauge   subscriptions ended in the last 30 days ÷ paying 30 days ago
 package metrics
 
 import (
@@ -41,6 +49,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/business"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -79,6 +88,25 @@ func WithCacheTTL(d time.Duration) Option {
 // WithClock replaces the cache's clock (tests).
 func WithClock(now func() time.Time) Option { return func(c *collector) { c.now = now } }
 
+// BusinessSource gives the business figures (business.Service).
+type BusinessSource interface {
+	Report(ctx context.Context) (business.Report, error)
+}
+
+// DefaultBusinessTTL is how long one computation of the business figures serves scrapes.
+const DefaultBusinessTTL = time.Minute
+
+// WithBusiness adds the business gauges, computed from src at most once per ttl (≤ 0:
+// DefaultBusinessTTL).
+func WithBusiness(src BusinessSource, ttl time.Duration) Option {
+	return func(c *collector) {
+		if ttl <= 0 {
+			ttl = DefaultBusinessTTL
+		}
+		c.biz = &bizCollector{src: src, tiers: c.tiers, ttl: ttl, errors: c.errors, parent: c}
+	}
+}
+
 // New registers every tenantpool metric (and the Go/process collectors) on a new registry.
 // hardLimit is the reconciler's consecutive-failure limit (for tier_hard_limited).
 func New(src Source, tiers pool.Tiers, hardLimit int, log *slog.Logger, opts ...Option) *Metrics {
@@ -114,6 +142,9 @@ func New(src Source, tiers pool.Tiers, hardLimit int, log *slog.Logger, opts ...
 	reg.MustRegister(m.claim, m.provision, m.paidToEmail, m.attemptFailures, m.emailsFailed, m.probeEvents, m.leader,
 		m.strays, m.straysRemoved, col,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	if col.biz != nil {
+		reg.MustRegister(col.biz)
+	}
 	return m
 }
 
@@ -187,6 +218,7 @@ type collector struct {
 	errors    prometheus.Counter
 	ttl       time.Duration
 	now       func() time.Time
+	biz       *bizCollector
 
 	// The last read and when it was made. Scrapes arriving while a read runs wait for it
 	// (mu is held during the read) and share its result.
@@ -264,4 +296,75 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dOrdersTotal, float64(total))
 	counter(dEmailsSent, float64(st.EmailsSent))
 	gauge(dFlagged, float64(st.Flagged))
+}
+
+var (
+	dMRR           = prometheus.NewDesc("tenantpool_mrr_cents", "Monthly recurring revenue in minor units (cents) of the prices' currency.", []string{"tier", "interval"}, nil)
+	dARR           = prometheus.NewDesc("tenantpool_arr_cents", "Annual recurring revenue (12 x MRR) in minor units.", []string{"tier", "interval"}, nil)
+	dSubscriptions = prometheus.NewDesc("tenantpool_subscriptions_active", "Paying subscriptions.", nil, nil)
+	dChurnRate     = prometheus.NewDesc("tenantpool_churn_rate", "Subscriptions ended in the last 30 days over those paying 30 days ago.", nil, nil)
+)
+
+// bizCollector serves the business gauges from a report computed at most once per ttl (its
+// clock is the main collector's).
+type bizCollector struct {
+	src    BusinessSource
+	tiers  pool.Tiers
+	ttl    time.Duration
+	errors prometheus.Counter
+	parent *collector
+
+	mu     sync.Mutex
+	readAt time.Time
+	report business.Report
+	err    error
+}
+
+func (b *bizCollector) read() (business.Report, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now := b.parent.now(); b.readAt.IsZero() || now.Sub(b.readAt) >= b.ttl || now.Before(b.readAt) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		b.report, b.err = b.src.Report(ctx)
+		cancel()
+		b.readAt = b.parent.now()
+		if b.err != nil {
+			b.errors.Inc()
+			b.parent.log.Error("metrics scrape: business figures", "err", b.err)
+		}
+	}
+	return b.report, b.err
+}
+
+func (b *bizCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dMRR, dARR, dSubscriptions, dChurnRate} {
+		ch <- d
+	}
+}
+
+func (b *bizCollector) Collect(ch chan<- prometheus.Metric) {
+	r, err := b.read()
+	if err != nil {
+		return
+	}
+	type plan struct{ tier, interval string }
+	mrr, arr := map[plan]int64{}, map[plan]int64{}
+	// Every configured price's plan is reported, 0 included, so a plan's series does not
+	// vanish when its last subscriber leaves.
+	for _, name := range b.tiers.Names() {
+		for _, iv := range pool.Intervals {
+			if b.tiers[name].Prices[iv].ID != "" {
+				mrr[plan{name, iv}], arr[plan{name, iv}] = 0, 0
+			}
+		}
+	}
+	for _, p := range r.Plans {
+		mrr[plan{p.Tier, p.Interval}], arr[plan{p.Tier, p.Interval}] = p.MRRCents, p.ARRCents
+	}
+	for p, v := range mrr {
+		ch <- prometheus.MustNewConstMetric(dMRR, prometheus.GaugeValue, float64(v), p.tier, p.interval)
+		ch <- prometheus.MustNewConstMetric(dARR, prometheus.GaugeValue, float64(arr[p]), p.tier, p.interval)
+	}
+	ch <- prometheus.MustNewConstMetric(dSubscriptions, prometheus.GaugeValue, float64(r.Subscriptions))
+	ch <- prometheus.MustNewConstMetric(dChurnRate, prometheus.GaugeValue, r.ChurnRate)
 }

@@ -142,7 +142,7 @@ func (s *Shop) parseBuy(w http.ResponseWriter, r *http.Request) (pool.Tier, stri
 	if !slices.Contains(pool.Intervals, o.Interval) {
 		return tier, "", o, bad("interval %q: choose one of %s", o.Interval, strings.Join(pool.Intervals, ", "))
 	}
-	price := tier.Prices[o.Interval]
+	price := tier.Prices[o.Interval].ID
 	if price == "" {
 		return tier, "", o, &inputError{http.StatusNotFound, fmt.Sprintf("%s is not sold by the %s", tier.Name, o.Interval)}
 	}

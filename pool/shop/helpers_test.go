@@ -22,9 +22,9 @@ import (
 var testTiers = func() pool.Tiers {
 	ts, err := pool.NewTiers([]pool.Tier{
 		{Name: "basic", MinReady: 1, MaxTotal: 5, MaxInFlight: 1, MemoryMB: 1024, CPUs: 1,
-			Prices: map[string]string{"month": "price_basic_month", "year": "price_basic_year"}},
+			Prices: map[string]pool.Price{"month": {ID: "price_basic_month"}, "year": {ID: "price_basic_year"}}},
 		{Name: "premium", MinReady: 0, MaxTotal: 5, MaxInFlight: 1, MemoryMB: 2048, CPUs: 1.5, CustomDomains: 1, Branding: true,
-			Prices: map[string]string{"month": "price_premium_month"}},
+			Prices: map[string]pool.Price{"month": {ID: "price_premium_month"}}},
 		{Name: "enterprise", MinReady: 0, MaxTotal: 5, MaxInFlight: 1, MemoryMB: 4096, CPUs: 2}, // not sold here
 	})
 	if err != nil {

@@ -52,7 +52,7 @@ func (s *Shop) catalogue(ctx context.Context) pricingPage {
 	for _, t := range s.cfg.Tiers {
 		v := tierView{Name: t.Name, MemoryMB: t.MemoryMB, CPUs: t.CPUs, CustomDomains: t.CustomDomains, Branding: t.Branding}
 		for _, iv := range pool.Intervals {
-			if p := t.Prices[iv]; p != "" {
+			if p := t.Prices[iv].ID; p != "" {
 				v.Options = append(v.Options, option{Interval: iv, Amount: s.amount(ctx, p, iv), Checked: len(v.Options) == 0})
 			}
 		}
