@@ -139,7 +139,14 @@ func TestReplicasOnePostgres(t *testing.T) {
 	if _, err := st.DB().Exec("DELETE FROM river_job WHERE kind = 'provision' AND state <> 'completed'"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.DB().Exec("UPDATE accounts SET state = 'ready', url = 'https://' || slug || '.example.test' WHERE tier = 'bulk'"); err != nil {
+	// Made as the daemon makes them: of the tier's current generation, or the ready pool refresh
+	// would retire them as stale (min_ready 0 keeps none of an older generation).
+	alive := ds[0]
+	if alive == old {
+		alive = ds[1]
+	}
+	gen := currentGeneration(t, alive.addr, "bulk")
+	if _, err := st.DB().Exec("UPDATE accounts SET state = 'ready', url = 'https://' || slug || '.example.test', generation = $1 WHERE tier = 'bulk'", gen); err != nil {
 		t.Fatal(err)
 	}
 	// The killed replica comes back (as a new process): three serve again, one still leads.
@@ -214,4 +221,23 @@ func TestReplicasOnePostgres(t *testing.T) {
 		t.Fatalf("%d claimed bulk accounts in the store, want %d", n, claims)
 	}
 	t.Logf("%d claims over %d replicas in %s (%.0f/s), zero duplicates", claims, len(live), elapsed.Round(time.Millisecond), claims/elapsed.Seconds())
+}
+
+// currentGeneration asks a daemon what it builds tier's accounts with now.
+func currentGeneration(t *testing.T, addr, tier string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/admin/v1/generations", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Current map[string]string `json:"current"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Current[tier] == "" {
+		t.Fatalf("GET /admin/v1/generations: status %d, current %v, %v", resp.StatusCode, out.Current, err)
+	}
+	return out.Current[tier]
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // The operator console's reads (package console). They never read the sealed secrets, and each
-// reads a bounded page through the indexes of migration 00013.
+// reads a bounded page through the indexes of migration 00008.
 
 // AccountRow is one account as the console lists it: no secret.
 type AccountRow struct {
