@@ -23,6 +23,12 @@ type Tenants interface {
 	// Reapply re-applies a sold tenant's stack, restarting what died, and waits until it is
 	// healthy (the health prober's repair).
 	Reapply(ctx context.Context, a Account) error
+	// Reimage re-applies a sold tenant's stack with image instead of the configured one, on the
+	// same host and volume, waits for health, proves the operator login and returns the
+	// generation the tenant now runs (a rolling upgrade's step, and its rollback).
+	Reimage(ctx context.Context, a Account, image string) (generation string, err error)
+	// Image is the image the tenant's stack last ran (what a rolling upgrade rolls back to).
+	Image(ctx context.Context, a Account) (string, error)
 	// Build is what Provision builds for the tier now (its generation); zero when nothing can
 	// be provisioned.
 	Build(t Tier) Build

@@ -26,6 +26,10 @@ func (u unconfigured) Suspend(context.Context, pool.Account) error { return u.er
 func (u unconfigured) Resume(context.Context, pool.Account) error  { return u.err }
 func (u unconfigured) Reapply(context.Context, pool.Account) error { return u.err }
 func (u unconfigured) Build(pool.Tier) pool.Build                  { return pool.Build{} }
+func (u unconfigured) Reimage(context.Context, pool.Account, string) (string, error) {
+	return "", pool.Permanent(u.err)
+}
+func (u unconfigured) Image(context.Context, pool.Account) (string, error) { return "", u.err }
 func (u unconfigured) RotateCustomer(ctx context.Context, a pool.Account, password string) error {
 	return u.rotate(ctx, a, password)
 }

@@ -26,6 +26,16 @@ type Provisioner struct {
 	Started chan string
 	// ReapplyFail, when set, decides the error of a Reapply call (attempt counts from 1 per slug).
 	ReapplyFail func(a pool.Account, attempt int) error
+	// ReimageFail, when set, decides the error of a Reimage call (attempt counts from 1 per
+	// slug, rollbacks included).
+	ReimageFail func(a pool.Account, image string, attempt int) error
+	// Tiers are the tiers Reimage computes generations with (nil: pool.DefaultTiers), as
+	// Build computes them for the tier it is given.
+	Tiers pool.Tiers
+	// ReimageBlock, when set, is waited on by every Reimage call (or until ctx ends).
+	ReimageBlock chan struct{}
+	// ReimageStarted receives the slug of every Reimage call as it starts (if set; never blocks).
+	ReimageStarted chan string
 	image       string // SetImage: what Provision builds ("" = generation "test")
 	attempts    map[string]int
 	provisioned map[string]int
@@ -34,6 +44,10 @@ type Provisioner struct {
 	resumed     map[string]int
 	rotated     map[string]int
 	reapplied   map[string]int
+	reimaged    map[string]int
+	images      map[string]string // slug → the image its tenant runs ("" = SetImage's at provisioning)
+	inFlight    int               // Reimage calls running now
+	maxInFlight int               // the most Reimage calls that ran together
 }
 
 var _ pool.Tenants = (*Provisioner)(nil)
@@ -69,6 +83,7 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 	}
 	p.mu.Lock()
 	p.provisioned[a.Slug]++
+	p.images[a.Slug] = p.image
 	p.mu.Unlock()
 	return pool.Provisioned{
 		Host:           "host-1",
@@ -133,6 +148,84 @@ func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
 	return nil
 }
 
+// Reimage re-applies the fake tenant with image (ReimageFail decides its error; ReimageBlock
+// holds it) and returns the generation of program "test", the image and the account's tier
+// (of Tiers). A failed call leaves the tenant's image as it was.
+func (p *Provisioner) Reimage(ctx context.Context, a pool.Account, image string) (string, error) {
+	attempt := p.record(&p.reimaged, a.Slug)
+	p.mu.Lock()
+	fail, block, started := p.ReimageFail, p.ReimageBlock, p.ReimageStarted
+	p.inFlight++
+	p.maxInFlight = max(p.maxInFlight, p.inFlight)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inFlight--
+		p.mu.Unlock()
+	}()
+	if started != nil {
+		select {
+		case started <- a.Slug:
+		default:
+		}
+	}
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	if image == "" {
+		return "", pool.Permanent(errors.New("reimage: no image"))
+	}
+	if fail != nil {
+		if err := fail(a, image, attempt); err != nil {
+			return "", err
+		}
+	}
+	tiers := p.Tiers
+	if tiers == nil {
+		tiers, _ = pool.NewTiers(pool.DefaultTiers())
+	}
+	t, err := tiers.Get(a.Tier)
+	if err != nil {
+		return "", pool.Permanent(err)
+	}
+	p.mu.Lock()
+	p.images[a.Slug] = image
+	p.mu.Unlock()
+	return build(image, t).Generation, nil
+}
+
+// Image is the image the fake tenant runs: the last successful Reimage's, else SetImage's when
+// it was provisioned, else SetImageOf's.
+func (p *Provisioner) Image(ctx context.Context, a pool.Account) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.init()
+	return p.images[a.Slug], nil
+}
+
+// SetImageOf sets the image a fake tenant runs (tests whose accounts were made in the store
+// directly).
+func (p *Provisioner) SetImageOf(slug, image string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.init()
+	p.images[slug] = image
+}
+
+// Reimaged returns how many times a slug was re-imaged (failed calls and rollbacks included).
+func (p *Provisioner) Reimaged(slug string) int { return p.count(&p.reimaged, slug) }
+
+// MaxReimaging is the most Reimage calls that ran at the same time.
+func (p *Provisioner) MaxReimaging() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.maxInFlight
+}
+
 // Reapplied returns how many times a slug's stack was re-applied (failed calls included).
 func (p *Provisioner) Reapplied(slug string) int { return p.count(&p.reapplied, slug) }
 
@@ -168,7 +261,7 @@ func (p *Provisioner) init() {
 	if p.attempts == nil {
 		p.attempts, p.provisioned, p.destroyed = map[string]int{}, map[string]int{}, map[string]int{}
 		p.suspended, p.resumed, p.rotated = map[string]int{}, map[string]int{}, map[string]int{}
-		p.reapplied = map[string]int{}
+		p.reapplied, p.reimaged, p.images = map[string]int{}, map[string]int{}, map[string]string{}
 	}
 }
 

@@ -199,3 +199,36 @@ func (p *Provisioner) Reimage(ctx context.Context, a pool.Account, image string)
 	log.Info("stack re-applied with another image; tenant healthy, operator login proven", "stack", StackName(a.Slug), "generation", gen)
 	return gen, nil
 }
+
+// Image is the image the tenant's stack last ran (its configuration, written by every update):
+// what a rolling upgrade rolls the tenant back to. A tenant without a stack is an error wrapping
+// pool.ErrNotFound; a stack from before the image was recorded answers the configured image.
+func (p *Provisioner) Image(ctx context.Context, a pool.Account) (string, error) {
+	defer p.lockSlug(a.Slug)()
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	name := StackName(a.Slug)
+	opts, err := p.workspaceOptions(a.Slug)
+	if err != nil {
+		return "", err
+	}
+	sec := append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
+	st, err := auto.SelectStackInlineSource(ctx, name, p.cfg.Project, func(*pulumi.Context) error { return nil }, opts...)
+	if err != nil {
+		if auto.IsSelectStack404Error(err) {
+			return "", p.noStack(a.Slug)
+		}
+		return "", classify(ctx, op{name: "select stack", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
+	}
+	cfg, err := st.GetAllConfig(ctx)
+	if err != nil {
+		return "", classify(ctx, op{name: "read config", stack: name, err: err, stderr: sec.scrub(err.Error()), home: p.home})
+	}
+	if img := cfg[ConfigImage].Value; img != "" {
+		return img, nil
+	}
+	return p.cfg.Image, nil
+}
