@@ -96,7 +96,9 @@ func TestNextRolloutSteps(t *testing.T) {
 		return pool.RolloutStep{AccountID: id, Batch: batch, State: st}
 	}
 	P, U, D, F, R, S := pool.StepPending, pool.StepUpgrading, pool.StepDone, pool.StepFailed, pool.StepRollingBack, pool.StepSkipped
-	running := func(maxUnavail int) pool.Rollout { return pool.Rollout{State: pool.RolloutRunning, MaxUnavailable: maxUnavail} }
+	running := func(maxUnavail int) pool.Rollout {
+		return pool.Rollout{State: pool.RolloutRunning, MaxUnavailable: maxUnavail}
+	}
 	cases := []struct {
 		name  string
 		r     pool.Rollout

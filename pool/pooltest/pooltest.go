@@ -36,18 +36,18 @@ type Provisioner struct {
 	ReimageBlock chan struct{}
 	// ReimageStarted receives the slug of every Reimage call as it starts (if set; never blocks).
 	ReimageStarted chan string
-	image       string // SetImage: what Provision builds ("" = generation "test")
-	attempts    map[string]int
-	provisioned map[string]int
-	destroyed   map[string]int
-	suspended   map[string]int
-	resumed     map[string]int
-	rotated     map[string]int
-	reapplied   map[string]int
-	reimaged    map[string]int
-	images      map[string]string // slug → the image its tenant runs ("" = SetImage's at provisioning)
-	inFlight    int               // Reimage calls running now
-	maxInFlight int               // the most Reimage calls that ran together
+	image          string // SetImage: what Provision builds ("" = generation "test")
+	attempts       map[string]int
+	provisioned    map[string]int
+	destroyed      map[string]int
+	suspended      map[string]int
+	resumed        map[string]int
+	rotated        map[string]int
+	reapplied      map[string]int
+	reimaged       map[string]int
+	images         map[string]string // slug → the image its tenant runs ("" = SetImage's at provisioning)
+	inFlight       int               // Reimage calls running now
+	maxInFlight    int               // the most Reimage calls that ran together
 }
 
 var _ pool.Tenants = (*Provisioner)(nil)
