@@ -55,6 +55,7 @@ type Store interface {
 	GetOrder(ctx context.Context, id string) (store.Order, error)
 	GenerationCounts(ctx context.Context) ([]pool.GenerationCount, error)
 	StaleReserved(ctx context.Context, current map[string]string) ([]pool.Account, error)
+	UpgradeStore
 }
 
 var _ Store = (*store.Store)(nil)
@@ -87,6 +88,8 @@ type Config struct {
 	// Business computes the business figures (GET /admin/v1/business and business.csv); nil:
 	// those answer 503.
 	Business Business
+	// Rollouts asks the rolling upgrade driver for a pass (after a start or resume). Optional.
+	Rollouts func()
 	// Now is the clock of the failure limit (tests); nil: time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -101,6 +104,7 @@ type API struct {
 	resend   func(ctx context.Context, orderID string) (int, error)
 	tenants  pool.Tenants
 	trigger  func()
+	rollouts func()
 	grace    time.Duration
 	fails    *failures
 	business Business
@@ -175,6 +179,9 @@ func New(cfg Config) (*API, error) {
 	if a.trigger == nil {
 		a.trigger = func() {}
 	}
+	if a.rollouts = cfg.Rollouts; a.rollouts == nil {
+		a.rollouts = func() {}
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -197,6 +204,12 @@ func (a *API) routes() {
 	m.HandleFunc("POST /admin/v1/orders/{order}/resend", a.handle(a.resendOrder))
 	m.HandleFunc("GET /admin/v1/business", a.handle(a.businessJSON))
 	m.HandleFunc("GET /admin/v1/business.csv", a.handle(a.businessCSV))
+	m.HandleFunc("GET /admin/v1/upgrades", a.handle(a.listUpgrades))
+	m.HandleFunc("POST /admin/v1/upgrades", a.handle(a.startUpgrade))
+	m.HandleFunc("GET /admin/v1/upgrades/{upgrade}", a.handle(a.getUpgrade))
+	m.HandleFunc("POST /admin/v1/upgrades/{upgrade}/pause", a.handle(a.setUpgrade("pause")))
+	m.HandleFunc("POST /admin/v1/upgrades/{upgrade}/resume", a.handle(a.setUpgrade("resume")))
+	m.HandleFunc("POST /admin/v1/upgrades/{upgrade}/abort", a.handle(a.setUpgrade("abort")))
 	a.mux = m
 }
 

@@ -186,10 +186,10 @@ func StatusCode(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, pool.ErrUnknownTier):
 		return http.StatusBadRequest
-	case errors.Is(err, pool.ErrNotFound):
+	case errors.Is(err, pool.ErrNotFound), errors.Is(err, pool.ErrNoRollout):
 		return http.StatusNotFound
 	case errors.Is(err, pool.ErrIllegalTransition), errors.Is(err, pool.ErrPoolEmpty), errors.Is(err, pool.ErrForceRequired),
-		errors.Is(err, errConflict):
+		errors.Is(err, errConflict), errors.Is(err, pool.ErrRolloutActive), errors.Is(err, pool.ErrNothingToDo):
 		return http.StatusConflict
 	case errors.Is(err, errUnavailable):
 		return http.StatusServiceUnavailable

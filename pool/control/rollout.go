@@ -83,8 +83,10 @@ func (d *Rollouts) Trigger() { d.loop.Trigger() }
 // Passes is how many passes have completed (tests wait on it).
 func (d *Rollouts) Passes() int64 { return d.passes.Load() }
 
-// Run drives rollouts until ctx ends.
+// Run drives rollouts until ctx ends, starting with a pass at once (a restarted daemon finishes
+// what its predecessor left in flight).
 func (d *Rollouts) Run(ctx context.Context) error {
+	d.Trigger()
 	d.loop.Run(ctx, func(ctx context.Context) {
 		if err := d.Pass(ctx); err != nil && ctx.Err() == nil {
 			d.cfg.Log.Error("rolling upgrade pass failed", "err", err)

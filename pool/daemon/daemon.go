@@ -35,6 +35,7 @@ type Daemon struct {
 	topUp   bool // provisioning configured: reconcile and probe
 	rec     *control.Reconciler
 	prober  *control.Prober // nil: probe off
+	upgrade *control.Rollouts
 	jobs    *river.Client[*sql.Tx]
 	id      string       // the job client's id, under which this process's heartbeat is written
 	public  http.Handler // the public listener's routes
@@ -107,6 +108,11 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		ProvisionConcurrency: cfg.ProvisionConcurrency, ObserveProvision: m.ObserveProvision,
 		Registry: registry, RetryPolicy: cfg.Jobs.RetryPolicy, PollInterval: cfg.Jobs.PollInterval, ClientID: d.id}
 
+	if d.upgrade, err = control.NewRollouts(control.RolloutConfig{Store: s, Tenants: tenants, Log: d.log.With("component", "rollout"),
+		// The reconcile leader drives rolling upgrades (asking the reconciler, not the lock again).
+		Leader: func(context.Context) (bool, error) { return d.rec.Leading(), nil }}); err != nil {
+		return nil, err
+	}
 	r := routes{store: s, rec: d.rec, topUp: d.topUp, metrics: m, log: d.log, public: map[string]http.Handler{}}
 	var resend func(context.Context, string) (int, error)
 	if cfg.Orders != nil {
@@ -125,7 +131,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	if len(cfg.AdminTokens) > 0 {
 		api, err := admin.New(admin.Config{Store: s, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tokens: cfg.AdminTokens,
-			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, Business: biz, Log: d.log})
+			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, Business: biz, Log: d.log, Rollouts: d.upgrade.Trigger})
 		if err != nil {
 			return nil, err
 		}
@@ -272,6 +278,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if d.prober != nil {
 			g.Go(func() error { return d.prober.Run(gctx) })
 		}
+		g.Go(func() error { return d.upgrade.Run(gctx) })
 	}
 	for _, l := range d.lns {
 		g.Go(func() error {
