@@ -257,3 +257,13 @@ func (a *API) setUpgrade(action string) func(w http.ResponseWriter, r *http.Requ
 		return nil
 	}
 }
+
+// CurrentGenerations maps every tier to what its new accounts are built with now (none when
+// this daemon cannot provision).
+func (a *API) CurrentGenerations() map[string]string {
+	var build func(pool.Tier) pool.Build
+	if a.tenants != nil {
+		build = a.tenants.Build
+	}
+	return CurrentGenerations(a.tiers, build)
+}

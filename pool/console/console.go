@@ -67,6 +67,7 @@ type Ops interface {
 	SetPaused(ctx context.Context, tier string, paused bool) error
 	Resend(ctx context.Context, orderID string) (int, error)
 	SignIn(src, token string) (bool, time.Duration)
+	Upgrades
 }
 
 var _ Ops = (*admin.API)(nil)
@@ -174,6 +175,11 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/orders/{id}/release", c.auth(c.releaseOrder))
 	m.HandleFunc("POST /console/orders/{id}/resend", c.auth(c.resendOrder))
 	m.HandleFunc("GET /console/health", c.auth(c.healthPage))
+	m.HandleFunc("GET /console/upgrades", c.auth(c.upgradesPage))
+	m.HandleFunc("POST /console/upgrades", c.auth(c.startUpgrade))
+	m.HandleFunc("POST /console/upgrades/{id}/pause", c.auth(c.setUpgrade("pause")))
+	m.HandleFunc("POST /console/upgrades/{id}/resume", c.auth(c.setUpgrade("resume")))
+	m.HandleFunc("POST /console/upgrades/{id}/abort", c.auth(c.setUpgrade("abort")))
 	m.HandleFunc("GET /console/export", c.auth(c.exportPage))
 	m.HandleFunc("POST /console/export", c.auth(c.export))
 	c.mux = m
