@@ -1,9 +1,11 @@
 package console
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/business"
 	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
@@ -578,7 +581,7 @@ func (c *Console) releaseOrder(w http.ResponseWriter, r *http.Request, rq *reque
 		c.redirect(w, r, rq, "/console/orders?state=held", fmt.Sprintf("Order %s not released: seats must be a whole number from 1 to 100.", id))
 		return
 	}
-	if err := c.cfg.Store.ReleaseHeldOrder(r.Context(), id, tier, seats, c.cfg.Prefix, jobs.Job{Args: jobs.ClaimPendingArgs{OrderID: id}}); err != nil {
+	if err := c.cfg.Store.ReleaseHeld(r.Context(), id, tier, seats, c.cfg.Prefix, jobs.Job{Args: jobs.ClaimPendingArgs{OrderID: id}}); err != nil {
 		c.fail(w, r, rq, err)
 		return
 	}
@@ -691,4 +694,52 @@ func (c *Console) export(w http.ResponseWriter, r *http.Request, rq *request) {
 	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	h.Set("X-Exported-Count", strconv.Itoa(len(as)))
 	w.Write(body)
+}
+
+// --- business ---
+
+type businessData struct {
+	Configured bool
+	Fragment   template.HTML
+}
+
+// businessPage shows the business figures (package business draws them, charts included, as a
+// fragment without script or inline style, within the console's Content-Security-Policy).
+func (c *Console) businessPage(w http.ResponseWriter, r *http.Request, rq *request) {
+	d := businessData{}
+	if c.cfg.Business != nil {
+		rep, err := c.cfg.Business.Report(r.Context())
+		if err != nil {
+			c.fail(w, r, rq, err)
+			return
+		}
+		var frag bytes.Buffer
+		if err := business.Page(&frag, rep); err != nil {
+			c.fail(w, r, rq, err)
+			return
+		}
+		d = businessData{Configured: true, Fragment: template.HTML(frag.String())} // html/template output of package business
+	}
+	c.render(w, rq, "business", page{Title: "Business", Nav: "business", Data: d})
+}
+
+// businessCSV downloads the same figures as GET /admin/v1/business.csv.
+func (c *Console) businessCSV(w http.ResponseWriter, r *http.Request, rq *request) {
+	if c.cfg.Business == nil {
+		c.render(w, rq, "business", page{Title: "Business", Nav: "business", Status: http.StatusServiceUnavailable})
+		return
+	}
+	rep, err := c.cfg.Business.Report(r.Context())
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	var body bytes.Buffer
+	if err := business.WriteCSV(&body, rep); err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="poold-business-`+rep.At.Format("2006-01-02")+`.csv"`)
+	w.Write(body.Bytes())
 }
