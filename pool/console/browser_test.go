@@ -171,6 +171,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := text(t, ctx, `tr[data-tier="basic"] td[data-state="ready"]`); strings.TrimSpace(got) != "10" {
 		t.Fatalf("pool page: basic ready %q, want 10", got)
 	}
+	// and counts them per generation: all 10 run the tier's current one.
+	if got := text(t, ctx, `#generations tr[data-tier="basic"][data-current="true"] td[data-total]`); strings.TrimSpace(got) != "10" {
+		t.Fatalf("pool page: basic accounts of the current generation %q, want 10", got)
+	}
 	if !eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`) {
 		t.Error("the pool page is wider than a phone's screen")
 	}

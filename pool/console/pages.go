@@ -89,6 +89,7 @@ type poolData struct {
 	States        []pool.State
 	Day, Month    chart
 	OrdersEnabled bool
+	Generations   admin.Generations
 }
 
 func (c *Console) poolPage(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -109,7 +110,12 @@ func (c *Console) poolPage(w http.ResponseWriter, r *http.Request, rq *request) 
 		c.fail(w, r, rq, err)
 		return
 	}
-	d := poolData{Tiers: rows, States: pool.States, OrdersEnabled: c.cfg.Ops.OrdersEnabled(),
+	gens, err := c.cfg.Ops.Generations(ctx)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	d := poolData{Tiers: rows, States: pool.States, OrdersEnabled: c.cfg.Ops.OrdersEnabled(), Generations: gens,
 		Day:   chartOf("Ready accounts and sales, last 24 hours", day.Ready, day.Sales, day.Start, day.Step, "Jan 2 15:04"),
 		Month: chartOf("Ready accounts and sales, last 30 days", month.Ready, month.Sales, month.Start, month.Step, "Jan 2")}
 	c.render(w, rq, "pool", page{Title: "Pool", Nav: "pool", Data: d})
