@@ -368,17 +368,26 @@ func (c *Console) accountID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *request) {
+// loadAccount reads the account the path names; when there is none it answers the error page
+// and reports false.
+func (c *Console) loadAccount(w http.ResponseWriter, r *http.Request, rq *request) (store.AccountRow, bool) {
 	id, err := c.accountID(r)
-	if err != nil {
-		c.fail(w, r, rq, err)
+	if err == nil {
+		var a store.AccountRow
+		if a, err = c.cfg.Store.ConsoleAccount(r.Context(), id); err == nil {
+			return a, true
+		}
+	}
+	c.fail(w, r, rq, err)
+	return store.AccountRow{}, false
+}
+
+func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *request) {
+	a, ok := c.loadAccount(w, r, rq)
+	if !ok {
 		return
 	}
-	a, err := c.cfg.Store.ConsoleAccount(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, rq, err)
-		return
-	}
+	id := a.ID
 	evs, err := c.cfg.Store.AccountEvents(r.Context(), id)
 	if err != nil {
 		c.fail(w, r, rq, err)
@@ -392,14 +401,8 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *reques
 }
 
 func (c *Console) retirePage(w http.ResponseWriter, r *http.Request, rq *request) {
-	id, err := c.accountID(r)
-	if err != nil {
-		c.fail(w, r, rq, err)
-		return
-	}
-	a, err := c.cfg.Store.ConsoleAccount(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, rq, err)
+	a, ok := c.loadAccount(w, r, rq)
+	if !ok {
 		return
 	}
 	c.render(w, rq, "retire", page{Title: "Retire " + a.Slug, Nav: "accounts", Data: a})
@@ -408,16 +411,11 @@ func (c *Console) retirePage(w http.ResponseWriter, r *http.Request, rq *request
 // retire asks for the slug typed again (the confirmation) and, for a sold account, the force
 // box, as `poold retire --force` does; without them nothing changes.
 func (c *Console) retire(w http.ResponseWriter, r *http.Request, rq *request) {
-	id, err := c.accountID(r)
-	if err != nil {
-		c.fail(w, r, rq, err)
+	a, ok := c.loadAccount(w, r, rq)
+	if !ok {
 		return
 	}
-	a, err := c.cfg.Store.ConsoleAccount(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, rq, err)
-		return
-	}
+	id := a.ID
 	f := r.PostForm
 	if strings.TrimSpace(f.Get("confirm")) != a.Slug {
 		c.render(w, rq, "retire", page{Title: "Retire " + a.Slug, Nav: "accounts", Data: a, Status: http.StatusBadRequest,
@@ -503,16 +501,11 @@ func (c *Console) unflag(w http.ResponseWriter, r *http.Request, rq *request) {
 }
 
 func (c *Console) resendAccount(w http.ResponseWriter, r *http.Request, rq *request) {
-	id, err := c.accountID(r)
-	if err != nil {
-		c.fail(w, r, rq, err)
+	a, ok := c.loadAccount(w, r, rq)
+	if !ok {
 		return
 	}
-	a, err := c.cfg.Store.ConsoleAccount(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, rq, err)
-		return
-	}
+	id := a.ID
 	order, _, _ := strings.Cut(a.OrderID, "#") // a seat's key names its order
 	if order == "" {
 		c.redirect(w, r, rq, fmt.Sprintf("/console/accounts/%d", id), "Not resent: the account belongs to no order.")
