@@ -14,6 +14,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -52,11 +53,11 @@ needs the daemon's provisioning settings (POOL_LANGFLOW_IMAGE first).`,
 				}
 			}
 			return withStore(cmd, e, func(ctx context.Context, s *store.Store) error {
-				tenants, err := e.tenants(ctx, s, 1)
+				build, err := e.build(ctx, s)
 				if err != nil {
 					return err
 				}
-				r, err := admin.StartUpgrade(ctx, s, e.Tiers, tenants.Build, spec)
+				r, err := admin.StartUpgrade(ctx, s, e.Tiers, build, spec)
 				if err != nil {
 					return flagErr(err)
 				}
@@ -74,6 +75,28 @@ needs the daemon's provisioning settings (POOL_LANGFLOW_IMAGE first).`,
 	f.IntVar(&spec.MaxUnavailable, "max-unavailable", pool.DefaultMaxUnavailable, "tenants re-imaged at the same time, at most")
 	f.StringVar(&spec.Window, "window", "", `when steps may start: "[DAYS ]HH:MM-HH:MM[ ZONE]", e.g. "Sun 02:00-05:00" (UTC unless a zone is given); empty = any time`)
 	return cmd
+}
+
+// build is what the daemon builds for a tier now (its current generation): the Pulumi
+// provisioner's, configured as serve configures it but without reaching the platform (a test's
+// double when injected).
+func (e *Env) build(ctx context.Context, s *store.Store) (func(pool.Tier) pool.Build, error) {
+	if e.opts.tenants != nil {
+		tenants, err := e.opts.tenants(ctx, e, s)
+		if err != nil {
+			return nil, err
+		}
+		return tenants.Build, nil
+	}
+	cfg, err := e.pulumiConfig(s, 1)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pulumiprov.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return p.Build, nil
 }
 
 // upgradeRef resolves an optional ID argument: the given one, else the active rolling upgrade

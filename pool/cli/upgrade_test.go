@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/pooltest"
 )
 
 // upgradeStatus reads `poold upgrade status --json`.
@@ -118,5 +120,26 @@ func TestUpgradeCommands(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), "Bearer") || strings.Contains(h.logs.String(), token) {
 		t.Fatal("the token reached the logs")
+	}
+}
+
+// With the production provisioner, `upgrade start` knows the current generation from the
+// daemon's provisioning settings (POOL_LANGFLOW_IMAGE and the tenant program's version) without
+// reaching any platform, and says what to set without them.
+func TestUpgradeStartWithTheDaemonsSettings(t *testing.T) {
+	h := newHarness(t)
+	h.real = true
+	h.env["TENANTPOOL_PULUMI"] = pooltest.PulumiCLI(t)
+	tiers, _ := pool.NewTiers(pool.DefaultTiers())
+	gen := pool.Generation(tenant.ProgramVersion, tenantImage, tiers["basic"])
+	if _, err := h.run(context.Background(), "upgrade", "start", "--to", gen); err == nil || !strings.Contains(err.Error(), "POOL_LANGFLOW_IMAGE") {
+		t.Fatalf("without an image: %v", err)
+	}
+	h.env["POOL_LANGFLOW_IMAGE"] = tenantImage
+	if _, err := h.run(context.Background(), "upgrade", "start", "--to", "g0000000000000000"); err == nil || !strings.Contains(err.Error(), "basic "+gen) {
+		t.Fatalf("unknown generation: %v, want the current ones named", err)
+	}
+	if _, err := h.run(context.Background(), "upgrade", "start", "--to", gen); err == nil || !strings.Contains(err.Error(), "nothing to upgrade") {
+		t.Fatalf("no sold tenant: %v", err)
 	}
 }
