@@ -2,8 +2,12 @@ package pulumiprov_test
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/control"
 	"github.com/axiestudio/tenantpool/pool/langflow"
@@ -93,4 +97,92 @@ func TestRolloutUpgradesATenantAndItsDataSurvives(t *testing.T) {
 		t.Fatalf("account generation %s, events %+v", acc.Generation, evs)
 	}
 	noSecrets(t, logs.String(), a)
+}
+
+// A new image whose update fails on the real engine: the driver re-applies the tenant with the
+// image it ran before, the rollout holds, and the data written before is still there.
+func TestRolloutRollsBackAFailedTenantWithItsData(t *testing.T) {
+	ctx := t.Context()
+	s := storetest.OpenSQLite(t, t.TempDir(), nil)
+	ts := newTenants(t)
+	const badImage = "langflowai/langflow:9.9.9@sha256:" + "9999999999999999999999999999999999999999999999999999999999999999"
+	p, logs := newProvisioner(t, ts, options{accounts: s.Get, program: func(spec tenant.Spec) pulumi.RunFunc {
+		if spec.Image == badImage {
+			return func(*pulumi.Context) error { return errBoom }
+		}
+		return ts.program(spec)
+	}})
+	created, err := s.CreateAccounts(ctx, "basic", "client", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sold []pool.Account
+	for i, a := range created {
+		srv := ts.server(a)
+		got := mustProvision(t, p, a)
+		if err := s.MarkReady(ctx, a.ID, got); err != nil {
+			t.Fatal(err)
+		}
+		if a, _, err = s.Claim(ctx, "basic", "manual:rollback-"+strings.Repeat("x", i+1)); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := langflow.New(srv.URL, langflow.Options{})
+		tok, err := c.Login(ctx, a.OperatorUser, a.OperatorPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CreateUser(ctx, tok, "written-before", "a-password-0123456789"); err != nil {
+			t.Fatal(err)
+		}
+		sold = append(sold, a)
+	}
+	oldGen := sold[0].Generation
+	target := pool.Generation("test", badImage, testTier())
+	r, err := s.StartRollout(ctx, pool.RolloutSpec{Tier: "basic", Generation: target, Canary: 1, Batch: 5, MaxUnavailable: 1}, badImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := control.NewRollouts(control.RolloutConfig{Store: s, Tenants: p, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, steps, err := s.Rollout(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != pool.RolloutHeld || steps[0].State != pool.StepFailed || steps[1].State != pool.StepPending || !strings.Contains(r.LastError, "boom") {
+		t.Fatalf("rollout %+v, steps %+v", r, steps)
+	}
+	ts.mu.Lock()
+	spec := ts.specs[sold[0].Slug]
+	ts.mu.Unlock()
+	if spec.Image != testImage {
+		t.Fatalf("the canary runs %s after the rollback, want %s", spec.Image, testImage)
+	}
+	if img, err := p.Image(ctx, sold[0]); err != nil || img != testImage {
+		t.Fatalf("the stack's image after the rollback: %s, %v", img, err)
+	}
+	c, _ := langflow.New(ts.server(sold[0]).URL, langflow.Options{})
+	tok, err := c.Login(ctx, sold[0].OperatorUser, sold[0].OperatorPassword)
+	if err != nil {
+		t.Fatalf("operator login after the rollback: %v", err)
+	}
+	if _, err := c.FindUser(ctx, tok, "written-before"); err != nil {
+		t.Fatalf("the data after the rollback: %v", err)
+	}
+	acc, _ := s.Get(ctx, sold[0].ID)
+	evs, _ := s.AccountEvents(ctx, sold[0].ID)
+	if acc.Generation != oldGen || len(evs) != 1 || evs[0].Kind != pool.EventUpgradeFailed || !strings.Contains(evs[0].Detail, "rolled back") {
+		t.Fatalf("account generation %s (was %s), events %+v", acc.Generation, oldGen, evs)
+	}
+	ts.mu.Lock()
+	runs := ts.runs[sold[1].Slug]
+	ts.mu.Unlock()
+	if runs != 1 {
+		t.Fatalf("the second tenant's program ran %d times: the held rollout went on", runs)
+	}
+	noSecrets(t, logs.String(), sold...)
 }
