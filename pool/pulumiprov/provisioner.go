@@ -237,6 +237,10 @@ type upMode struct {
 	out     io.Writer
 	// image, when set, replaces the configured image (a rolling upgrade, or its rollback).
 	image string
+	// keepImage keeps the image the stack last ran (its configuration) instead of the
+	// configured one: a sold tenant's re-apply, suspension or resumption never changes its
+	// image — only a rolling upgrade does (Reimage).
+	keepImage bool
 }
 
 func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a pool.Account, t pool.Tier, mode upMode) (url, hostName string, err error) {
@@ -289,6 +293,8 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	spec.Suspended, spec.Restart = mode.suspended, restart
 	if mode.image != "" {
 		spec.Image = mode.image
+	} else if ran := have[ConfigImage].Value; mode.keepImage && ran != "" {
+		spec.Image = ran
 	}
 	if err := spec.Validate(); err != nil {
 		return "", "", pool.Permanent(fmt.Errorf("%s: %w", name, err))
@@ -423,7 +429,7 @@ func (p *Provisioner) setSuspended(ctx context.Context, a pool.Account, suspende
 	defer p.lockSlug(a.Slug)()
 	log := p.cfg.Log.With("account", a.Slug, "tier", t.Name, "suspended", suspended)
 	sec := append(scrubber{a.OperatorPassword, a.OperatorBootstrap, a.SecretKey, a.CustomerPassword}, p.scrub...)
-	url, _, err := p.up(ctx, log, sec, a, t, upMode{suspended: suspended})
+	url, _, err := p.up(ctx, log, sec, a, t, upMode{suspended: suspended, keepImage: true})
 	if err != nil || suspended {
 		return err
 	}

@@ -20,7 +20,8 @@ import (
 // stack, so the state learns that the container died or was removed (the Docker provider drops
 // a container that must run but does not), then runs the usual update with the account's spec
 // and a new restart token, which re-creates the container — also one that runs but hangs — on
-// the same host and data volume, and waits until the tenant is healthy. The customer login is
+// the same host and data volume, with the image the stack last ran (a sold tenant changes image
+// only through a rolling upgrade), and waits until the tenant is healthy. The customer login is
 // not touched.
 //
 // Reapply never creates a stack: a tenant without one (never provisioned, or destroyed) is an
@@ -63,7 +64,7 @@ func (p *Provisioner) Reapply(ctx context.Context, a pool.Account) error {
 		}
 		return fmt.Errorf("reapply %s: %w", a.Slug, err)
 	}
-	url, _, err := p.up(ctx, log, sec, a, t, upMode{restart: true})
+	url, _, err := p.up(ctx, log, sec, a, t, upMode{restart: true, keepImage: true})
 	if err != nil {
 		return fmt.Errorf("reapply %s: %w", a.Slug, err)
 	}

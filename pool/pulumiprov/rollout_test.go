@@ -96,6 +96,24 @@ func TestRolloutUpgradesATenantAndItsDataSurvives(t *testing.T) {
 	if acc.Generation != target || len(evs) != 1 || evs[0].Kind != pool.EventUpgraded {
 		t.Fatalf("account generation %s, events %+v", acc.Generation, evs)
 	}
+
+	// The prober's re-apply, a suspension and a resumption keep the image the tenant runs now,
+	// not the configured (older) one: only a rolling upgrade changes it.
+	if err := p.Reapply(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Suspend(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resume(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	ts.mu.Lock()
+	kept := ts.specs[a.Slug]
+	ts.mu.Unlock()
+	if kept.Image != newImage || kept.Suspended {
+		t.Fatalf("after re-apply, suspend and resume the tenant runs %s (suspended %v), want %s", kept.Image, kept.Suspended, newImage)
+	}
 	noSecrets(t, logs.String(), a)
 }
 
