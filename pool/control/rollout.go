@@ -138,12 +138,16 @@ func (d *Rollouts) Pass(ctx context.Context) error {
 			}
 			return nil
 		}
+		var began atomic.Int32
 		g, gctx := errgroup.WithContext(ctx)
 		for _, st := range next {
-			g.Go(func() error { return d.step(gctx, r, st) })
+			g.Go(func() error { return d.step(gctx, r, st, &began) })
 		}
 		if err := g.Wait(); err != nil {
 			return err
+		}
+		if began.Load() == 0 {
+			return nil // nothing could begin (paused or aborted meanwhile): the next pass looks again
 		}
 	}
 	return ctx.Err()
@@ -183,43 +187,50 @@ func (d *Rollouts) finishInterrupted(ctx context.Context) error {
 }
 
 // step runs one pending step; its error is the store's or ctx's (a failed upgrade is an
-// outcome, recorded, not an error).
-func (d *Rollouts) step(ctx context.Context, r pool.Rollout, st pool.RolloutStep) error {
+// outcome, recorded, not an error); began counts the steps that reached an outcome or began.
+func (d *Rollouts) step(ctx context.Context, r pool.Rollout, st pool.RolloutStep, began *atomic.Int32) error {
+	ok, err := d.runStep(ctx, r, st)
+	if ok {
+		began.Add(1)
+	}
+	return err
+}
+
+func (d *Rollouts) runStep(ctx context.Context, r pool.Rollout, st pool.RolloutStep) (bool, error) {
+	finish := func(id int64, o store.StepOutcome) (bool, error) {
+		_, err := d.cfg.Store.FinishStep(ctx, r.ID, id, o)
+		return err == nil, err
+	}
 	a, err := d.cfg.Store.Get(ctx, st.AccountID)
 	if errors.Is(err, pool.ErrNotFound) {
-		_, err = d.cfg.Store.FinishStep(ctx, r.ID, st.AccountID, store.StepOutcome{State: pool.StepSkipped, Reason: "the account is gone"})
-		return err
+		return finish(st.AccountID, store.StepOutcome{State: pool.StepSkipped, Reason: "the account is gone"})
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if a.State != pool.StateClaimed && a.State != pool.StateDelivered {
-		_, err = d.cfg.Store.FinishStep(ctx, r.ID, a.ID, store.StepOutcome{State: pool.StepSkipped, Generation: a.Generation,
+		return finish(a.ID, store.StepOutcome{State: pool.StepSkipped, Generation: a.Generation,
 			Reason: fmt.Sprintf("the account is %s, no longer sold", a.State)})
-		return err
 	}
 	if a.Generation == r.Generation {
-		_, err = d.cfg.Store.FinishStep(ctx, r.ID, a.ID, store.StepOutcome{State: pool.StepSkipped, Generation: a.Generation,
-			Reason: "already runs the target generation"})
-		return err
+		return finish(a.ID, store.StepOutcome{State: pool.StepSkipped, Generation: a.Generation, Reason: "already runs the target generation"})
 	}
 	from, err := d.cfg.Tenants.Image(ctx, a)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		// Nothing was changed: the tenant still runs what it ran. Hold on it.
 		reason := fmt.Sprintf("reading the image it runs: %v", err)
-		_, err = d.cfg.Store.FinishStep(ctx, r.ID, a.ID, store.StepOutcome{State: pool.StepFailed, Generation: a.Generation,
+		return finish(a.ID, store.StepOutcome{State: pool.StepFailed, Generation: a.Generation,
 			Reason: reason, Event: fmt.Sprintf("upgrade to %s not started: %s", r.Generation, reason)})
-		return err
 	}
 	ok, err := d.cfg.Store.BeginStep(ctx, r.ID, a.ID, a.Generation, from)
 	if err != nil || !ok {
-		return err // paused, held or aborted meanwhile: the step stays pending
+		return false, err // paused, held or aborted meanwhile: the step stays pending
 	}
 	st.FromGeneration, st.FromImage = a.Generation, from
-	return d.upgrade(ctx, r, st, a)
+	return true, d.upgrade(ctx, r, st, a)
 }
 
 // upgrade re-images the tenant with the rollout's image and records the outcome; a failure

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -340,5 +341,28 @@ func TestRolloutResumesAfterARestart(t *testing.T) {
 		if img, _ := g.prov.Image(ctx, g.sold[0]); img != oldImage {
 			t.Fatalf("rolled back to %s", img)
 		}
+	})
+}
+
+// A tenant no longer sold when its turn comes (suspended meanwhile) is skipped, untouched; the
+// rollout still finishes.
+func TestRolloutSkipsTenantsNoLongerSold(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
+		ctx := context.Background()
+		f := newRolloutFixture(t, open, 3)
+		r := f.start(t, 1, 5, 2, "")
+		if err := f.s.SetState(ctx, f.sold[1].ID, pool.StateSuspended); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.driver(t).Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, steps := f.rollout(t, r.ID)
+		if got.State != pool.RolloutDone || got.Done != 2 || got.Skipped != 1 || steps[1].State != pool.StepSkipped ||
+			!strings.Contains(steps[1].Error, "suspended") || f.prov.Reimaged(f.sold[1].Slug) != 0 {
+			t.Fatalf("rollout %+v, steps %+v", got, steps)
+		}
+		f.upgraded(t, f.sold[0])
+		f.upgraded(t, f.sold[2])
 	})
 }
