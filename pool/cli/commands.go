@@ -392,7 +392,10 @@ func newStatus(e *Env) *cobra.Command {
 				if err := w.Flush(); err != nil {
 					return err
 				}
-				return printGenerations(ctx, e, s)
+				if err := printGenerations(ctx, e, s); err != nil {
+					return err
+				}
+				return printActiveUpgrade(ctx, e, s)
 			})
 		},
 	}

@@ -207,3 +207,18 @@ func newUpgradeSet(e *Env, action, short string) *cobra.Command {
 		},
 	}
 }
+
+// printActiveUpgrade is the rolling upgrade line of `poold status`: the active one, if any.
+func printActiveUpgrade(ctx context.Context, e *Env, s *store.Store) error {
+	id, err := s.ActiveRollout(ctx)
+	if err != nil || id == 0 {
+		return err
+	}
+	r, _, err := s.Rollout(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "\nrolling upgrade %d of tier %s to %s: %s, %d/%d done, %d failed, %d skipped (poold upgrade status)\n",
+		r.ID, r.Tier, r.Generation, r.State, r.Done, r.Total, r.Failed, r.Skipped)
+	return nil
+}

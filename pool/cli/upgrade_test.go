@@ -74,6 +74,9 @@ func TestUpgradeCommands(t *testing.T) {
 			t.Fatalf("status lacks %q:\n%s", want, text)
 		}
 	}
+	if out := h.mustRun("status"); !strings.Contains(out, "rolling upgrade 1 of tier basic to "+gen+": running, 0/3 done") {
+		t.Fatalf("status does not show the active rolling upgrade:\n%s", out)
+	}
 	if out := h.mustRun("upgrade", "pause"); !strings.Contains(out, "paused") {
 		t.Fatalf("pause: %q", out)
 	}
