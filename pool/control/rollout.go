@@ -167,6 +167,12 @@ func (d *Rollouts) finishInterrupted(ctx context.Context) error {
 			return err
 		}
 		a, err := d.cfg.Store.Get(ctx, st.AccountID)
+		if errors.Is(err, pool.ErrNotFound) {
+			if _, err := d.cfg.Store.FinishStep(ctx, r.ID, st.AccountID, store.StepOutcome{State: pool.StepSkipped, Reason: "the account is gone"}); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
