@@ -263,4 +263,3 @@ func orderOf(a pool.Account) string {
 	}
 	return id
 }
-
