@@ -66,6 +66,7 @@ type Ops interface {
 	Retire(ctx context.Context, ref string, force, now bool) (pool.Account, pool.RetireHow, error)
 	SetPaused(ctx context.Context, tier string, paused bool) error
 	Resend(ctx context.Context, orderID string) (int, error)
+	SetTier(ctx context.Context, ref, tier string) (pool.Account, pool.PlanChange, bool, error)
 	SignIn(src, token string) (bool, time.Duration)
 }
 
@@ -168,6 +169,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/accounts/{id}/retire", c.auth(c.retirePage))
 	m.HandleFunc("POST /console/accounts/{id}/retire", c.auth(c.retire))
 	m.HandleFunc("POST /console/accounts/{id}/reapply", c.auth(c.reapply))
+	m.HandleFunc("POST /console/accounts/{id}/tier", c.auth(c.setTier))
 	m.HandleFunc("POST /console/accounts/{id}/unflag", c.auth(c.unflag))
 	m.HandleFunc("POST /console/accounts/{id}/resend", c.auth(c.resendAccount))
 	m.HandleFunc("GET /console/orders", c.auth(c.ordersPage))
