@@ -104,7 +104,7 @@ func (w *PlanApplyWorker) Work(ctx context.Context, job *river.Job[jobs.PlanAppl
 			return err
 		}
 		log.Error("plan change re-apply failed for good: the account has the new tier, its tenant does not yet; re-apply it once the cause is fixed", "err", err)
-		return errors.Join(st.FinishPlanChange(ctx, c.ID, pool.PlanFailed, "", pool.Describe(err)), river.JobCancel(err))
+		return errors.Join(st.FinishPlanChange(ctx, c.ID, pool.PlanFailed, "", err.Error()), river.JobCancel(err))
 	}
 	gen := w.cfg.Tenants.Build(tier).Generation
 	if err := st.FinishPlanChange(ctx, c.ID, pool.PlanApplied, gen, ""); err != nil {
