@@ -533,6 +533,9 @@ func TestConsoleChangesPlan(t *testing.T) {
 			t.Fatalf("%s events on the page: %d", kind, n)
 		}
 	}
+	if n := eval[int](t, b, `document.querySelectorAll('#plans tr[data-state="applied"]').length`); n != 1 {
+		t.Fatalf("applied plan changes listed on the page: %d", n)
+	}
 	if sel := eval[string](t, b, `document.querySelector('#tier').value`); sel != "premium" {
 		t.Fatalf("the plan control shows %q", sel)
 	}

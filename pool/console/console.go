@@ -50,6 +50,7 @@ type Store interface {
 	RecentEvents(ctx context.Context, limit int, kinds ...pool.EventKind) ([]store.EventRow, error)
 	PoolHistory(ctx context.Context, end time.Time, step time.Duration, n int) (store.History, error)
 	AccountEvents(ctx context.Context, id int64) ([]pool.AccountEvent, error)
+	PlanChanges(ctx context.Context, accountID int64) ([]pool.PlanChange, error)
 	Unflag(ctx context.Context, id int64, detail string) (bool, error)
 	AddEvent(ctx context.Context, id int64, kind pool.EventKind, detail string) error
 	Get(ctx context.Context, id int64) (pool.Account, error)

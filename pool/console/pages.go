@@ -357,6 +357,8 @@ type accountData struct {
 	Events     []pool.AccountEvent
 	CanReapply bool
 	CanResend  bool
+	// Plans are the account's plan changes, oldest first (held ones wait for the operator).
+	Plans []pool.PlanChange
 	// CanChangeTier: a sold account (claimed, delivered, suspended) may move to another tier.
 	CanChangeTier bool
 	Tiers         []string
@@ -396,8 +398,13 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *reques
 		c.fail(w, r, rq, err)
 		return
 	}
+	plans, err := c.cfg.Store.PlanChanges(r.Context(), id)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
 	sold := a.State == pool.StateClaimed || a.State == pool.StateDelivered
-	d := accountData{A: a, Events: evs, CanReapply: sold, OrdersEnabled: c.cfg.Ops.OrdersEnabled(),
+	d := accountData{A: a, Events: evs, Plans: plans, CanReapply: sold, OrdersEnabled: c.cfg.Ops.OrdersEnabled(),
 		CanChangeTier: pool.Plannable(a.State) == nil, Tiers: c.cfg.Tiers.Names(),
 		CanResend: a.OrderID != "" && !strings.HasPrefix(a.OrderID, store.ManualOrderPrefix) &&
 			(sold || a.State == pool.StateSuspended)}
