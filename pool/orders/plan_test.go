@@ -198,5 +198,13 @@ func TestSubscriptionPriceChangesThePlanInPlace(t *testing.T) {
 		if got := reapplies(); len(got) != 2 {
 			t.Fatalf("re-applies %v after cancel", got)
 		}
+
+		// The operator resolves the held change by setting the tier the account keeps.
+		if _, changed, err := s.ChangePlan(ctx, before.ID, store.PlanRequest{Source: pool.PlanByOperator, ToTier: "basic", Tiers: testTiers}); err != nil || changed {
+			t.Fatalf("operator keeps basic: changed %v, %v", changed, err)
+		}
+		if held, err := s.HeldPlanChanges(ctx, 10); err != nil || len(held) != 0 || changes()[2].State != pool.PlanSuperseded {
+			t.Fatalf("after the operator's decision: held %v (%v), change %+v", held, err, changes()[2])
+		}
 	})
 }

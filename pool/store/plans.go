@@ -19,8 +19,8 @@ type PlanRequest struct {
 	Held   string
 	// PriceID is the Stripe price that asked for the change (empty for the operator).
 	PriceID string
-	// At is when the change was decided: the Stripe event's creation time; zero is now on the
-	// store's clock (the operator's change). A request older than the account's last decision changes nothing.
+	// At is when the change was decided: the Stripe event's creation time; zero is the
+	// operator's change, now on the store's clock and never stale. A request older than the account's last decision changes nothing.
 	At time.Time
 	// Tiers are the configured tiers: ToTier must be one, and their custom domain allowances
 	// tell a downgrade.
@@ -188,7 +188,9 @@ func (s *Store) changePlanTx(ctx context.Context, tx *sql.Tx, a pool.Account, or
 	}
 	now, at := s.nowMS(), req.At.UnixMilli()
 	if req.At.IsZero() {
-		at = now // the operator's change: now, on the store's clock
+		// The operator's change: now on the store's clock, and never older than the last
+		// decision (a Stripe event stamped ahead of this clock): the operator decides knowing it.
+		at = max(now, last)
 	}
 	decision := pool.DecidePlan(a.Tier, msTime(last), req.ToTier, time.UnixMilli(at))
 	if decision == pool.PlanStale {
