@@ -150,6 +150,9 @@ func newEnvWith(t *testing.T, s *store.Store, mutate func(*orders.Config), worke
 	if workers != nil {
 		workers(&wcfg)
 	}
+	if wcfg.Plans != nil && wcfg.Plans.Mailer == nil {
+		wcfg.Plans.Mailer = cfg.Mailer // the same Mailpit
+	}
 	pooltest.StartJobs(t, s.Driver(), wcfg)
 	return e
 }
