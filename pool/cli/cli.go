@@ -182,6 +182,7 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newSecrets(e))
 	root.AddCommand(newBusiness(e))
 	root.AddCommand(newUpgrade(e))
+	root.AddCommand(newAccounts(e))
 	return root
 }
 
