@@ -207,7 +207,9 @@ func Prepare(src, dst string, b pool.Brand) error {
 	return nil
 }
 
-func within(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator)) }
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator))
+}
 
 func copyFile(from, to string) error {
 	data, err := os.ReadFile(from)
