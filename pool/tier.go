@@ -27,6 +27,9 @@ type Tier struct {
 	CustomDomains int `yaml:"custom_domains" json:"custom_domains"`
 	// Branding enables white-label branding.
 	Branding bool `yaml:"branding" json:"branding"`
+	// StarterFlows is a directory of Langflow flow exports (*.json) imported into every new
+	// studio of the tier, as its customer (validated when the daemon starts); empty for none.
+	StarterFlows string `yaml:"starter_flows" json:"starter_flows,omitempty"`
 	// PriceID is the Stripe price that buys this tier (optional; older configs). Prefer Prices.
 	PriceID string `yaml:"price_id" json:"price_id,omitempty"`
 	// Prices are the Stripe recurring prices that buy this tier, by billing interval ("month",

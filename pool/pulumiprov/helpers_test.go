@@ -158,6 +158,8 @@ type options struct {
 	accounts    func(context.Context, int64) (pool.Account, error)
 	// companyDomain is the configured company domain.
 	companyDomain string
+	brand         func(context.Context, int64) (pool.Brand, error)
+	flows         map[string][]langflow.Flow
 }
 
 // newProvisioner builds a provisioner on the real CLI with a file backend in a temp dir.
@@ -189,7 +191,7 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		Domain:           "localhost",
 		CompanyDomain:    o.companyDomain,
 		Place:            o.place,
-		Tiers:            pool.Tiers{"basic": testTier()},
+		Tiers:            pool.Tiers{"basic": testTier(), "premium": pool.DefaultTiers()[1]},
 		Image:            testImage,
 		Revision:         "test",
 		Program:          prog,
@@ -198,6 +200,8 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		HealthTimeout:    o.health,
 		NoPluginDownload: o.noDownload,
 		Account:          o.accounts,
+		Brand:            o.brand,
+		Flows:            o.flows,
 		Docker:           dockerAccess(o.docker),
 		Log:              log,
 	})
