@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/axiestudio/tenantpool/pool"
 )
 
 // Flow is one starter flow: its name (unique per studio: the import skips a name already there)
@@ -192,4 +194,9 @@ func (g *Gate) ImportFlows(ctx context.Context, baseURL string, customer Credent
 		created++
 	}
 	return created, nil
+}
+
+// ImportAccountFlows is ImportFlows into a pool account's studio (its URL and customer login).
+func (g *Gate) ImportAccountFlows(ctx context.Context, a pool.Account, flows []Flow) (int, error) {
+	return g.ImportFlows(ctx, a.URL, Credentials{Username: a.CustomerUser, Password: a.CustomerPassword}, flows)
 }

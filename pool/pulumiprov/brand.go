@@ -41,19 +41,3 @@ func (p *Provisioner) importFlows(ctx context.Context, log *slog.Logger, a pool.
 	log.Info("starter flows imported", "created", n, "of", len(flows))
 	return nil
 }
-
-// ImportFlows imports its tier's starter flows into an existing account's studio (the
-// account_flows job, `poold tenants flows`); it creates only the flows whose names the studio
-// lacks and returns how many.
-func (p *Provisioner) ImportFlows(ctx context.Context, a pool.Account) (int, error) {
-	t, err := p.cfg.Tiers.Get(a.Tier)
-	if err != nil {
-		return 0, err
-	}
-	flows := p.cfg.Flows[t.Name]
-	if len(flows) == 0 || a.URL == "" {
-		return 0, nil
-	}
-	return p.cfg.Gate.ImportFlows(ctx, a.URL,
-		langflow.Credentials{Username: a.CustomerUser, Password: a.CustomerPassword}, flows)
-}

@@ -86,7 +86,8 @@ func TestStarterFlowsDeliveredToTheCustomer(t *testing.T) {
 		t.Fatalf("the operator got the flows: %+v", op)
 	}
 	a.State, a.URL = pool.StateDelivered, got.URL
-	n, err := p.ImportFlows(t.Context(), a)
+	gate := langflow.NewGate(langflow.GateOptions{})
+	n, err := gate.ImportAccountFlows(t.Context(), a, flows)
 	if err != nil || n != 0 || len(names()) != 2 {
 		t.Fatalf("re-delivery: %d created, %v; flows %v", n, err, names())
 	}
