@@ -76,7 +76,7 @@ func waitBatch(ctx context.Context, e *Env, s *store.Store, as []pool.Account) e
 		return err
 	}
 	if lead {
-		cfg := daemon.Config{Tiers: e.Tiers, Log: e.Log, ProvisionConcurrency: 4,
+		cfg := daemon.Config{Tiers: e.Tiers, Flows: e.Flows, Log: e.Log, ProvisionConcurrency: 4,
 			Tenants: func(ctx context.Context, s *store.Store) (pool.Tenants, error) { return e.tenants(ctx, s, 4) }}
 		if e.opts.jobs != nil {
 			e.opts.jobs(&cfg.Jobs)

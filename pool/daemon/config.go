@@ -17,6 +17,7 @@ import (
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/jobs"
+	"github.com/axiestudio/tenantpool/pool/langflow"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -34,6 +35,10 @@ type Config struct {
 	// Tenants builds what acts on tenants once the store is open. An error wrapping
 	// ErrNotConfigured makes a daemon that serves without provisioning.
 	Tenants func(ctx context.Context, s *store.Store) (pool.Tenants, error)
+	// Flows are the starter flows of each tier (by name), from the tiers' starter_flows
+	// directories: the account_flows jobs (`poold tenants flows`) import them into existing
+	// studios through each tenant's Langflow API. New studios get them from the provisioner.
+	Flows map[string][]langflow.Flow
 	// Rotate gives a customer a new password at a tenant when Tenants is not configured (the
 	// tenant's own Langflow API); nil: langflow's default gate.
 	Rotate func(ctx context.Context, a pool.Account, password string) error

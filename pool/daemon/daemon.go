@@ -105,7 +105,8 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	wcfg := control.WorkerConfig{Store: s, Tenants: tenants, Tiers: cfg.Tiers, Log: d.log,
 		ProvisionConcurrency: cfg.ProvisionConcurrency, ObserveProvision: m.ObserveProvision,
-		Registry: registry, RetryPolicy: cfg.Jobs.RetryPolicy, PollInterval: cfg.Jobs.PollInterval, ClientID: d.id}
+		Registry: registry, RetryPolicy: cfg.Jobs.RetryPolicy, PollInterval: cfg.Jobs.PollInterval, ClientID: d.id,
+		ImportFlows: cfg.importFlows(), Record: s.AddEvent}
 
 	r := routes{store: s, rec: d.rec, topUp: d.topUp, metrics: m, log: d.log, public: map[string]http.Handler{}}
 	var resend func(context.Context, string) (int, error)
@@ -367,7 +368,7 @@ func StartJobs(ctx context.Context, cfg Config, s *store.Store) (stop func(), er
 	}
 	jc, err := control.NewJobClient(s.Driver(), control.WorkerConfig{Store: s, Tenants: tenants, Tiers: cfg.Tiers, Log: cfg.Log,
 		ProvisionConcurrency: cfg.ProvisionConcurrency, Registry: cfg.Jobs.Registry, RetryPolicy: cfg.Jobs.RetryPolicy,
-		PollInterval: cfg.Jobs.PollInterval})
+		PollInterval: cfg.Jobs.PollInterval, ImportFlows: cfg.importFlows(), Record: s.AddEvent})
 	if err != nil {
 		return nil, err
 	}
