@@ -55,6 +55,9 @@ type Store interface {
 	GetOrder(ctx context.Context, id string) (store.Order, error)
 	GenerationCounts(ctx context.Context) ([]pool.GenerationCount, error)
 	StaleReserved(ctx context.Context, current map[string]string) ([]pool.Account, error)
+	Brand(ctx context.Context, id int64) (pool.Brand, error)
+	SetBrand(ctx context.Context, id int64, b pool.Brand, check func(tier string) error) (store.BrandSaved, error)
+	EnqueueFlows(ctx context.Context, tier string) (int, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -193,6 +196,9 @@ func (a *API) routes() {
 	m.HandleFunc("POST /admin/v1/claim", a.handle(a.claim))
 	m.HandleFunc("POST /admin/v1/tiers/{tier}/pause", a.handle(a.setPaused(true)))
 	m.HandleFunc("POST /admin/v1/tiers/{tier}/resume", a.handle(a.setPaused(false)))
+	m.HandleFunc("GET /admin/v1/accounts/{account}/brand", a.handle(a.getBrand))
+	m.HandleFunc("PUT /admin/v1/accounts/{account}/brand", a.handle(a.putBrand))
+	m.HandleFunc("POST /admin/v1/tiers/{tier}/flows", a.handle(a.tierFlows))
 	m.HandleFunc("GET /admin/v1/orders", a.handle(a.listOrders))
 	m.HandleFunc("POST /admin/v1/orders/{order}/resend", a.handle(a.resendOrder))
 	m.HandleFunc("GET /admin/v1/business", a.handle(a.businessJSON))

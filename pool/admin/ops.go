@@ -184,7 +184,7 @@ func StatusCode(err error) int {
 		return he.code
 	case errors.As(err, &fe):
 		return http.StatusBadRequest
-	case errors.Is(err, pool.ErrUnknownTier):
+	case errors.Is(err, pool.ErrUnknownTier), errors.Is(err, pool.ErrInvalidBrand):
 		return http.StatusBadRequest
 	case errors.Is(err, pool.ErrNotFound):
 		return http.StatusNotFound
