@@ -183,6 +183,7 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newEdge(e))
 	root.AddCommand(newSecrets(e))
 	root.AddCommand(newBusiness(e))
+	root.AddCommand(newBrand(e), newFlows(e))
 	return root
 }
 
