@@ -67,6 +67,8 @@ type Ops interface {
 	SetPaused(ctx context.Context, tier string, paused bool) error
 	Resend(ctx context.Context, orderID string) (int, error)
 	SignIn(src, token string) (bool, time.Duration)
+	Brand(ctx context.Context, ref string) (admin.BrandView, error)
+	SetBrand(ctx context.Context, ref string, b pool.Brand) (admin.BrandView, error)
 }
 
 var _ Ops = (*admin.API)(nil)
@@ -168,6 +170,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/accounts/{id}/retire", c.auth(c.retirePage))
 	m.HandleFunc("POST /console/accounts/{id}/retire", c.auth(c.retire))
 	m.HandleFunc("POST /console/accounts/{id}/reapply", c.auth(c.reapply))
+	m.HandleFunc("POST /console/accounts/{id}/brand", c.auth(c.saveBrand))
 	m.HandleFunc("POST /console/accounts/{id}/unflag", c.auth(c.unflag))
 	m.HandleFunc("POST /console/accounts/{id}/resend", c.auth(c.resendAccount))
 	m.HandleFunc("GET /console/orders", c.auth(c.ordersPage))

@@ -349,6 +349,10 @@ type accountData struct {
 	CanReapply    bool
 	CanResend     bool
 	OrdersEnabled bool
+	// CanBrand: the account's tier includes branding and the account is not retired or failed;
+	// Brand is its saved brand.
+	CanBrand bool
+	Brand    pool.Brand
 }
 
 func (c *Console) accountID(r *http.Request) (int64, error) {
@@ -379,6 +383,14 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *reques
 	d := accountData{A: a, Events: evs, CanReapply: sold, OrdersEnabled: c.cfg.Ops.OrdersEnabled(),
 		CanResend: a.OrderID != "" && !strings.HasPrefix(a.OrderID, store.ManualOrderPrefix) &&
 			(sold || a.State == pool.StateSuspended)}
+	if t, err := c.cfg.Tiers.Get(a.Tier); err == nil && t.Branding && a.State != pool.StateRetired && a.State != pool.StateFailed {
+		v, err := c.cfg.Ops.Brand(r.Context(), strconv.FormatInt(id, 10))
+		if err != nil {
+			c.fail(w, r, rq, err)
+			return
+		}
+		d.CanBrand, d.Brand = true, v.Brand
+	}
 	c.render(w, rq, "account", page{Title: "Account " + a.Slug, Nav: "accounts", Data: d})
 }
 
@@ -429,6 +441,35 @@ func (c *Console) retire(w http.ResponseWriter, r *http.Request, rq *request) {
 	msg := acc.Slug + " retired: its tenant is being destroyed."
 	if how == pool.RetireAfterGrace {
 		msg = fmt.Sprintf("%s suspended: its tenant is stopped and will be destroyed at %s.", acc.Slug, acc.RetireAt.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	c.redirect(w, r, rq, fmt.Sprintf("/console/accounts/%d", id), msg)
+}
+
+// saveBrand saves the account's brand from the form (empty fields remove theirs) through the
+// admin API's operation: a sold tenant's re-apply is enqueued with it. Refused values change
+// nothing and are shown with what to correct.
+func (c *Console) saveBrand(w http.ResponseWriter, r *http.Request, rq *request) {
+	id, err := c.accountID(r)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	f := r.PostForm
+	b := pool.Brand{Name: f.Get("name"), Logo: f.Get("logo"), Color: f.Get("color")}
+	if f.Get("clear") != "" {
+		b = pool.Brand{}
+	}
+	v, err := c.cfg.Ops.SetBrand(r.Context(), strconv.FormatInt(id, 10), b)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	msg := v.Account + ": brand saved. Its tenant gets it when it is next provisioned or resumed."
+	switch {
+	case v.Reapply:
+		msg = v.Account + ": brand saved; its tenant is being re-applied (the studio restarts with it)."
+	case v.Brand.IsZero() && !v.Reapply:
+		msg = v.Account + ": brand removed."
 	}
 	c.redirect(w, r, rq, fmt.Sprintf("/console/accounts/%d", id), msg)
 }
