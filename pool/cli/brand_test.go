@@ -119,3 +119,16 @@ func TestBrandAndFlowsCommands(t *testing.T) {
 		t.Fatalf("a bad starter flow was accepted: %v", err)
 	}
 }
+
+// config check names each tier's starter flows.
+func TestConfigCheckNamesStarterFlows(t *testing.T) {
+	h := newHarness(t)
+	h.real = true
+	h.env["POOL_CONFIG"] = brandConfig(t, `{"name":"Hello","data":{"nodes":[],"edges":[]}}`)
+	h.env["POOL_LANGFLOW_IMAGE"] = "langflowai/langflow:1.5.0@sha256:" + strings.Repeat("ab", 32)
+	h.env["TENANTPOOL_PULUMI"] = writeFile(t, "pulumi", "#!/bin/sh\necho 'error: config check must not run the Pulumi CLI' >&2\nexit 3\n")
+	out, err := h.run(context.Background(), "config", "check")
+	if err != nil || !strings.Contains(out, "configuration ok") || !strings.Contains(out, "tier premium: 1 starter flow(s)") || strings.Contains(out, "tier basic:") {
+		t.Fatalf("config check = %q, %v", out, err)
+	}
+}
