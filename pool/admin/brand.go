@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/axiestudio/tenantpool/pool"
 )
@@ -15,14 +14,6 @@ type BrandView struct {
 	Brand   pool.Brand `json:"brand"`
 	// Reapply (after a save): the tenant is sold and running, and its re-apply is enqueued.
 	Reapply bool `json:"reapply,omitempty"`
-}
-
-// account resolves an id or a slug.
-func (a *API) account(ctx context.Context, ref string) (pool.Account, error) {
-	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
-		return a.store.Get(ctx, id)
-	}
-	return a.store.GetBySlug(ctx, ref)
 }
 
 // Brand returns an account's (by id or slug) white-label settings.

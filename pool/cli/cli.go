@@ -184,6 +184,7 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newSecrets(e))
 	root.AddCommand(newBusiness(e))
 	root.AddCommand(newBrand(e), newFlows(e))
+	root.AddCommand(newAccounts(e))
 	return root
 }
 

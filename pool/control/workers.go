@@ -45,6 +45,9 @@ type WorkerConfig struct {
 	// Record, if set, adds an entry to an account's history (store.AddEvent): the outcome of a
 	// re-apply after a settings change.
 	Record func(ctx context.Context, id int64, kind pool.EventKind, detail string) error
+	// Plans, if set, works the plan change jobs (re-apply on a new tier, downgrade notices,
+	// detaching custom domains beyond the allowance).
+	Plans *PlanConfig
 	// Configure, if set, may add workers and queues (e.g. the orders') before the client is
 	// built.
 	Configure func(*river.Workers, map[string]river.QueueConfig)
@@ -79,6 +82,11 @@ func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.
 	river.AddWorker(workers, &RetireAfterGraceWorker{cfg: cfg})
 	river.AddWorker(workers, &ReapplyWorker{cfg: cfg})
 	river.AddWorker(workers, &FlowsWorker{cfg: cfg})
+	if cfg.Plans != nil {
+		river.AddWorker(workers, &PlanApplyWorker{cfg: cfg})
+		river.AddWorker(workers, &PlanNoticeWorker{cfg: cfg})
+		river.AddWorker(workers, &PlanDetachWorker{cfg: cfg})
+	}
 	queues := map[string]river.QueueConfig{
 		jobs.QueueTeardown:  {MaxWorkers: cfg.ProvisionConcurrency},
 		jobs.QueueProvision: {MaxWorkers: cfg.ProvisionConcurrency},

@@ -19,7 +19,7 @@ func TestBrandReachesTheSpec(t *testing.T) {
 		1: {Name: "Acme Flows", Logo: "https://cdn.acme.example/l.svg", Color: "#ff6600"},
 		2: {Name: "Sneaky Basic"},
 	}
-	p, _ := newProvisioner(t, ts, options{brand: func(_ context.Context, id int64) (pool.Brand, error) {
+	p, _ := newProvisioner(t, ts, options{tiers: pool.Tiers{"basic": testTier(), "premium": pool.DefaultTiers()[1]}, brand: func(_ context.Context, id int64) (pool.Brand, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return brands[id], nil

@@ -160,6 +160,7 @@ type options struct {
 	companyDomain string
 	brand         func(context.Context, int64) (pool.Brand, error)
 	flows         map[string][]langflow.Flow
+	tiers         pool.Tiers // nil: basic only
 }
 
 // newProvisioner builds a provisioner on the real CLI with a file backend in a temp dir.
@@ -174,6 +175,9 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 	}
 	if o.health == 0 {
 		o.health = time.Minute
+	}
+	if o.tiers == nil {
+		o.tiers = pool.Tiers{"basic": testTier()}
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -191,7 +195,7 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		Domain:           "localhost",
 		CompanyDomain:    o.companyDomain,
 		Place:            o.place,
-		Tiers:            pool.Tiers{"basic": testTier(), "premium": pool.DefaultTiers()[1]},
+		Tiers:            o.tiers,
 		Image:            testImage,
 		Revision:         "test",
 		Program:          prog,
