@@ -29,9 +29,9 @@ type AutoReady struct {
 
 // Auto defaults and bounds.
 const (
-	DefaultAutoWindow      = 6 * time.Hour
+	DefaultAutoWindow      = 3 * time.Hour
 	DefaultAutoBurstWindow = time.Hour
-	DefaultAutoMargin      = 2.0
+	DefaultAutoMargin      = 1.5
 	MinAutoWindow          = time.Minute
 	MaxAutoWindow          = 30 * 24 * time.Hour
 	MaxAutoMargin          = 10.0
