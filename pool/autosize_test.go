@@ -9,9 +9,9 @@ import (
 )
 
 func TestReadyTarget(t *testing.T) {
-	auto := Tier{Name: "basic", MinReady: 2, MaxTotal: 20, MaxInFlight: 3, MemoryMB: 512, CPUs: 1, Ready: ReadyAuto}
+	auto := Tier{Name: "basic", MinReady: 2, MaxTotal: 20, MaxInFlight: 3, MemoryMB: 512, CPUs: 1, Ready: ReadyAuto, AutoReady: AutoReady{Margin: 2}}
 	fixed := auto
-	fixed.Ready = ""
+	fixed.Ready, fixed.AutoReady = "", AutoReady{}
 	h := time.Hour
 	tests := []struct {
 		name string

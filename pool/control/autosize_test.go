@@ -62,18 +62,18 @@ func TestReconcileAutoTarget(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// 12 sales in the last hour × 0.5 h p95 = 6, + ⌈2 × √6⌉ = 5: target 11; 1 ready.
+		// 12 sales in the last hour × 0.5 h p95 = 6, + ⌈1.5 × √6⌉ = 4: target 10; 1 ready.
 		want := pool.ReadyTarget(tiers["basic"], pool.Demand{Window: pool.DefaultAutoWindow, BurstWindow: time.Hour,
 			Sales: 12, BurstSales: 12, LeadP95: 30 * time.Minute, LeadSamples: 13})
-		if want.Ready != 11 {
+		if want.Ready != 10 {
 			t.Fatalf("target %+v", want)
 		}
 		plans, err = r.ReconcileOnce(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if plans[0].Create != 10 || plans[1].Create != 0 {
-			t.Fatalf("pass after the sales %+v, want basic 10 (target 11, 1 ready), premium 0 (fixed, 1 in flight)", plans)
+		if plans[0].Create != 9 || plans[1].Create != 0 {
+			t.Fatalf("pass after the sales %+v, want basic 9 (target 10, 1 ready), premium 0 (fixed, 1 in flight)", plans)
 		}
 		// Idempotent: the in-flight ones count.
 		if plans, err = r.ReconcileOnce(ctx); err != nil || !plans[0].Empty() {

@@ -91,3 +91,56 @@ func (s *Store) HostLoads(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// TierLoads reads what the capacity signal needs of every tier (pool.PlanCapacity): its ready
+// accounts (every origin), the pool's in-flight ones (origins pool and order) and its Demand.
+func (s *Store) TierLoads(ctx context.Context, now time.Time, tiers pool.Tiers) (map[string]pool.TierLoad, error) {
+	ds, err := s.Demand(ctx, now, tiers)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]pool.TierLoad, len(tiers))
+	for name, d := range ds {
+		out[name] = pool.TierLoad{Demand: d}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT tier, state, COUNT(*) FROM accounts
+		WHERE state = 'ready' OR (state = 'provisioning' AND origin <> 'batch') GROUP BY tier, state`)
+	if err != nil {
+		return nil, fmt.Errorf("tier loads: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tier, state string
+		var n int
+		if err := rows.Scan(&tier, &state, &n); err != nil {
+			return nil, fmt.Errorf("tier loads: %w", err)
+		}
+		l, ok := out[tier]
+		if !ok {
+			continue // a tier no longer configured
+		}
+		if state == string(pool.StateReady) {
+			l.Ready = n
+		} else {
+			l.InFlight = n
+		}
+		out[tier] = l
+	}
+	return out, rows.Err()
+}
+
+// Capacity is the capacity report (pool.PlanCapacity) at now: the tiers' loads and demand and
+// the hosts' loads, read from the store; hosts nil means unknown.
+func (s *Store) Capacity(ctx context.Context, now time.Time, tiers pool.Tiers, hosts []pool.HostCapacity) (pool.Capacity, error) {
+	loads, err := s.TierLoads(ctx, now, tiers)
+	if err != nil {
+		return pool.Capacity{}, err
+	}
+	var hostLoads map[string]int
+	if hosts != nil {
+		if hostLoads, err = s.HostLoads(ctx); err != nil {
+			return pool.Capacity{}, err
+		}
+	}
+	return pool.PlanCapacity(tiers, loads, hosts, hostLoads), nil
+}

@@ -19,7 +19,7 @@ import (
 func TestDemandAndHostLoads(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(quartz.Clock) *store.Store) {
 		ctx := context.Background()
-		clock := quartz.NewMock(t)
+		clock := quartz.NewMock(t).WithLogger(quartz.NoOpLogger)
 		start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 		clock.Set(start)
 		s := open(clock)
@@ -87,8 +87,8 @@ func TestDemandAndHostLoads(t *testing.T) {
 		if p := d["premium"]; p.Sales != 0 || p.LeadSamples != 0 || p.Window != pool.DefaultAutoWindow || p.BurstWindow != pool.DefaultAutoBurstWindow {
 			t.Fatalf("premium demand %+v", p)
 		}
-		// The target that follows: max(6/4h, 2/0.5h) = 4 sales/h × 19/60 h = 1.27 → 2, + ⌈2 × √1.27⌉ = 3.
-		if got := pool.ReadyTarget(tiers["basic"], d["basic"]); got.Ready != 5 {
+		// The target that follows: max(6/4h, 2/0.5h) = 4 sales/h × 19/60 h = 1.27 → 2, + ⌈1.5 × √1.27⌉ = 2.
+		if got := pool.ReadyTarget(tiers["basic"], d["basic"]); got.Ready != 4 {
 			t.Fatalf("target %+v", got)
 		}
 
@@ -99,6 +99,22 @@ func TestDemandAndHostLoads(t *testing.T) {
 		// h1: 10 pool + 1 batch, h2: 10 (claimed ones included), "": the premium provisioning one.
 		if len(loads) != 3 || loads["h1"] != 11 || loads["h2"] != 10 || loads[""] != 1 {
 			t.Fatalf("host loads %v", loads)
+		}
+		tl, err := s.TierLoads(ctx, now, tiers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// basic: 20 + 1 batch ready, 9 sold; premium: one in flight, one failed.
+		if tl["basic"].Ready != 12 || tl["basic"].InFlight != 0 || tl["basic"].Demand != want || tl["premium"].Ready != 0 || tl["premium"].InFlight != 1 {
+			t.Fatalf("tier loads %+v", tl)
+		}
+		c, err := s.Capacity(ctx, now, tiers, []pool.HostCapacity{{Name: "h1", Capacity: 12}, {Name: "h2", Capacity: 20}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// free: (12 − 11) + (20 − 10) − 1 unplaced = 10 of 32.
+		if c.Free != 10 || c.Total != 32 || c.Exhausted || len(c.Tiers) != 2 || c.Tiers[0].Target.Ready != 4 {
+			t.Fatalf("capacity %+v", c)
 		}
 	})
 }
