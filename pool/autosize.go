@@ -149,7 +149,7 @@ func ReadyTarget(t Tier, d Demand) Target {
 	}
 	raw := int(math.Ceil(expected-1e-9)) + margin
 	n := min(max(raw, t.MinReady), t.MaxTotal)
-	why := fmt.Sprintf("%.1f sales/h (last %s) × %.2g h p95 + %d margin", rate, shortDuration(over), d.LeadP95.Hours(), margin)
+	why := fmt.Sprintf("%.1f sales/h (last %s) × %.2g h p95 + %d margin", rate, ShortDuration(over), d.LeadP95.Hours(), margin)
 	switch {
 	case raw < t.MinReady:
 		why = fmt.Sprintf("target %d: min_ready (auto %d: %s)", n, raw, why)
@@ -161,8 +161,8 @@ func ReadyTarget(t Tier, d Demand) Target {
 	return Target{Ready: n, Auto: true, Rate: rate, Lead: d.LeadP95, Margin: margin, Why: why}
 }
 
-// shortDuration renders 1h0m0s as "1h", 30m0s as "30m", 1h30m0s as "1h30m".
-func shortDuration(d time.Duration) string {
+// ShortDuration renders a duration for people: 1h0m0s as "1h", 30m0s as "30m", 1h30m0s as "1h30m".
+func ShortDuration(d time.Duration) string {
 	s := d.String()
 	for _, suf := range []string{"m0s", "h0m"} {
 		if len(s) > len(suf) && s[len(s)-len(suf):] == suf {

@@ -88,13 +88,13 @@ func PlanCapacity(tiers Tiers, loads map[string]TierLoad, hosts []HostCapacity, 
 			r.Short, r.Why = true, fmt.Sprintf("hosts have room for %d of the %d accounts the pool needs", c.Free, r.Need)
 		case r.Estimate > r.Within:
 			r.Short, r.Why = true, fmt.Sprintf("refill takes ~%s (%d missing, %d at a time, %s p95 each) > refill_within %s",
-				shortDuration(r.Estimate.Round(time.Minute)), missing, t.MaxInFlight, shortDuration(l.Demand.LeadP95.Round(time.Minute)), shortDuration(r.Within))
+				ShortDuration(r.Estimate.Round(time.Minute)), missing, t.MaxInFlight, ShortDuration(l.Demand.LeadP95.Round(time.Minute)), ShortDuration(r.Within))
 		case missing == 0:
 			r.Why = "at target"
 		case !r.Measured:
 			r.Why = fmt.Sprintf("%d missing; no provisioning time measured yet", missing)
 		default:
-			r.Why = fmt.Sprintf("refill in ~%s (%d missing)", shortDuration(r.Estimate.Round(time.Minute)), missing)
+			r.Why = fmt.Sprintf("refill in ~%s (%d missing)", ShortDuration(r.Estimate.Round(time.Minute)), missing)
 		}
 		c.Tiers = append(c.Tiers, r)
 	}

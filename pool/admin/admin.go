@@ -55,6 +55,7 @@ type Store interface {
 	GetOrder(ctx context.Context, id string) (store.Order, error)
 	GenerationCounts(ctx context.Context) ([]pool.GenerationCount, error)
 	StaleReserved(ctx context.Context, current map[string]string) ([]pool.Account, error)
+	Capacity(ctx context.Context, now time.Time, tiers pool.Tiers, hosts []pool.HostCapacity) (pool.Capacity, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -87,7 +88,10 @@ type Config struct {
 	// Business computes the business figures (GET /admin/v1/business and business.csv); nil:
 	// those answer 503.
 	Business Business
-	// Now is the clock of the failure limit (tests); nil: time.Now.
+	// Hosts lists the Docker hosts and their capacity, for the capacity signal (Capacity,
+	// Status); nil, empty or failing: the hosts' capacity is unknown.
+	Hosts func(ctx context.Context) ([]pool.HostCapacity, error)
+	// Now is the clock of the failure limit and of the sales windows (tests); nil: time.Now.
 	Now func() time.Time
 	Log *slog.Logger
 }
@@ -106,6 +110,8 @@ type API struct {
 	business Business
 	log      *slog.Logger
 	mux      *http.ServeMux
+	hosts    func(ctx context.Context) ([]pool.HostCapacity, error)
+	now      func() time.Time
 }
 
 // CheckTokens validates admin tokens: at least one, each MinTokenLen long or more, of at least
@@ -165,7 +171,10 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, tenants: cfg.Tenants, trigger: cfg.Trigger,
-		grace: cfg.Grace, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, log: cfg.Log}
+		grace: cfg.Grace, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, log: cfg.Log, hosts: cfg.Hosts, now: cfg.Now}
+	if a.now == nil {
+		a.now = time.Now
+	}
 	if a.grace <= 0 {
 		a.grace = pool.DefaultSuspendGrace
 	}
