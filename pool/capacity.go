@@ -21,6 +21,9 @@ type Refill struct {
 	Tier   string
 	Target Target
 	Ready  int
+	// Rate is the tier's sales per hour and Lead its p95 provisioning time (fixed tiers too).
+	Rate float64
+	Lead time.Duration
 	// Need is how many new containers the pool still has to make (target − ready − in flight).
 	Need int
 	// Estimate is the time to bring the ready count up to the target: the accounts missing,
@@ -81,6 +84,7 @@ func PlanCapacity(tiers Tiers, loads map[string]TierLoad, hosts []HostCapacity, 
 			r.Estimate = time.Duration(waves) * l.Demand.LeadP95
 		}
 		rate, _ := l.Demand.Rate()
+		r.Rate, r.Lead = rate, l.Demand.LeadP95
 		c.Rate += rate
 		need += r.Need
 		switch {

@@ -60,6 +60,7 @@ var _ Store = (*store.Store)(nil)
 // Ops are the operator's operations shared with the JSON admin API (*admin.API).
 type Ops interface {
 	Status(ctx context.Context) ([]admin.TierStatus, error)
+	Capacity(ctx context.Context) (pool.Capacity, error)
 	OrdersEnabled() bool
 	CreateBatch(ctx context.Context, tier, prefix string, count int) ([]pool.Account, error)
 	Export(ctx context.Context, tier string, count int, all bool) ([]byte, []pool.Account, error)

@@ -82,7 +82,10 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, rq *request) {
 // --- pool ---
 
 type poolData struct {
-	Tiers         []admin.TierStatus
+	Tiers []admin.TierStatus
+	// Capacity: the tiers whose pool cannot be refilled in time are warned about above the
+	// table, with the hosts' forecast.
+	Capacity      pool.Capacity
 	States        []pool.State
 	Day, Month    chart
 	OrdersEnabled bool
@@ -91,6 +94,11 @@ type poolData struct {
 func (c *Console) poolPage(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
 	rows, err := c.cfg.Ops.Status(ctx)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	capacity, err := c.cfg.Ops.Capacity(ctx)
 	if err != nil {
 		c.fail(w, r, rq, err)
 		return
@@ -106,7 +114,7 @@ func (c *Console) poolPage(w http.ResponseWriter, r *http.Request, rq *request) 
 		c.fail(w, r, rq, err)
 		return
 	}
-	d := poolData{Tiers: rows, States: pool.States, OrdersEnabled: c.cfg.Ops.OrdersEnabled(),
+	d := poolData{Tiers: rows, Capacity: capacity, States: pool.States, OrdersEnabled: c.cfg.Ops.OrdersEnabled(),
 		Day:   chartOf("Ready accounts and sales, last 24 hours", day.Ready, day.Sales, day.Start, day.Step, "Jan 2 15:04"),
 		Month: chartOf("Ready accounts and sales, last 30 days", month.Ready, month.Sales, month.Start, month.Step, "Jan 2")}
 	c.render(w, rq, "pool", page{Title: "Pool", Nav: "pool", Data: d})
