@@ -183,6 +183,10 @@ func simulate(tr simTrace, tier Tier) simResult {
 		next       int
 		idleMinute float64
 		cfg        = DefaultPlanConfig()
+		measured   int           // len(leadTimes) when p95 was computed
+		p95        time.Duration // of the last 100 lead times
+		last       TierSnapshot  // the last snapshot planned
+		idle       bool          // its plan changed nothing
 	)
 	for now := start; now.Before(start.Add(time.Duration(tr.days) * 24 * time.Hour)); now = now.Add(step) {
 		// Provisioning that ended by now: to a waiting buyer first, else to the pool.
@@ -219,27 +223,36 @@ func simulate(tr simTrace, tier Tier) simResult {
 			waiting++
 			inFlight = append(inFlight, building{now, now.Add(lead())})
 		}
-		// Reconcile.
-		a := tier.AutoReady.Effective()
-		d := Demand{Window: a.Window, BurstWindow: a.BurstWindow}
-		for i := len(claims) - 1; i >= 0 && claims[i].After(now.Add(-a.Window)); i-- {
-			d.Sales++
-			if claims[i].After(now.Add(-a.BurstWindow)) {
-				d.BurstSales++
+		// Reconcile. Only an auto tier reads the demand (as the reconciler does); the p95 is
+		// recomputed when a provisioning ended. Plan is pure: on the same snapshot as the last
+		// minute's, whose plan changed nothing, it is not run again.
+		d := Demand{}
+		if tier.Auto() {
+			a := tier.AutoReady.Effective()
+			d.Window, d.BurstWindow = a.Window, a.BurstWindow
+			for i := len(claims) - 1; i >= 0 && claims[i].After(now.Add(-a.Window)); i-- {
+				d.Sales++
+				if claims[i].After(now.Add(-a.BurstWindow)) {
+					d.BurstSales++
+				}
 			}
-		}
-		if n := len(leadTimes); n > 0 {
-			recent := slices.Clone(leadTimes[max(0, n-100):])
-			slices.Sort(recent)
-			d.LeadP95, d.LeadSamples = recent[int(math.Ceil(float64(len(recent))*0.95))-1], len(recent)
-		}
-		// On-demand accounts a buyer waits for are in flight but not the pool's stock.
-		snap := Snapshot{tier.Name: {Ready: ready, Provisioning: len(inFlight), Demand: d}}
-		for _, p := range Plan(snap, tiers, cfg, now) {
-			for range p.Create {
-				inFlight = append(inFlight, building{now, now.Add(lead())})
+			if n := len(leadTimes); n != measured {
+				recent := slices.Clone(leadTimes[max(0, n-100):])
+				slices.Sort(recent)
+				p95, measured = recent[int(math.Ceil(float64(len(recent))*0.95))-1], n
 			}
-			ready -= p.Retire
+			d.LeadP95, d.LeadSamples = p95, min(len(leadTimes), 100)
+		}
+		snap := TierSnapshot{Ready: ready, Provisioning: len(inFlight), Demand: d}
+		if !idle || snap.Ready != last.Ready || snap.Provisioning != last.Provisioning || snap.Demand != last.Demand {
+			idle, last = true, snap
+			for _, p := range Plan(Snapshot{tier.Name: snap}, tiers, cfg, now) {
+				for range p.Create {
+					inFlight = append(inFlight, building{now, now.Add(lead())})
+				}
+				ready -= p.Retire
+				idle = idle && p.Empty()
+			}
 		}
 		if now.Sub(start) >= warmup {
 			idleMinute += float64(ready + max(len(inFlight)-waiting, 0))
