@@ -139,7 +139,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		}
 		r.admin = api.Handler()
 		con, err := console.New(console.Config{Store: s, Ops: api, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tenants: tenants,
-			Trigger: d.rec.Trigger, Secure: cfg.AdminTLS.Enabled(), IdleTimeout: cfg.ConsoleIdle, Log: d.log.With("component", "console")})
+			Business: biz, Trigger: d.rec.Trigger, Secure: cfg.AdminTLS.Enabled(), IdleTimeout: cfg.ConsoleIdle, Log: d.log.With("component", "console")})
 		if err != nil {
 			return nil, err
 		}
