@@ -18,7 +18,8 @@ import (
 )
 
 // The pool page shows each tier's ready target and why, and warns about a tier whose pool the
-// hosts cannot refill, with the hosts' forecast; a tier that can be refilled gets no warning.
+// hosts cannot refill, with the hosts' forecast (the health page too); a tier that can be
+// refilled gets no warning.
 func TestConsoleCapacityWarning(t *testing.T) {
 	f := startDaemon(t, func(c *daemon.Config) {
 		c.Tiers = pool.Tiers{
@@ -75,6 +76,12 @@ func TestConsoleCapacityWarning(t *testing.T) {
 	if got := text(t, b, `tr[data-tier="basic"] td.target`); !strings.Contains(got, "target 5: 4.0 sales/h (last 1h) × 0.5 h p95 + 3 margin") {
 		t.Fatalf("basic's target: %q", got)
 	}
+	// The health page says the same.
+	run(t, b, chromedp.Navigate(f.base+"/console/health"), chromedp.WaitVisible(chromedp.CSS(`[data-capacity-warning="basic"]`)))
+	if got := text(t, b, `#forecast`); got != "hosts: 0 of 3 places free: not enough for the pools' refill" {
+		t.Fatalf("health page forecast: %q", got)
+	}
+	run(t, b, chromedp.Navigate(f.base+"/console/pool"), chromedp.WaitVisible(chromedp.CSS("#tiers")))
 	if got := text(t, b, `tr[data-tier="premium"] td.target`); !strings.Contains(got, "target 0: min_ready (fixed)") || !strings.Contains(got, "at target") {
 		t.Fatalf("premium's target: %q", got)
 	}

@@ -612,6 +612,7 @@ func (c *Console) resendOrder(w http.ResponseWriter, r *http.Request, rq *reques
 type healthData struct {
 	Rows      []store.AccountRow
 	Reapplies []store.EventRow
+	Capacity  pool.Capacity // the pools that cannot be refilled in time, and the hosts' forecast
 }
 
 func (c *Console) healthPage(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -625,7 +626,12 @@ func (c *Console) healthPage(w http.ResponseWriter, r *http.Request, rq *request
 		c.fail(w, r, rq, err)
 		return
 	}
-	c.render(w, rq, "health", page{Title: "Health", Nav: "health", Data: healthData{Rows: rows, Reapplies: evs}})
+	capacity, err := c.cfg.Ops.Capacity(r.Context())
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	c.render(w, rq, "health", page{Title: "Health", Nav: "health", Data: healthData{Rows: rows, Reapplies: evs, Capacity: capacity}})
 }
 
 // --- export ---
