@@ -11,13 +11,18 @@ import (
 )
 
 // LeadSamples is how many of a tier's most recently ready accounts the p95 provisioning time
-// is measured over.
-const LeadSamples = 100
+// is measured over, within LeadHorizon: older provisioning times say little about today's, and
+// the horizon bounds the read of a tier with few accounts to a month of the ready_at index,
+// not the whole history.
+const (
+	LeadSamples = 100
+	LeadHorizon = 30 * 24 * time.Hour
+)
 
 // Demand reads, per tier, what its ready target and capacity signal are computed from: the
 // accounts claimed within the tier's sales windows ending at now (auto.window and
 // auto.burst_window, their defaults for a fixed tier) and the p95 created → ready time of its
-// last LeadSamples ready accounts of origin pool or order (an operator batch waits in its queue,
+// last LeadSamples ready accounts (within LeadHorizon) of origin pool or order (an operator batch waits in its queue,
 // which is not the pool's provisioning time). Both reads are bounded ranges of the claimed_at
 // and ready_at indexes, whatever the history's size.
 func (s *Store) Demand(ctx context.Context, now time.Time, tiers pool.Tiers) (map[string]pool.Demand, error) {
@@ -28,7 +33,7 @@ func (s *Store) Demand(ctx context.Context, now time.Time, tiers pool.Tiers) (ma
 	}
 	defer tx.Rollback()
 	count := s.rebind(`SELECT COUNT(*) FROM accounts WHERE claimed_at <> 0 AND claimed_at > ? AND tier = ?`)
-	lead := s.rebind(`SELECT ready_at - created_at FROM accounts WHERE ready_at <> 0 AND tier = ? AND origin <> 'batch'
+	lead := s.rebind(`SELECT ready_at - created_at FROM accounts WHERE ready_at <> 0 AND ready_at > ? AND tier = ? AND origin <> 'batch'
 		ORDER BY ready_at DESC LIMIT ?`)
 	for _, name := range tiers.Names() {
 		a := tiers[name].AutoReady.Effective()
@@ -39,7 +44,7 @@ func (s *Store) Demand(ctx context.Context, now time.Time, tiers pool.Tiers) (ma
 		if err := tx.QueryRowContext(ctx, count, now.Add(-d.BurstWindow).UnixMilli(), name).Scan(&d.BurstSales); err != nil {
 			return nil, fmt.Errorf("demand %s: %w", name, err)
 		}
-		rows, err := tx.QueryContext(ctx, lead, name, LeadSamples)
+		rows, err := tx.QueryContext(ctx, lead, now.Add(-LeadHorizon).UnixMilli(), name, LeadSamples)
 		if err != nil {
 			return nil, fmt.Errorf("demand %s: %w", name, err)
 		}

@@ -84,6 +84,10 @@ func TestDemandAndHostLoads(t *testing.T) {
 		if d["basic"] != want {
 			t.Fatalf("basic demand %+v, want %+v", d["basic"], want)
 		}
+		// A month later the provisioning times are past the horizon: nothing measured.
+		if late, err := s.Demand(ctx, now.Add(store.LeadHorizon), tiers); err != nil || late["basic"].LeadSamples != 0 || late["basic"].Sales != 0 {
+			t.Fatalf("demand a month later %+v %v", late["basic"], err)
+		}
 		if p := d["premium"]; p.Sales != 0 || p.LeadSamples != 0 || p.Window != pool.DefaultAutoWindow || p.BurstWindow != pool.DefaultAutoBurstWindow {
 			t.Fatalf("premium demand %+v", p)
 		}
