@@ -158,6 +158,7 @@ type options struct {
 	accounts    func(context.Context, int64) (pool.Account, error)
 	// companyDomain is the configured company domain.
 	companyDomain string
+	tiers         pool.Tiers // nil: basic only
 }
 
 // newProvisioner builds a provisioner on the real CLI with a file backend in a temp dir.
@@ -172,6 +173,9 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 	}
 	if o.health == 0 {
 		o.health = time.Minute
+	}
+	if o.tiers == nil {
+		o.tiers = pool.Tiers{"basic": testTier()}
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -189,7 +193,7 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		Domain:           "localhost",
 		CompanyDomain:    o.companyDomain,
 		Place:            o.place,
-		Tiers:            pool.Tiers{"basic": testTier()},
+		Tiers:            o.tiers,
 		Image:            testImage,
 		Revision:         "test",
 		Program:          prog,
