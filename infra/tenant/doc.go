@@ -39,4 +39,11 @@
 // traffic between tenant containers, while the edge proxy, in the host's network namespace, still
 // reaches each container's bridge address. No port is published, so a tenant is reachable only
 // through the proxy, by its hostnames.
+//
+// # Branding
+//
+// Spec.Branding (premium and up; the account's settings, pool.Brand) reaches the container as
+// TENANTPOOL_BRAND_APP_NAME, TENANTPOOL_BRAND_LOGO_URL and TENANTPOOL_BRAND_PRIMARY_COLOR. Stock
+// Langflow ignores them: the project's image layer (infra/cmd/langflow-brand) applies them to the
+// studio's frontend before Langflow starts.
 package tenant

@@ -3,12 +3,10 @@ package tenant
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"path"
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
@@ -85,11 +83,12 @@ type Spec struct {
 	StarterFlows map[string]string
 }
 
-// Branding is white-label configuration the container receives as TENANTPOOL_BRAND_* variables.
+// Branding is white-label configuration the container receives as TENANTPOOL_BRAND_* variables;
+// the project's image layer (infra/cmd/langflow-brand) applies them to the studio's frontend.
 type Branding struct {
 	// AppName replaces "Langflow" in the UI (at most 64 characters).
 	AppName string
-	// LogoURL is an https URL of the logo.
+	// LogoURL is an https URL of the logo, or a small data URL (pool.Brand's rules).
 	LogoURL string
 	// PrimaryColor is a #rrggbb colour.
 	PrimaryColor string
@@ -114,25 +113,15 @@ func (b Branding) Env() []string {
 }
 
 var (
-	colorRE    = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 	operatorRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$`)
 	flowFileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.json$`)
 )
 
 func (b Branding) validate() []error {
-	var errs []error
-	if len(b.AppName) > 64 || strings.IndexFunc(b.AppName, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-		errs = append(errs, errors.New("branding: app name must be at most 64 printable characters"))
+	if err := (pool.Brand{Name: b.AppName, Logo: b.LogoURL, Color: b.PrimaryColor}).Validate(); err != nil {
+		return []error{fmt.Errorf("branding: %w", err)}
 	}
-	if b.LogoURL != "" {
-		if u, err := url.Parse(b.LogoURL); err != nil || u.Scheme != "https" || u.Host == "" {
-			errs = append(errs, fmt.Errorf("branding: logo URL %q must be an https URL", b.LogoURL))
-		}
-	}
-	if b.PrimaryColor != "" && !colorRE.MatchString(b.PrimaryColor) {
-		errs = append(errs, fmt.Errorf("branding: colour %q must be #rrggbb", b.PrimaryColor))
-	}
-	return errs
+	return nil
 }
 
 // Hostname is the tenant's own hostname, <slug>.<domain>.

@@ -56,6 +56,10 @@ type Store interface {
 	GenerationCounts(ctx context.Context) ([]pool.GenerationCount, error)
 	StaleReserved(ctx context.Context, current map[string]string) ([]pool.Account, error)
 	UpgradeStore
+	Brand(ctx context.Context, id int64) (pool.Brand, error)
+	SetBrand(ctx context.Context, id int64, b pool.Brand, check func(tier string) error) (store.BrandSaved, error)
+	EnqueueFlows(ctx context.Context, tier string) (int, error)
+	Capacity(ctx context.Context, now time.Time, tiers pool.Tiers, hosts []pool.HostCapacity) (pool.Capacity, error)
 	ChangePlan(ctx context.Context, accountID int64, req store.PlanRequest) (pool.PlanChange, bool, error)
 	HeldPlanChanges(ctx context.Context, limit int) ([]pool.PlanChange, error)
 }
@@ -95,7 +99,10 @@ type Config struct {
 	Business Business
 	// Rollouts asks the rolling upgrade driver for a pass (after a start or resume). Optional.
 	Rollouts func()
-	// Now is the clock of the failure limit (tests); nil: time.Now.
+	// Hosts lists the Docker hosts and their capacity, for the capacity signal (Capacity,
+	// Status); nil, empty or failing: the hosts' capacity is unknown.
+	Hosts func(ctx context.Context) ([]pool.HostCapacity, error)
+	// Now is the clock of the failure limit and of the sales windows (tests); nil: time.Now.
 	Now func() time.Time
 	Log *slog.Logger
 }
@@ -116,6 +123,8 @@ type API struct {
 	business Business
 	log      *slog.Logger
 	mux      *http.ServeMux
+	hosts    func(ctx context.Context) ([]pool.HostCapacity, error)
+	now      func() time.Time
 }
 
 // CheckTokens validates admin tokens: at least one, each MinTokenLen long or more, of at least
@@ -175,7 +184,11 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, tenants: cfg.Tenants, trigger: cfg.Trigger,
-		grace: cfg.Grace, notice: cfg.DowngradeNotice, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, log: cfg.Log}
+		grace: cfg.Grace, notice: cfg.DowngradeNotice, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, log: cfg.Log,
+		hosts: cfg.Hosts, now: cfg.Now}
+	if a.now == nil {
+		a.now = time.Now
+	}
 	if a.grace <= 0 {
 		a.grace = pool.DefaultSuspendGrace
 	}
@@ -211,6 +224,9 @@ func (a *API) routes() {
 	m.HandleFunc("POST /admin/v1/claim", a.handle(a.claim))
 	m.HandleFunc("POST /admin/v1/tiers/{tier}/pause", a.handle(a.setPaused(true)))
 	m.HandleFunc("POST /admin/v1/tiers/{tier}/resume", a.handle(a.setPaused(false)))
+	m.HandleFunc("GET /admin/v1/accounts/{account}/brand", a.handle(a.getBrand))
+	m.HandleFunc("PUT /admin/v1/accounts/{account}/brand", a.handle(a.putBrand))
+	m.HandleFunc("POST /admin/v1/tiers/{tier}/flows", a.handle(a.tierFlows))
 	m.HandleFunc("GET /admin/v1/orders", a.handle(a.listOrders))
 	m.HandleFunc("POST /admin/v1/orders/{order}/resend", a.handle(a.resendOrder))
 	m.HandleFunc("GET /admin/v1/business", a.handle(a.businessJSON))

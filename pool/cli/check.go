@@ -87,6 +87,11 @@ func newConfig(e *Env) *cobra.Command {
 				}
 				return errors.New(b.String())
 			}
+			for _, name := range e.Tiers.Names() {
+				if fl := e.Flows[name]; len(fl) > 0 {
+					fmt.Fprintf(e.Stdout, "note: tier %s: %d starter flow(s), imported into every new studio (`poold flows deliver --tier %s` for existing ones)\n", name, len(fl), name)
+				}
+			}
 			fmt.Fprintln(e.Stdout, "configuration ok")
 			return nil
 		},

@@ -20,6 +20,7 @@ import (
 	"github.com/axiestudio/tenantpool/infra/tenant"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/daemon"
+	"github.com/axiestudio/tenantpool/pool/langflow"
 	"github.com/axiestudio/tenantpool/pool/secret"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
@@ -57,7 +58,8 @@ type Env struct {
 	DatabaseURL string
 	Prefix      string
 	Tiers       pool.Tiers
-	Hosts       []platform.Host // from the config file; empty = platform stack or the local socket
+	Flows       map[string][]langflow.Flow // each tier's starter flows (its starter_flows directory), validated at start
+	Hosts       []platform.Host            // from the config file; empty = platform stack or the local socket
 	Log         *slog.Logger
 	Getenv      func(string) string
 	Stdout      io.Writer
@@ -157,7 +159,7 @@ func newRoot(e *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e.Prefix, e.Tiers, e.Hosts = fc.SlugPrefix, tiers, fc.Hosts
+			e.Prefix, e.Tiers, e.Hosts, e.Flows = fc.SlugPrefix, tiers, fc.Hosts, fc.flows
 			return nil
 		},
 	}
@@ -182,6 +184,7 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newSecrets(e))
 	root.AddCommand(newBusiness(e))
 	root.AddCommand(newUpgrade(e))
+	root.AddCommand(newBrand(e), newFlows(e))
 	root.AddCommand(newAccounts(e))
 	return root
 }

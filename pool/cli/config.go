@@ -14,6 +14,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/langflow"
 	"github.com/axiestudio/tenantpool/pool/pulumiprov"
 )
 
@@ -27,6 +28,10 @@ type FileConfig struct {
 	// Hosts are the Docker hosts tenants are placed on when there is no platform stack
 	// (default: the local Docker socket).
 	Hosts []platform.Host `yaml:"hosts"`
+
+	// flows are the tiers' starter flows, read from their starter_flows directories (relative
+	// ones are relative to the configuration file).
+	flows map[string][]langflow.Flow
 }
 
 // loadFileConfig reads path ("" = defaults) and validates it, reporting every problem at once.
@@ -64,6 +69,24 @@ func loadFileConfig(path string) (FileConfig, pool.Tiers, error) {
 		if err := pulumiprov.ValidateSSHOpts(h.SSHOpts); err != nil {
 			errs = append(errs, fmt.Errorf("host %s: %w", h.Name, err))
 		}
+	}
+	for _, t := range fc.Tiers {
+		if t.StarterFlows == "" {
+			continue
+		}
+		dir := t.StarterFlows
+		if !filepath.IsAbs(dir) && path != "" {
+			dir = filepath.Join(filepath.Dir(path), dir)
+		}
+		flows, err := langflow.LoadFlows(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tier %s: %w", t.Name, err))
+			continue
+		}
+		if fc.flows == nil {
+			fc.flows = map[string][]langflow.Flow{}
+		}
+		fc.flows[t.Name] = flows
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fc, nil, fmt.Errorf("config: %w", err)

@@ -166,7 +166,7 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 	}
 	cfg := daemon.Config{
 		Store: store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Keyring: keyring, Logger: e.Log},
-		Tiers: e.Tiers, Prefix: e.Prefix, Listen: f.listen, AdminListen: f.adminListen, TLS: f.tls, AdminTLS: f.adminTLS,
+		Tiers: e.Tiers, Flows: e.Flows, Prefix: e.Prefix, Listen: f.listen, AdminListen: f.adminListen, TLS: f.tls, AdminTLS: f.adminTLS,
 		ReconcileSchedule:    f.schedule,
 		ProvisionConcurrency: f.concurrency, StuckTimeout: f.stuck, HardFailureLimit: f.hardFailureLimit,
 		ShutdownTimeout: f.grace, OperatorEmail: e.Getenv("POOL_OPERATOR_EMAIL"), Log: e.Log,

@@ -63,6 +63,7 @@ var _ Store = (*store.Store)(nil)
 // Ops are the operator's operations shared with the JSON admin API (*admin.API).
 type Ops interface {
 	Status(ctx context.Context) ([]admin.TierStatus, error)
+	Capacity(ctx context.Context) (pool.Capacity, error)
 	Generations(ctx context.Context) (admin.Generations, error)
 	OrdersEnabled() bool
 	CreateBatch(ctx context.Context, tier, prefix string, count int) ([]pool.Account, error)
@@ -73,6 +74,8 @@ type Ops interface {
 	SetTier(ctx context.Context, ref, tier string) (pool.Account, pool.PlanChange, bool, error)
 	SignIn(src, token string) (bool, time.Duration)
 	Upgrades
+	Brand(ctx context.Context, ref string) (admin.BrandView, error)
+	SetBrand(ctx context.Context, ref string, b pool.Brand) (admin.BrandView, error)
 }
 
 var _ Ops = (*admin.API)(nil)
@@ -183,6 +186,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/accounts/{id}/retire", c.auth(c.retirePage))
 	m.HandleFunc("POST /console/accounts/{id}/retire", c.auth(c.retire))
 	m.HandleFunc("POST /console/accounts/{id}/reapply", c.auth(c.reapply))
+	m.HandleFunc("POST /console/accounts/{id}/brand", c.auth(c.saveBrand))
 	m.HandleFunc("POST /console/accounts/{id}/tier", c.auth(c.setTier))
 	m.HandleFunc("POST /console/accounts/{id}/unflag", c.auth(c.unflag))
 	m.HandleFunc("POST /console/accounts/{id}/resend", c.auth(c.resendAccount))

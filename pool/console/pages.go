@@ -85,7 +85,10 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, rq *request) {
 // --- pool ---
 
 type poolData struct {
-	Tiers         []admin.TierStatus
+	Tiers []admin.TierStatus
+	// Capacity: the tiers whose pool cannot be refilled in time are warned about above the
+	// table, with the hosts' forecast.
+	Capacity      pool.Capacity
 	States        []pool.State
 	Day, Month    chart
 	OrdersEnabled bool
@@ -95,6 +98,11 @@ type poolData struct {
 func (c *Console) poolPage(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
 	rows, err := c.cfg.Ops.Status(ctx)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	capacity, err := c.cfg.Ops.Capacity(ctx)
 	if err != nil {
 		c.fail(w, r, rq, err)
 		return
@@ -115,7 +123,7 @@ func (c *Console) poolPage(w http.ResponseWriter, r *http.Request, rq *request) 
 		c.fail(w, r, rq, err)
 		return
 	}
-	d := poolData{Tiers: rows, States: pool.States, OrdersEnabled: c.cfg.Ops.OrdersEnabled(), Generations: gens,
+	d := poolData{Tiers: rows, Capacity: capacity, States: pool.States, OrdersEnabled: c.cfg.Ops.OrdersEnabled(), Generations: gens,
 		Day:   chartOf("Ready accounts and sales, last 24 hours", day.Ready, day.Sales, day.Start, day.Step, "Jan 2 15:04"),
 		Month: chartOf("Ready accounts and sales, last 30 days", month.Ready, month.Sales, month.Start, month.Step, "Jan 2")}
 	c.render(w, rq, "pool", page{Title: "Pool", Nav: "pool", Data: d})
@@ -363,6 +371,10 @@ type accountData struct {
 	CanChangeTier bool
 	Tiers         []string
 	OrdersEnabled bool
+	// CanBrand: the account's tier includes branding and the account is not retired or failed;
+	// Brand is its saved brand.
+	CanBrand bool
+	Brand    pool.Brand
 }
 
 func (c *Console) accountID(r *http.Request) (int64, error) {
@@ -408,6 +420,14 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *reques
 		CanChangeTier: pool.Plannable(a.State) == nil, Tiers: c.cfg.Tiers.Names(),
 		CanResend: a.OrderID != "" && !strings.HasPrefix(a.OrderID, store.ManualOrderPrefix) &&
 			(sold || a.State == pool.StateSuspended)}
+	if t, err := c.cfg.Tiers.Get(a.Tier); err == nil && t.Branding && a.State != pool.StateRetired && a.State != pool.StateFailed {
+		v, err := c.cfg.Ops.Brand(r.Context(), strconv.FormatInt(id, 10))
+		if err != nil {
+			c.fail(w, r, rq, err)
+			return
+		}
+		d.CanBrand, d.Brand = true, v.Brand
+	}
 	c.render(w, rq, "account", page{Title: "Account " + a.Slug, Nav: "accounts", Data: d})
 }
 
@@ -447,6 +467,35 @@ func (c *Console) retire(w http.ResponseWriter, r *http.Request, rq *request) {
 	msg := acc.Slug + " retired: its tenant is being destroyed."
 	if how == pool.RetireAfterGrace {
 		msg = fmt.Sprintf("%s suspended: its tenant is stopped and will be destroyed at %s.", acc.Slug, acc.RetireAt.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	c.redirect(w, r, rq, fmt.Sprintf("/console/accounts/%d", id), msg)
+}
+
+// saveBrand saves the account's brand from the form (empty fields remove theirs) through the
+// admin API's operation: a sold tenant's re-apply is enqueued with it. Refused values change
+// nothing and are shown with what to correct.
+func (c *Console) saveBrand(w http.ResponseWriter, r *http.Request, rq *request) {
+	id, err := c.accountID(r)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	f := r.PostForm
+	b := pool.Brand{Name: f.Get("name"), Logo: f.Get("logo"), Color: f.Get("color")}
+	if f.Get("clear") != "" {
+		b = pool.Brand{}
+	}
+	v, err := c.cfg.Ops.SetBrand(r.Context(), strconv.FormatInt(id, 10), b)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	msg := v.Account + ": brand saved. Its tenant gets it when it is next provisioned or resumed."
+	switch {
+	case v.Reapply:
+		msg = v.Account + ": brand saved; its tenant is being re-applied (the studio restarts with it)."
+	case v.Brand.IsZero() && !v.Reapply:
+		msg = v.Account + ": brand removed."
 	}
 	c.redirect(w, r, rq, fmt.Sprintf("/console/accounts/%d", id), msg)
 }
@@ -643,6 +692,7 @@ func (c *Console) resendOrder(w http.ResponseWriter, r *http.Request, rq *reques
 type healthData struct {
 	Rows      []store.AccountRow
 	Reapplies []store.EventRow
+	Capacity  pool.Capacity // the pools that cannot be refilled in time, and the hosts' forecast
 }
 
 func (c *Console) healthPage(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -656,7 +706,12 @@ func (c *Console) healthPage(w http.ResponseWriter, r *http.Request, rq *request
 		c.fail(w, r, rq, err)
 		return
 	}
-	c.render(w, rq, "health", page{Title: "Health", Nav: "health", Data: healthData{Rows: rows, Reapplies: evs}})
+	capacity, err := c.cfg.Ops.Capacity(r.Context())
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	c.render(w, rq, "health", page{Title: "Health", Nav: "health", Data: healthData{Rows: rows, Reapplies: evs, Capacity: capacity}})
 }
 
 // --- export ---

@@ -39,6 +39,12 @@ type WorkerConfig struct {
 	// process attempts, which is how a dead process's running jobs are found); "" is river's
 	// default (host and start time).
 	ClientID string
+	// ImportFlows imports an account's tier's starter flows into its studio and returns how many
+	// it created (the account_flows job); nil: such jobs are cancelled with the reason.
+	ImportFlows func(ctx context.Context, a pool.Account) (int, error)
+	// Record, if set, adds an entry to an account's history (store.AddEvent): the outcome of a
+	// re-apply after a settings change.
+	Record func(ctx context.Context, id int64, kind pool.EventKind, detail string) error
 	// Plans, if set, works the plan change jobs (re-apply on a new tier, downgrade notices,
 	// detaching custom domains beyond the allowance).
 	Plans *PlanConfig
@@ -74,6 +80,8 @@ func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.
 	river.AddWorker(workers, &DestroyWorker{cfg: cfg})
 	river.AddWorker(workers, &SuspendWorker{cfg: cfg})
 	river.AddWorker(workers, &RetireAfterGraceWorker{cfg: cfg})
+	river.AddWorker(workers, &ReapplyWorker{cfg: cfg})
+	river.AddWorker(workers, &FlowsWorker{cfg: cfg})
 	if cfg.Plans != nil {
 		river.AddWorker(workers, &PlanApplyWorker{cfg: cfg})
 		river.AddWorker(workers, &PlanNoticeWorker{cfg: cfg})
@@ -237,6 +245,79 @@ func (w *RetireAfterGraceWorker) Work(ctx context.Context, job *river.Job[jobs.R
 		return err
 	}
 	w.cfg.Log.Info("grace period over: retired account's tenant is torn down", "account", a.Slug, "tier", a.Tier)
+	return nil
+}
+
+// ReapplyWorker re-applies a sold tenant's stack after a change of its settings (its brand),
+// so the change reaches the container.
+type ReapplyWorker struct {
+	jobs.WorkerDefaults[jobs.ReapplyArgs]
+	cfg WorkerConfig
+}
+
+// Work re-applies the tenant of an account that is still sold and running; one suspended or
+// retired meanwhile is left alone (its next resume applies the settings). Reapply reads the
+// newest settings, so a job that runs after a later change applies that one.
+func (w *ReapplyWorker) Work(ctx context.Context, job *river.Job[jobs.ReapplyArgs]) error {
+	a, err := jobAccount(ctx, w.cfg.Store, job.Args.AccountID)
+	if err != nil {
+		return err
+	}
+	log := w.cfg.Log.With("account", a.Slug, "tier", a.Tier, "reason", job.Args.Reason)
+	if a.State != pool.StateClaimed && a.State != pool.StateDelivered {
+		log.Info("re-apply skipped: the tenant is not running", "state", a.State)
+		return nil
+	}
+	start := time.Now()
+	err = w.cfg.Tenants.Reapply(ctx, a)
+	if errors.Is(err, pool.ErrNotSold) {
+		log.Info("re-apply skipped: the account is no longer sold")
+		return nil
+	}
+	kind, detail := pool.EventReapplied, fmt.Sprintf("after a change of its %s; took %s", job.Args.Reason, time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		kind, detail = pool.EventReapplyFailed, fmt.Sprintf("after a change of its %s (attempt %d): %s", job.Args.Reason, job.Attempt, err)
+		log.Warn("re-apply after a settings change failed; will retry", "err", err, "attempt", job.Attempt)
+	} else {
+		log.Info("tenant re-applied after a settings change")
+	}
+	if w.cfg.Record != nil {
+		if rerr := w.cfg.Record(ctx, a.ID, kind, detail); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+	return err
+}
+
+// FlowsWorker imports the starter flows of an account's tier into its studio, as its customer.
+type FlowsWorker struct {
+	jobs.WorkerDefaults[jobs.FlowsArgs]
+	cfg WorkerConfig
+}
+
+// Work imports the flows the studio lacks (idempotent by name). Accounts without a studio to
+// import into (not yet ready, suspended, retired) are skipped.
+func (w *FlowsWorker) Work(ctx context.Context, job *river.Job[jobs.FlowsArgs]) error {
+	if w.cfg.ImportFlows == nil {
+		return river.JobCancel(errors.New("starter flows: this daemon has no starter flows configured"))
+	}
+	a, err := jobAccount(ctx, w.cfg.Store, job.Args.AccountID)
+	if err != nil {
+		return err
+	}
+	log := w.cfg.Log.With("account", a.Slug, "tier", a.Tier)
+	switch a.State {
+	case pool.StateReady, pool.StateClaimed, pool.StateDelivered, pool.StateReserved:
+	default:
+		log.Info("starter flows skipped: the studio is not running", "state", a.State)
+		return nil
+	}
+	n, err := w.cfg.ImportFlows(ctx, a)
+	if err != nil {
+		log.Warn("starter flows import failed; will retry", "err", err)
+		return err
+	}
+	log.Info("starter flows imported", "created", n)
 	return nil
 }
 

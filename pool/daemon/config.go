@@ -17,6 +17,7 @@ import (
 	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/jobs"
+	"github.com/axiestudio/tenantpool/pool/langflow"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -34,6 +35,10 @@ type Config struct {
 	// Tenants builds what acts on tenants once the store is open. An error wrapping
 	// ErrNotConfigured makes a daemon that serves without provisioning.
 	Tenants func(ctx context.Context, s *store.Store) (pool.Tenants, error)
+	// Flows are the starter flows of each tier (by name), from the tiers' starter_flows
+	// directories: the account_flows jobs (`poold tenants flows`) import them into existing
+	// studios through each tenant's Langflow API. New studios get them from the provisioner.
+	Flows map[string][]langflow.Flow
 	// Rotate gives a customer a new password at a tenant when Tenants is not configured (the
 	// tenant's own Langflow API); nil: langflow's default gate.
 	Rotate func(ctx context.Context, a pool.Account, password string) error
@@ -122,4 +127,23 @@ type Jobs struct {
 	PollInterval time.Duration
 	RetryPolicy  river.ClientRetryPolicy
 	Registry     jobs.Registry
+}
+
+// hostCapacities lists the hosts as the capacity signal sees them (Hosts; nil when there is
+// none or it lists none: the hosts' capacity is unknown).
+func (c Config) hostCapacities() func(ctx context.Context) ([]pool.HostCapacity, error) {
+	return func(ctx context.Context) ([]pool.HostCapacity, error) {
+		if c.Hosts == nil {
+			return nil, nil
+		}
+		hs, err := c.Hosts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []pool.HostCapacity
+		for _, h := range hs {
+			out = append(out, pool.HostCapacity{Name: h.Name, Capacity: h.Capacity})
+		}
+		return out, nil
+	}
 }

@@ -76,8 +76,16 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 
 	biz := business.New(s, cfg.Tiers, nil)
+	hosts := cfg.hostCapacities()
 	m := metrics.New(s, cfg.Tiers, cfg.HardFailureLimit, d.log, metrics.WithCacheTTL(cfg.MetricsCache),
-		metrics.WithBusiness(biz, 0))
+		metrics.WithBusiness(biz, 0), metrics.WithCapacity(func(ctx context.Context) (pool.Capacity, error) {
+			hs, err := hosts(ctx)
+			if err != nil {
+				d.log.Warn("capacity: the host list is unavailable", "err", err)
+				hs = nil
+			}
+			return s.Capacity(ctx, time.Now(), cfg.Tiers, hs)
+		}, 0))
 	s.ObserveClaims(m.ObserveClaim)
 	if leader != nil {
 		tryLead := leader
@@ -111,6 +119,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	wcfg := control.WorkerConfig{Store: s, Tenants: tenants, Tiers: cfg.Tiers, Log: d.log,
 		ProvisionConcurrency: cfg.ProvisionConcurrency, ObserveProvision: m.ObserveProvision,
 		Registry: registry, RetryPolicy: cfg.Jobs.RetryPolicy, PollInterval: cfg.Jobs.PollInterval, ClientID: d.id,
+		ImportFlows: cfg.importFlows(), Record: s.AddEvent,
 		Plans: plans}
 
 	if d.upgrade, err = control.NewRollouts(control.RolloutConfig{Store: s, Tenants: tenants, Log: d.log.With("component", "rollout"),
@@ -136,7 +145,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	if len(cfg.AdminTokens) > 0 {
 		api, err := admin.New(admin.Config{Store: s, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tokens: cfg.AdminTokens,
-			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, DowngradeNotice: cfg.DowngradeNotice, Business: biz, Log: d.log,
+			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, DowngradeNotice: cfg.DowngradeNotice, Business: biz, Hosts: hosts, Log: d.log,
 			Rollouts: d.upgrade.Trigger})
 		if err != nil {
 			return nil, err
@@ -397,7 +406,7 @@ func StartJobs(ctx context.Context, cfg Config, s *store.Store) (stop func(), er
 	}
 	jc, err := control.NewJobClient(s.Driver(), control.WorkerConfig{Store: s, Tenants: tenants, Tiers: cfg.Tiers, Log: cfg.Log,
 		ProvisionConcurrency: cfg.ProvisionConcurrency, Registry: cfg.Jobs.Registry, RetryPolicy: cfg.Jobs.RetryPolicy,
-		PollInterval: cfg.Jobs.PollInterval})
+		PollInterval: cfg.Jobs.PollInterval, ImportFlows: cfg.importFlows(), Record: s.AddEvent})
 	if err != nil {
 		return nil, err
 	}

@@ -48,3 +48,15 @@ func (cfg Config) rotate() func(ctx context.Context, a pool.Account, password st
 func RotateOnly(cfg Config) pool.Tenants {
 	return unconfigured{err: errors.New("this command acts on no infrastructure"), rotate: cfg.rotate()}
 }
+
+// importFlows imports an account's tier's starter flows into its studio through its own
+// Langflow API, as its customer; nil when no tier has any.
+func (cfg Config) importFlows() func(ctx context.Context, a pool.Account) (int, error) {
+	if len(cfg.Flows) == 0 {
+		return nil
+	}
+	gate := langflow.NewGate(langflow.GateOptions{Logger: cfg.Log})
+	return func(ctx context.Context, a pool.Account) (int, error) {
+		return gate.ImportAccountFlows(ctx, a, cfg.Flows[a.Tier])
+	}
+}

@@ -39,6 +39,26 @@ type RetireAccountArgs struct {
 // Kind implements river.JobArgs.
 func (RetireAccountArgs) Kind() string { return "account_retire" }
 
+// ReapplyArgs re-applies a sold account's tenant stack, so that a change of its settings (its
+// brand) reaches the container. Not unique: every change enqueues one, and each applies the
+// newest settings.
+type ReapplyArgs struct {
+	AccountID int64  `json:"account_id"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (ReapplyArgs) Kind() string { return "account_reapply" }
+
+// FlowsArgs imports its tier's starter flows into an account's studio as its customer, skipping
+// flows of the same name already there.
+type FlowsArgs struct {
+	AccountID int64 `json:"account_id"`
+}
+
+// Kind implements river.JobArgs.
+func (FlowsArgs) Kind() string { return "account_flows" }
+
 // Order jobs.
 
 // DeliverArgs sends an order's credentials e-mail. Resend > 0 is the n-th resend (its own job

@@ -66,6 +66,9 @@ type Registry map[string]Policy
 //   - e-mails: SMTP outages are survived for about 18 hours (EmailBackoff, 25 attempts).
 //   - order bookkeeping: short attempts, retried for days like teardowns; a claim waiting for a
 //     ready account snoozes, which does not use attempts.
+//   - a re-apply after a settings change (the account's brand): a Pulumi update, 5 attempts;
+//     the starter flows' import into a studio: short HTTP calls, 10 attempts. Both on the
+//     teardown queue, which every daemon works.
 //   - an operator's retirement of a sold account: stopping the tenant is a Pulumi update, long
 //     and retried for days like a teardown; retiring it after the grace is a short store update.
 //     Both run on the teardown queue, which every daemon works whether orders are on or not.
@@ -88,6 +91,11 @@ func Default() Registry {
 		RetireArgs{}.Kind():         {Queue: QueueOrders, Timeout: short, MaxAttempts: 25, RescueAfter: short + time.Minute, Unique: true},
 		SuspendAccountArgs{}.Kind(): {Queue: QueueTeardown, Timeout: long, MaxAttempts: 25, RescueAfter: long + 5*time.Minute, Unique: true},
 		RetireAccountArgs{}.Kind():  {Queue: QueueTeardown, Timeout: short, MaxAttempts: 25, RescueAfter: short + time.Minute, Unique: true},
+		// A re-apply after a settings change is a Pulumi update and a health wait, like a
+		// teardown; a tenant that stays broken is the prober's to flag, so a few attempts.
+		ReapplyArgs{}.Kind(): {Queue: QueueTeardown, Timeout: long, MaxAttempts: 5, RescueAfter: long + 5*time.Minute},
+		// Importing starter flows is a few HTTP calls to the tenant; idempotent by flow name.
+		FlowsArgs{}.Kind(): {Queue: QueueTeardown, Timeout: short, MaxAttempts: 10, RescueAfter: short + time.Minute},
 		// A plan change's re-apply is a Pulumi update and the health gate, long like a
 		// provisioning; 10 attempts of river's backoff span about 3 hours before the change is
 		// marked failed for the operator. Notices are e-mails; detaching is a short API call

@@ -304,6 +304,8 @@ const (
 	opUpdateUser operation = "update user"
 	opFindUser   operation = "find user"
 	opWhoAmI     operation = "whoami"
+	opListFlows  operation = "list flows"
+	opCreateFlow operation = "create flow"
 )
 
 type call struct {

@@ -93,6 +93,12 @@ type Config struct {
 	// is not the wildcard target gets its own DNS record with it, and without it such a tenant's
 	// spec is invalid (CheckDNS finds that before any tenant is placed). The token is a secret.
 	Cloudflare *platform.CloudflareConfig
+	// Brand reads an account's white-label settings (store.Brand); they reach the container of a
+	// tier with branding at every update. Nil: no branding.
+	Brand func(ctx context.Context, accountID int64) (pool.Brand, error)
+	// Flows are the starter flows of each tier (by name), imported into every new studio as its
+	// customer once it is ready (ImportFlows). Nil: none.
+	Flows map[string][]langflow.Flow
 	// StarterFlowsPath and StarterFlows are passed to every tenant (see tenant.Spec).
 	StarterFlowsPath string
 	StarterFlows     map[string]string

@@ -158,6 +158,8 @@ type options struct {
 	accounts    func(context.Context, int64) (pool.Account, error)
 	// companyDomain is the configured company domain.
 	companyDomain string
+	brand         func(context.Context, int64) (pool.Brand, error)
+	flows         map[string][]langflow.Flow
 	tiers         pool.Tiers // nil: basic only
 }
 
@@ -202,6 +204,8 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		HealthTimeout:    o.health,
 		NoPluginDownload: o.noDownload,
 		Account:          o.accounts,
+		Brand:            o.brand,
+		Flows:            o.flows,
 		Docker:           dockerAccess(o.docker),
 		Log:              log,
 	})

@@ -221,6 +221,9 @@ func (p *Provisioner) Provision(ctx context.Context, a pool.Account, t pool.Tier
 	if err != nil {
 		return pool.Provisioned{}, err
 	}
+	if err := p.importFlows(ctx, log, a, t, url); err != nil {
+		return pool.Provisioned{}, err
+	}
 	return pool.Provisioned{Host: host, URL: url, CustomerUserID: userID, Generation: p.Build(t).Generation}, nil
 }
 
@@ -295,6 +298,9 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 		spec.Image = mode.image
 	} else if ran := have[ConfigImage].Value; mode.keepImage && ran != "" {
 		spec.Image = ran
+	}
+	if spec.Branding, err = p.branding(ctx, a, t); err != nil {
+		return "", "", err
 	}
 	if err := spec.Validate(); err != nil {
 		return "", "", pool.Permanent(fmt.Errorf("%s: %w", name, err))

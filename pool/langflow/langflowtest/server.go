@@ -23,6 +23,9 @@
 //   - PATCH /api/v1/users/{id} with the permission rules of patch_user (password only by a
 //     superuser, 404 for an unknown id, 400 with the IntegrityError text for a rename onto a taken
 //     username).
+//   - GET /api/v1/flows/ → the token's user's flows; POST /api/v1/flows/ creates one for that
+//     user, renaming a name the user already has to "<name> (1)" as Langflow does (Flows
+//     shows each user's flows).
 //   - Validation errors are 422 {"detail":[…]} and echo the offending input, like pydantic v2.
 //
 // Each container start is Boot: the superuser is created from the environment only when it does
@@ -118,6 +121,7 @@ type Server struct {
 	neverGood bool
 	unhealthy int
 	newActive bool
+	flows     []*Flow
 }
 
 // NewServer starts a double (or reserves its address, with StartDown) and closes it at the end
@@ -151,6 +155,8 @@ func NewServer(t testing.TB, opts Options) *Server {
 	s.handle(mux, RouteListUsers+"{$}", s.listUsers)
 	s.handle(mux, RouteWhoAmI, s.whoami)
 	s.handle(mux, RoutePatchUser, s.patchUser)
+	s.handle(mux, RouteListFlows+"{$}", s.listFlows)
+	s.handle(mux, RouteCreateFlow+"{$}", s.createFlow)
 	s.srv = httptest.NewUnstartedServer(mux)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
