@@ -129,3 +129,14 @@ func (d CustomDomain) Routed() bool { return d.State == DomainActive }
 // Kept reports whether the tenant's stack keeps the hostname at Cloudflare: every state but
 // detaching.
 func (d CustomDomain) Kept() bool { return d.State != DomainDetaching }
+
+// DomainUpdate is what a check of a domain found. The store changes the row only when it is
+// still in state From (a detach meanwhile wins).
+type DomainUpdate struct {
+	From                        DomainState
+	State                       DomainState
+	CFStatus, SSLStatus, Reason string
+	Notified                    string
+	Attempts                    int
+	CheckAt                     time.Time
+}

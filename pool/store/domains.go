@@ -149,19 +149,8 @@ func (s *Store) DueDomains(ctx context.Context, now time.Time, limit int) ([]poo
 	return ds, nil
 }
 
-// DomainUpdate is what a check of a domain found. The row changes only when it is still in
-// state From (a detach meanwhile wins).
-type DomainUpdate struct {
-	From                        pool.DomainState
-	State                       pool.DomainState
-	CFStatus, SSLStatus, Reason string
-	Notified                    string
-	Attempts                    int
-	CheckAt                     time.Time
-}
-
 // UpdateDomain stores a check's outcome; false when the row is gone or no longer in u.From.
-func (s *Store) UpdateDomain(ctx context.Context, id int64, u DomainUpdate) (bool, error) {
+func (s *Store) UpdateDomain(ctx context.Context, id int64, u pool.DomainUpdate) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE custom_domains SET state = ?, cf_status = ?, ssl_status = ?, reason = ?,
 		notified = ?, attempts = ?, check_at = ?, updated_at = ? WHERE id = ? AND state = ?`),
 		u.State, u.CFStatus, u.SSLStatus, clip(u.Reason), u.Notified, u.Attempts, u.CheckAt.UnixMilli(), s.nowMS(), id, u.From)

@@ -142,7 +142,7 @@ func TestDetachBeyond(t *testing.T) {
 		if err != nil || len(due) != 3 {
 			t.Fatalf("due = %d, %v", len(due), err)
 		}
-		ok, err := s.UpdateDomain(ctx, ds[0].ID, store.DomainUpdate{From: pool.DomainPending, State: pool.DomainActive})
+		ok, err := s.UpdateDomain(ctx, ds[0].ID, pool.DomainUpdate{From: pool.DomainPending, State: pool.DomainActive})
 		if err != nil || ok {
 			t.Fatalf("update from the wrong state = %v, %v; want no change", ok, err)
 		}
