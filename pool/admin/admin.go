@@ -87,6 +87,10 @@ type Config struct {
 	// Business computes the business figures (GET /admin/v1/business and business.csv); nil:
 	// those answer 503.
 	Business Business
+	// Domains turns custom domains on (nil: off); DomainStore is the store's domain rows
+	// (the store itself; nil: off).
+	Domains     *Domains
+	DomainStore DomainStore
 	// Now is the clock of the failure limit (tests); nil: time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -104,6 +108,8 @@ type API struct {
 	grace    time.Duration
 	fails    *failures
 	business Business
+	domains  *Domains
+	dstore   DomainStore
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
@@ -165,7 +171,7 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, tenants: cfg.Tenants, trigger: cfg.Trigger,
-		grace: cfg.Grace, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, log: cfg.Log}
+		grace: cfg.Grace, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, domains: cfg.Domains, dstore: cfg.DomainStore, log: cfg.Log}
 	if a.grace <= 0 {
 		a.grace = pool.DefaultSuspendGrace
 	}
@@ -195,6 +201,10 @@ func (a *API) routes() {
 	m.HandleFunc("POST /admin/v1/tiers/{tier}/resume", a.handle(a.setPaused(false)))
 	m.HandleFunc("GET /admin/v1/orders", a.handle(a.listOrders))
 	m.HandleFunc("POST /admin/v1/orders/{order}/resend", a.handle(a.resendOrder))
+	m.HandleFunc("GET /admin/v1/domains", a.handle(a.listDomains))
+	m.HandleFunc("GET /admin/v1/accounts/{account}/domains", a.handle(a.listDomains))
+	m.HandleFunc("POST /admin/v1/accounts/{account}/domains", a.handle(a.attachDomain))
+	m.HandleFunc("DELETE /admin/v1/accounts/{account}/domains/{hostname}", a.handle(a.detachDomain))
 	m.HandleFunc("GET /admin/v1/business", a.handle(a.businessJSON))
 	m.HandleFunc("GET /admin/v1/business.csv", a.handle(a.businessCSV))
 	a.mux = m
