@@ -87,10 +87,8 @@ type Config struct {
 	// Business computes the business figures (GET /admin/v1/business and business.csv); nil:
 	// those answer 503.
 	Business Business
-	// Domains turns custom domains on (nil: off); DomainStore is the store's domain rows
-	// (the store itself; nil: off).
-	Domains     *Domains
-	DomainStore DomainStore
+	// Domains are the custom-domain operations (NewDomainOps; nil: off).
+	Domains *DomainOps
 	// Now is the clock of the failure limit (tests); nil: time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -108,8 +106,7 @@ type API struct {
 	grace    time.Duration
 	fails    *failures
 	business Business
-	domains  *Domains
-	dstore   DomainStore
+	dops     *DomainOps
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
@@ -171,7 +168,7 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, tenants: cfg.Tenants, trigger: cfg.Trigger,
-		grace: cfg.Grace, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, domains: cfg.Domains, dstore: cfg.DomainStore, log: cfg.Log}
+		grace: cfg.Grace, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, dops: cfg.Domains, log: cfg.Log}
 	if a.grace <= 0 {
 		a.grace = pool.DefaultSuspendGrace
 	}

@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/axiestudio/tenantpool/pool"
+	"github.com/axiestudio/tenantpool/pool/store"
 )
 
 // DomainStore is what custom domains need of the store.
 type DomainStore interface {
+	Get(ctx context.Context, id int64) (pool.Account, error)
+	GetBySlug(ctx context.Context, slug string) (pool.Account, error)
+	GetOrder(ctx context.Context, id string) (store.Order, error)
 	AttachDomain(ctx context.Context, accountID int64, hostname, contact string, allowance int) (pool.CustomDomain, bool, error)
 	DetachDomain(ctx context.Context, accountID int64, hostname string) (pool.CustomDomain, error)
 	AccountDomains(ctx context.Context, accountID int64) ([]pool.CustomDomain, error)
@@ -48,10 +53,46 @@ func ViewDomain(d pool.CustomDomain) DomainView {
 		Reason: d.Reason, Requested: d.RequestedAt.UTC().Format("2006-01-02T15:04:05Z")}
 }
 
-// DomainsEnabled reports whether custom domains are configured.
-func (a *API) DomainsEnabled() bool { return a.domains != nil && a.dstore != nil }
+// DomainOps are the custom-domain operations the admin API, the console, the CLI and the
+// customer's domain page share. Nil when custom domains are off: every operation answers
+// ErrDomainsOff.
+type DomainOps struct {
+	store   DomainStore
+	tiers   pool.Tiers
+	domains *Domains
+	log     *slog.Logger
+}
 
-func (a *API) lookup(ctx context.Context, ref string) (pool.Account, error) {
+// NewDomainOps returns the operations; nil (off) when d or s is nil.
+func NewDomainOps(s DomainStore, tiers pool.Tiers, d *Domains, log *slog.Logger) *DomainOps {
+	if s == nil || d == nil {
+		return nil
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &DomainOps{store: s, tiers: tiers, domains: d, log: log}
+}
+
+// DomainsEnabled reports whether custom domains are configured.
+func (a *API) DomainsEnabled() bool { return a.dops != nil }
+
+// AttachDomain: see DomainOps.AttachDomain.
+func (a *API) AttachDomain(ctx context.Context, ref, raw string) (pool.CustomDomain, error) {
+	return a.dops.AttachDomain(ctx, ref, raw)
+}
+
+// DetachDomain: see DomainOps.DetachDomain.
+func (a *API) DetachDomain(ctx context.Context, ref, hostname string) (pool.CustomDomain, error) {
+	return a.dops.DetachDomain(ctx, ref, hostname)
+}
+
+// ListDomains: see DomainOps.ListDomains.
+func (a *API) ListDomains(ctx context.Context, ref string) ([]pool.CustomDomain, error) {
+	return a.dops.ListDomains(ctx, ref)
+}
+
+func (a *DomainOps) lookup(ctx context.Context, ref string) (pool.Account, error) {
 	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
 		return a.store.Get(ctx, id)
 	}
@@ -62,8 +103,8 @@ func (a *API) lookup(ctx context.Context, ref string) (pool.Account, error) {
 // or slug): a valid public hostname, not the platform's, within the tier's allowance, not
 // another tenant's. The contact for the DNS records and status e-mails is the account's
 // order's customer; the domains loop does the rest. Bad input changes nothing.
-func (a *API) AttachDomain(ctx context.Context, ref, raw string) (pool.CustomDomain, error) {
-	if !a.DomainsEnabled() {
+func (a *DomainOps) AttachDomain(ctx context.Context, ref, raw string) (pool.CustomDomain, error) {
+	if a == nil {
 		return pool.CustomDomain{}, ErrDomainsOff
 	}
 	acc, err := a.lookup(ctx, ref)
@@ -74,8 +115,8 @@ func (a *API) AttachDomain(ctx context.Context, ref, raw string) (pool.CustomDom
 }
 
 // AttachDomainTo is AttachDomain for an account already read (the customer's domain page).
-func (a *API) AttachDomainTo(ctx context.Context, acc pool.Account, raw string) (pool.CustomDomain, error) {
-	if !a.DomainsEnabled() {
+func (a *DomainOps) AttachDomainTo(ctx context.Context, acc pool.Account, raw string) (pool.CustomDomain, error) {
+	if a == nil {
 		return pool.CustomDomain{}, ErrDomainsOff
 	}
 	host, err := pool.NormalizeHostname(raw, a.domains.Platform...)
@@ -95,7 +136,7 @@ func (a *API) AttachDomainTo(ctx context.Context, acc pool.Account, raw string) 
 			contact = o.CustomerEmail
 		}
 	}
-	d, created, err := a.dstore.AttachDomain(ctx, acc.ID, host, contact, t.CustomDomains)
+	d, created, err := a.store.AttachDomain(ctx, acc.ID, host, contact, t.CustomDomains)
 	switch {
 	case errors.Is(err, pool.ErrDomainTaken), errors.Is(err, pool.ErrDomainAllowance), errors.Is(err, pool.ErrNotSold):
 		return pool.CustomDomain{}, fmt.Errorf("%w: %w", errConflict, err)
@@ -113,8 +154,8 @@ func (a *API) AttachDomainTo(ctx context.Context, acc pool.Account, raw string) 
 
 // DetachDomain detaches hostname from the account ref: the domains loop applies the stack
 // without it (no route, no Cloudflare custom hostname), then frees the name.
-func (a *API) DetachDomain(ctx context.Context, ref, hostname string) (pool.CustomDomain, error) {
-	if !a.DomainsEnabled() {
+func (a *DomainOps) DetachDomain(ctx context.Context, ref, hostname string) (pool.CustomDomain, error) {
+	if a == nil {
 		return pool.CustomDomain{}, ErrDomainsOff
 	}
 	acc, err := a.lookup(ctx, ref)
@@ -125,11 +166,11 @@ func (a *API) DetachDomain(ctx context.Context, ref, hostname string) (pool.Cust
 }
 
 // DetachDomainFrom is DetachDomain for an account already read.
-func (a *API) DetachDomainFrom(ctx context.Context, acc pool.Account, hostname string) (pool.CustomDomain, error) {
-	if !a.DomainsEnabled() {
+func (a *DomainOps) DetachDomainFrom(ctx context.Context, acc pool.Account, hostname string) (pool.CustomDomain, error) {
+	if a == nil {
 		return pool.CustomDomain{}, ErrDomainsOff
 	}
-	d, err := a.dstore.DetachDomain(ctx, acc.ID, hostname)
+	d, err := a.store.DetachDomain(ctx, acc.ID, hostname)
 	if err != nil {
 		return d, err
 	}
@@ -141,18 +182,18 @@ func (a *API) DetachDomainFrom(ctx context.Context, acc pool.Account, hostname s
 }
 
 // ListDomains lists the domains of the account ref, or of every account when ref is "".
-func (a *API) ListDomains(ctx context.Context, ref string) ([]pool.CustomDomain, error) {
-	if a.dstore == nil {
+func (a *DomainOps) ListDomains(ctx context.Context, ref string) ([]pool.CustomDomain, error) {
+	if a == nil {
 		return nil, ErrDomainsOff
 	}
 	if ref == "" {
-		return a.dstore.ListDomains(ctx)
+		return a.store.ListDomains(ctx)
 	}
 	acc, err := a.lookup(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	return a.dstore.AccountDomains(ctx, acc.ID)
+	return a.store.AccountDomains(ctx, acc.ID)
 }
 
 func (a *API) listDomains(w http.ResponseWriter, r *http.Request) error {

@@ -17,8 +17,7 @@ func TestDomainsAPI(t *testing.T) {
 	s := storetest.OpenSQLite(t, t.TempDir(), nil)
 	triggered := 0
 	e := newEnv(t, s, func(c *admin.Config) {
-		c.Domains = &admin.Domains{Platform: []string{"tenants.example.net", "example.com"}, Trigger: func() { triggered++ }}
-		c.DomainStore = s
+		c.Domains = admin.NewDomainOps(s, tiers(t), &admin.Domains{Platform: []string{"tenants.example.net", "example.com"}, Trigger: func() { triggered++ }}, nil)
 	})
 	seedReady(t, s, "premium", 2)
 	seedReady(t, s, "basic", 1)
