@@ -37,6 +37,9 @@ func goldenCases() map[string]delivery.Message {
 	upsell.UpsellURL = "https://example.test/upgrade?tier=premium&order=cs_test_order_0001"
 	upsell.SupportContact = "support@example.test"
 
+	domain := credentials()
+	domain.Tier, domain.DomainURL = "premium", "https://shop.example.test/domains?t=AAAA&x=<1>"
+
 	minimal := credentials()
 	minimal.CustomerName, minimal.Tier, minimal.SupportContact = "", "", ""
 
@@ -100,6 +103,7 @@ func goldenCases() map[string]delivery.Message {
 		"credentials":                credentials(),
 		"credentials_upsell_escaped": upsell,
 		"credentials_minimal":        minimal,
+		"credentials_domain_page":    domain,
 		"credentials_seats":          seats,
 		"payment_failed":             failed,
 		"payment_failed_minimal":     failedMinimal,
