@@ -34,7 +34,7 @@ type Daemon struct {
 	store   *store.Store
 	topUp   bool // provisioning configured: reconcile and probe
 	rec     *control.Reconciler
-	prober  *control.Prober // nil: probe off
+	prober  *control.Prober  // nil: probe off
 	domains *control.Domains // nil: custom domains off
 	jobs    *river.Client[*sql.Tx]
 	id      string       // the job client's id, under which this process's heartbeat is written
