@@ -101,12 +101,30 @@ func TestDomainPageInBrowser(t *testing.T) {
 	if got := text(); !strings.Contains(got, "0 of 1 custom domain used") {
 		t.Fatalf("page: %q", got)
 	}
-	submit := func(host string) {
+	// next runs act, which loads a new page, and waits until the new page is loaded.
+	next := func(act chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(b, chromedp.SendKeys(chromedp.CSS("#hostname"), host),
-			chromedp.Submit(chromedp.CSS("#attach")), chromedp.WaitVisible(chromedp.CSS(".msg, .err"))); err != nil {
+		if _, err := chromedp.Run(b, chromedp.Evaluate[bool]("window.oldPage = true")); err != nil {
 			t.Fatal(err)
 		}
+		if err := chromedp.Do(b, act); err != nil {
+			t.Fatal(err)
+		}
+		// Evaluations fail while the page is replaced: ask again until the new one answers.
+		for range 600 {
+			if done, err := chromedp.Run(b, chromedp.Evaluate[bool](`!window.oldPage && document.readyState === "complete"`)); err == nil && done {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatal("the next page did not load")
+	}
+	submit := func(host string) {
+		t.Helper()
+		if err := chromedp.Do(b, chromedp.SendKeys(chromedp.CSS("#hostname"), host)); err != nil {
+			t.Fatal(err)
+		}
+		next(chromedp.Submit(chromedp.CSS("#attach")))
 	}
 	submit("shop.tenants.example.net")
 	if got := text(); !strings.Contains(got, "platform") {
@@ -141,9 +159,7 @@ func TestDomainPageInBrowser(t *testing.T) {
 	}
 	browsertest.Screenshot(t, b, "domain-page")
 
-	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(`section[data-hostname="ai.acme.com"] button`)), chromedp.WaitVisible(chromedp.CSS("#message"))); err != nil {
-		t.Fatal(err)
-	}
+	next(chromedp.Click(chromedp.CSS(`section[data-hostname="ai.acme.com"] button`)))
 	if got := text(); !strings.Contains(got, "ai.acme.com is being removed") {
 		t.Fatalf("after remove: %q", got)
 	}
