@@ -349,6 +349,10 @@ type accountData struct {
 	CanReapply    bool
 	CanResend     bool
 	OrdersEnabled bool
+	// Custom domains (DomainsOn: configured); CanAttach: the account may get one more.
+	DomainsOn bool
+	Domains   []pool.CustomDomain
+	CanAttach bool
 }
 
 func (c *Console) accountID(r *http.Request) (int64, error) {
@@ -379,6 +383,22 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *reques
 	d := accountData{A: a, Events: evs, CanReapply: sold, OrdersEnabled: c.cfg.Ops.OrdersEnabled(),
 		CanResend: a.OrderID != "" && !strings.HasPrefix(a.OrderID, store.ManualOrderPrefix) &&
 			(sold || a.State == pool.StateSuspended)}
+	if c.cfg.Domains != nil {
+		ds, err := c.cfg.Domains.ListDomains(r.Context(), strconv.FormatInt(id, 10))
+		if err != nil {
+			c.fail(w, r, rq, err)
+			return
+		}
+		used := 0
+		for _, dom := range ds {
+			if dom.State != pool.DomainDetaching {
+				used++
+			}
+		}
+		t, _ := c.cfg.Tiers.Get(a.Tier)
+		d.DomainsOn, d.Domains = true, ds
+		d.CanAttach = used < t.CustomDomains && (sold || a.State == pool.StateReserved)
+	}
 	c.render(w, rq, "account", page{Title: "Account " + a.Slug, Nav: "accounts", Data: d})
 }
 
@@ -691,4 +711,48 @@ func (c *Console) export(w http.ResponseWriter, r *http.Request, rq *request) {
 	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	h.Set("X-Exported-Count", strconv.Itoa(len(as)))
 	w.Write(body)
+}
+
+// attachDomain attaches a custom domain to the account (the admin API's checks); a refusal
+// changes nothing and says why.
+func (c *Console) attachDomain(w http.ResponseWriter, r *http.Request, rq *request) {
+	id, err := c.accountID(r)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	to := fmt.Sprintf("/console/accounts/%d", id)
+	if c.cfg.Domains == nil {
+		c.fail(w, r, rq, admin.ErrDomainsOff)
+		return
+	}
+	d, err := c.cfg.Domains.AttachDomain(r.Context(), strconv.FormatInt(id, 10), r.PostForm.Get("hostname"))
+	if err != nil {
+		if code := admin.StatusCode(err); code == http.StatusBadRequest || code == http.StatusConflict {
+			c.redirect(w, r, rq, to, "Nothing attached: "+err.Error())
+			return
+		}
+		c.fail(w, r, rq, err)
+		return
+	}
+	c.redirect(w, r, rq, to, d.Hostname+" attached: the daemon applies it and e-mails the customer the DNS records.")
+}
+
+// detachDomain detaches one of the account's custom domains.
+func (c *Console) detachDomain(w http.ResponseWriter, r *http.Request, rq *request) {
+	id, err := c.accountID(r)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	if c.cfg.Domains == nil {
+		c.fail(w, r, rq, admin.ErrDomainsOff)
+		return
+	}
+	host := r.PostForm.Get("hostname")
+	if _, err := c.cfg.Domains.DetachDomain(r.Context(), strconv.FormatInt(id, 10), host); err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	c.redirect(w, r, rq, fmt.Sprintf("/console/accounts/%d", id), host+" detaching: its route and Cloudflare custom hostname are being removed.")
 }

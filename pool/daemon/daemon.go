@@ -141,7 +141,11 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 			return nil, err
 		}
 		r.admin = api.Handler()
-		con, err := console.New(console.Config{Store: s, Ops: api, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tenants: tenants,
+		var doms console.DomainOps
+		if api.DomainsEnabled() {
+			doms = api
+		}
+		con, err := console.New(console.Config{Store: s, Ops: api, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tenants: tenants, Domains: doms,
 			Trigger: d.rec.Trigger, Secure: cfg.AdminTLS.Enabled(), IdleTimeout: cfg.ConsoleIdle, Log: d.log.With("component", "console")})
 		if err != nil {
 			return nil, err
