@@ -158,6 +158,12 @@ type options struct {
 	accounts    func(context.Context, int64) (pool.Account, error)
 	// companyDomain is the configured company domain.
 	companyDomain string
+	// domain ("" = localhost), cloudflare, tiers (nil = basic only) and domains (custom
+	// domains of an account) configure custom-domain tests.
+	domain     string
+	cloudflare *platform.CloudflareConfig
+	tiers      pool.Tiers
+	domains    func(context.Context, int64) ([]pool.CustomDomain, error)
 }
 
 // newProvisioner builds a provisioner on the real CLI with a file backend in a temp dir.
@@ -173,6 +179,12 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 	if o.health == 0 {
 		o.health = time.Minute
 	}
+	if o.domain == "" {
+		o.domain = "localhost"
+	}
+	if o.tiers == nil {
+		o.tiers = pool.Tiers{"basic": testTier()}
+	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	prog := o.program
@@ -186,10 +198,12 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		SecretKey:        []byte("0123456789abcdef0123456789abcdef"),
 		PlatformStack:    o.platform,
 		Hosts:            o.hosts,
-		Domain:           "localhost",
+		Domain:           o.domain,
 		CompanyDomain:    o.companyDomain,
 		Place:            o.place,
-		Tiers:            pool.Tiers{"basic": testTier()},
+		Tiers:            o.tiers,
+		Cloudflare:       o.cloudflare,
+		Domains:          o.domains,
 		Image:            testImage,
 		Revision:         "test",
 		Program:          prog,
