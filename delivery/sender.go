@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"net/textproto"
 	"strings"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -48,12 +49,37 @@ type Config struct {
 	// TLSConfig overrides the TLS client configuration (e.g. extra root CAs); nil means the
 	// system roots and ServerName = Host.
 	TLSConfig *tls.Config
+	// IdleTimeout is how long a connection (TLS and AUTH done) waits unused for the next e-mail
+	// before it is closed; 0 means 30s, negative means a new connection for every e-mail.
+	IdleTimeout time.Duration
 }
 
+// At most maxIdle connections wait for the next e-mail, and one connection carries at most
+// maxPerConn e-mails (relays limit the messages of a session).
+const (
+	maxIdle    = 16
+	maxPerConn = 100
+)
+
 // Sender sends rendered e-mails over SMTP, one attempt per Send. It is safe for concurrent use.
+// It keeps the connections of finished sends open for the next ones (see Config.IdleTimeout):
+// a relay's greeting, EHLO, STARTTLS and AUTH are paid once per connection, not per e-mail.
 type Sender struct {
 	cfg  Config
 	tmpl *Templates
+
+	mu     sync.Mutex
+	idle   []*conn     // most recently used last
+	reaper *time.Timer // pending while connections are kept: closes the expired ones
+	closed bool
+}
+
+// conn is one open SMTP session: a go-mail client of its own (a go-mail Client changes its
+// state while it authenticates, so one is never shared by two sends at once).
+type conn struct {
+	c        *gomail.Client
+	lastUsed time.Time
+	sent     int
 }
 
 // NewSender checks cfg and returns a Sender that renders with tmpl.
@@ -84,6 +110,9 @@ func NewSender(cfg Config, tmpl *Templates) (*Sender, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
 	return &Sender{cfg: cfg, tmpl: tmpl}, nil
 }
 
@@ -97,18 +126,123 @@ func (s *Sender) Send(ctx context.Context, msg Message) error {
 	if err != nil {
 		return s.fail(msg, err, true, 0)
 	}
-	client, err := s.client()
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return s.fail(msg, err, false, 0)
 	}
-	if err := client.DialAndSendWithContext(ctx, m); err != nil {
-		permanent, code := classify(err)
-		if ctx.Err() != nil {
-			permanent = false
+	for {
+		c, reused := s.take()
+		if c == nil {
+			if c, err = s.dial(ctx); err != nil {
+				return s.classified(ctx, msg, fmt.Errorf("dial failed: %w", err))
+			}
 		}
-		return s.fail(msg, err, permanent, code)
+		err := c.c.Send(m)
+		if err == nil {
+			c.sent++
+			s.put(c)
+			return nil
+		}
+		go c.c.Close()
+		if m.IsDelivered() {
+			return nil // the server took the e-mail; only the RSET after it failed
+		}
+		// A kept connection the server closed meanwhile fails before any reply (or with 421,
+		// closing), and nothing was delivered on it: try the next kept one, or a new one.
+		if _, code := classify(err); reused && (code == 0 || code == 421) && ctx.Err() == nil {
+			continue
+		}
+		return s.classified(ctx, msg, fmt.Errorf("send failed: %w", err))
 	}
-	return nil
+}
+
+func (s *Sender) classified(ctx context.Context, msg Message, err error) error {
+	permanent, code := classify(err)
+	if ctx.Err() != nil {
+		permanent = false
+	}
+	return s.fail(msg, err, permanent, code)
+}
+
+// take returns a kept connection (reused) or nil; it closes the ones idle for too long.
+func (s *Sender) take() (c *conn, reused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for len(s.idle) > 0 {
+		c = s.idle[len(s.idle)-1]
+		s.idle = s.idle[:len(s.idle)-1]
+		if now.Sub(c.lastUsed) < s.cfg.IdleTimeout {
+			return c, true
+		}
+		go c.c.Close()
+	}
+	return nil, false
+}
+
+// put keeps c for the next send, or closes it.
+func (s *Sender) put(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.cfg.IdleTimeout < 0 || c.sent >= maxPerConn || len(s.idle) >= maxIdle {
+		go c.c.Close()
+		return
+	}
+	c.lastUsed = time.Now()
+	s.idle = append(s.idle, c)
+	if s.reaper == nil {
+		s.reaper = time.AfterFunc(s.cfg.IdleTimeout, s.reap)
+	}
+}
+
+// reap closes the connections idle for IdleTimeout, and comes back while some are kept.
+func (s *Sender) reap() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	kept := s.idle[:0]
+	for _, c := range s.idle {
+		if now.Sub(c.lastUsed) >= s.cfg.IdleTimeout {
+			go c.c.Close()
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	clear(s.idle[len(kept):])
+	s.idle = kept
+	if len(kept) == 0 {
+		s.reaper = nil
+		return
+	}
+	s.reaper = time.AfterFunc(kept[0].lastUsed.Add(s.cfg.IdleTimeout).Sub(now), s.reap)
+}
+
+// dial opens a new SMTP session (greeting, EHLO, STARTTLS, AUTH).
+func (s *Sender) dial(ctx context.Context) (*conn, error) {
+	client, err := s.client()
+	if err != nil {
+		return nil, err
+	}
+	if err := client.DialWithContext(ctx); err != nil {
+		return nil, err
+	}
+	return &conn{c: client}, nil
+}
+
+// Close ends the kept connections (QUIT); later sends use a connection each.
+func (s *Sender) Close() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle, s.closed = nil, true
+	if s.reaper != nil {
+		s.reaper.Stop()
+		s.reaper = nil
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, c := range idle {
+		errs = append(errs, c.c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // build renders msg into a go-mail message. Every error here is permanent: the same input fails
@@ -144,12 +278,15 @@ func (s *Sender) build(msg Message) (*gomail.Msg, error) {
 	return m, nil
 }
 
-// client builds a go-mail client for one attempt. A fresh client per attempt keeps Sender safe
-// for concurrent use: a go-mail Client updates its own state while it authenticates.
+// client builds the go-mail client of one connection. A client per connection keeps Sender
+// safe for concurrent use: a go-mail Client updates its own state while it authenticates.
 func (s *Sender) client() (*gomail.Client, error) {
 	opts := []gomail.Option{
 		gomail.WithPort(s.cfg.Port),
 		gomail.WithTimeout(s.cfg.Timeout),
+		// No NOOP before each e-mail and after it: a kept connection the server closed fails at
+		// MAIL FROM instead, before anything is delivered, and Send tries a new one.
+		gomail.WithoutNoop(),
 	}
 	tlsConfig := s.cfg.TLSConfig
 	if tlsConfig == nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -370,5 +371,144 @@ func TestSendCancelledIsTemporary(t *testing.T) {
 	e := sendErr(t, newSender(t, srv, nil).Send(ctx, credentials()))
 	if e.Permanent || !errors.Is(e, context.Canceled) {
 		t.Errorf("cancelled send: permanent %v, is context.Canceled %v: %v", e.Permanent, errors.Is(e, context.Canceled), e)
+	}
+}
+
+// proxy forwards TCP connections to target and counts them: how many SMTP sessions a Sender
+// opened, and how many are open now.
+func proxy(t *testing.T, target string) (port int, sessions, open func() int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	n, live := 0, 0
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			n, live = n+1, live+1
+			mu.Unlock()
+			go func() {
+				defer func() {
+					mu.Lock()
+					live--
+					mu.Unlock()
+				}()
+				defer in.Close()
+				out, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer out.Close()
+				done := make(chan struct{}, 2)
+				go func() { io.Copy(out, in); done <- struct{}{} }()
+				go func() { io.Copy(in, out); done <- struct{}{} }()
+				<-done
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return n
+		}, func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return live
+		}
+}
+
+func sendN(t *testing.T, s *delivery.Sender, prefix string, n int) {
+	t.Helper()
+	for i := range n {
+		msg := credentials()
+		msg.OrderID = fmt.Sprintf("cs_test_%s_%d", prefix, i)
+		if err := s.Send(context.Background(), msg); err != nil {
+			t.Fatalf("send %s %d: %v", prefix, i, err)
+		}
+	}
+}
+
+// One SMTP session (greeting, EHLO, AUTH) carries many e-mails; concurrent sends open a session
+// each and leave them for the next ones.
+func TestSendKeepsConnections(t *testing.T) {
+	srv := mailpittest.Start(t)
+	port, sessions, _ := proxy(t, net.JoinHostPort(srv.SMTPHost, fmt.Sprint(srv.SMTPPort)))
+	s := newSender(t, srv, func(c *delivery.Config) { c.Port = port })
+	t.Cleanup(func() { s.Close() })
+	sendN(t, s, "seq", 5)
+	if got := sessions(); got != 1 {
+		t.Fatalf("5 e-mails in a row opened %d SMTP sessions, want 1", got)
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			msg := credentials()
+			msg.OrderID = fmt.Sprintf("cs_test_par_%d", i)
+			if err := s.Send(context.Background(), msg); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	opened := sessions()
+	if opened > 6 {
+		t.Fatalf("6 concurrent e-mails opened %d sessions in all, want at most 6", opened)
+	}
+	sendN(t, s, "after", 4)
+	if got := sessions(); got != opened {
+		t.Errorf("e-mails after the concurrent ones opened %d more sessions, want 0 (kept ones)", got-opened)
+	}
+	if got := len(srv.Messages(t)); got != 15 {
+		t.Errorf("mailpit holds %d messages, want 15", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	sendN(t, s, "closed", 1) // a closed Sender still sends, on a session of its own
+}
+
+// A kept session the server dropped (here: the server restarted) is replaced without an error
+// and without a lost or doubled e-mail.
+func TestSendReplacesDroppedConnection(t *testing.T) {
+	srv := mailpittest.Start(t)
+	s := newSender(t, srv, nil)
+	t.Cleanup(func() { s.Close() })
+	sendN(t, s, "before", 1)
+	srv.Restart(t)
+	sendN(t, s, "after", 1)
+	after := credentials()
+	after.OrderID = "cs_test_after_0"
+	if got := srv.Search(t, `message-id:"`+after.MessageID(after.From)+`"`); len(got) != 1 {
+		t.Errorf("the e-mail after the restart is there %d times, want 1", len(got))
+	}
+}
+
+// A session idle for IdleTimeout is closed and not used again; a negative IdleTimeout keeps none.
+func TestSendIdleTimeout(t *testing.T) {
+	srv := mailpittest.Start(t)
+	port, sessions, open := proxy(t, net.JoinHostPort(srv.SMTPHost, fmt.Sprint(srv.SMTPPort)))
+	s := newSender(t, srv, func(c *delivery.Config) { c.Port, c.IdleTimeout = port, 100*time.Millisecond })
+	t.Cleanup(func() { s.Close() })
+	sendN(t, s, "first", 1)
+	for deadline := time.Now().Add(10 * time.Second); open() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle session was not closed after the idle timeout")
+		}
+	}
+	sendN(t, s, "second", 1)
+	if got := sessions(); got != 2 {
+		t.Errorf("after the idle timeout: %d sessions, want 2", got)
+	}
+	never := newSender(t, srv, func(c *delivery.Config) { c.Port, c.IdleTimeout = port, -1 })
+	sendN(t, never, "never", 3)
+	if got := sessions(); got != 5 {
+		t.Errorf("IdleTimeout < 0: %d sessions in all, want 5 (one per e-mail)", got)
 	}
 }

@@ -62,7 +62,7 @@ func (a *API) generations(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	g, err := a.generationView(r.Context())
+	g, err := a.Generations(r.Context())
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,8 @@ func (a *API) generations(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) generationView(ctx context.Context) (Generations, error) {
+// Generations is what runs which generation (GET /admin/v1/generations, the console's pool page).
+func (a *API) Generations(ctx context.Context) (Generations, error) {
 	var build func(pool.Tier) pool.Build
 	if a.tenants != nil {
 		build = a.tenants.Build

@@ -171,6 +171,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := text(t, ctx, `tr[data-tier="basic"] td[data-state="ready"]`); strings.TrimSpace(got) != "10" {
 		t.Fatalf("pool page: basic ready %q, want 10", got)
 	}
+	// and counts them per generation: all 10 run the tier's current one.
+	if got := text(t, ctx, `#generations tr[data-tier="basic"][data-current="true"] td[data-total]`); strings.TrimSpace(got) != "10" {
+		t.Fatalf("pool page: basic accounts of the current generation %q, want 10", got)
+	}
 	if !eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`) {
 		t.Error("the pool page is wider than a phone's screen")
 	}
@@ -446,5 +450,77 @@ func TestConsoleReapplies(t *testing.T) {
 	run(t, b, chromedp.Navigate(f.base+"/console/health"), chromedp.WaitVisible(chromedp.CSS("#reapplies")))
 	if n := eval[int](t, b, `document.querySelectorAll('#reapplies li').length`); n != 2 {
 		t.Fatalf("re-apply history rows: %d", n)
+	}
+}
+
+// The Business page reads the MRR of a known set of orders through the console, in a real
+// browser: basic 29.00/month (one seat), basic 290.00/year (two seats: 2 × 290 ÷ 12 = 48.33),
+// premium 99.00/month, and a trialing subscription that pays nothing yet → 176.33 USD. Its CSV
+// carries the same figure.
+func TestConsoleBusinessInBrowser(t *testing.T) {
+	tiers, err := pool.NewTiers([]pool.Tier{
+		{Name: "basic", MinReady: 0, MaxTotal: 5, MaxInFlight: 1, MemoryMB: 1024, CPUs: 1,
+			Prices: map[string]pool.Price{"month": {ID: "price_bm", AmountCents: 2900, Currency: "usd"},
+				"year": {ID: "price_by", AmountCents: 29000, Currency: "usd"}}},
+		{Name: "premium", MinReady: 0, MaxTotal: 5, MaxInFlight: 1, MemoryMB: 2048, CPUs: 1.5,
+			Prices: map[string]pool.Price{"month": {ID: "price_pm", AmountCents: 9900, Currency: "usd"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := startDaemon(t, func(c *daemon.Config) { c.Tiers = tiers })
+	ctx := context.Background()
+	for _, o := range []store.Order{
+		{ID: "o1", Tier: "basic", TierKeys: []string{"price_bm"}, CustomerEmail: "c1@example.test", CustomerID: "c1", SubscriptionID: "s1"},
+		{ID: "o2", Tier: "basic", TierKeys: []string{"price_by"}, CustomerEmail: "c2@example.test", CustomerID: "c2", SubscriptionID: "s2", Seats: 2},
+		{ID: "o3", Tier: "premium", TierKeys: []string{"price_pm"}, CustomerEmail: "c3@example.test", CustomerID: "c3", SubscriptionID: "s3"},
+		{ID: "o4", Tier: "basic", TierKeys: []string{"price_bm"}, CustomerEmail: "c4@example.test", CustomerID: "c4", SubscriptionID: "s4"},
+	} {
+		if _, err := f.store.AddPendingOrder(ctx, o, "evt_"+o.ID, "checkout.session.completed", "client"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := f.store.SetSubscriptionStatus(ctx, "evt_s4", "customer.subscription.updated", "s4", "trialing", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	b := browsertest.New(t)
+	signIn(t, b, f.base)
+	run(t, b, chromedp.Click(chromedp.CSS(`nav a[href="/console/business"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-figure="mrr"]`)))
+	attr, err := chromedp.Run(b, chromedp.AttributeValue(chromedp.CSS(`[data-figure="mrr"]`), "data-cents"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(text(t, b, `[data-figure="mrr"]`)); attr.Value != "17633" || !strings.Contains(got, "176.33 USD") {
+		t.Fatalf("MRR on the console's Business page: %q (data-cents %q), want 176.33 USD (17633)", got, attr.Value)
+	}
+	// The stylesheet loads under the console's Content-Security-Policy: the figures are a grid,
+	// and the charts are drawn.
+	if !eval[bool](t, b, `getComputedStyle(document.querySelector(".business .figures")).display === "grid"`) {
+		t.Error("the business stylesheet did not apply")
+	}
+	if n := eval[int](t, b, `document.querySelectorAll("#business-mrr-monthly rect").length`); n == 0 {
+		t.Error("no bars in the MRR chart")
+	}
+	if !eval[bool](t, b, `document.documentElement.scrollWidth <= window.innerWidth`) {
+		t.Error("the business page is wider than the screen")
+	}
+	browsertest.Screenshot(t, b, "business")
+
+	// The CSV link downloads the same figures (with the session's cookie).
+	dl := t.TempDir()
+	if _, err := chromedp.CallBrowser(b, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, b, chromedp.Click(chromedp.CSS("#businesscsv")))
+	var csv []byte
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && csv == nil; time.Sleep(100 * time.Millisecond) {
+		if ms, _ := filepath.Glob(filepath.Join(dl, "*.csv")); len(ms) == 1 {
+			csv, _ = os.ReadFile(ms[0])
+		}
+	}
+	if !strings.Contains(string(csv), "\nmrr_cents,,,,17633\n") {
+		t.Fatalf("business CSV does not carry the MRR:\n%s", csv)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/business"
 	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
@@ -52,7 +54,7 @@ type Store interface {
 	AddEvent(ctx context.Context, id int64, kind pool.EventKind, detail string) error
 	Get(ctx context.Context, id int64) (pool.Account, error)
 	GetOrder(ctx context.Context, id string) (store.Order, error)
-	ReleaseHeldOrder(ctx context.Context, orderID, tier string, seats int, prefix string, then ...jobs.Job) error
+	ReleaseHeld(ctx context.Context, orderID, tier string, seats int, prefix string, then ...jobs.Job) error
 }
 
 var _ Store = (*store.Store)(nil)
@@ -60,6 +62,7 @@ var _ Store = (*store.Store)(nil)
 // Ops are the operator's operations shared with the JSON admin API (*admin.API).
 type Ops interface {
 	Status(ctx context.Context) ([]admin.TierStatus, error)
+	Generations(ctx context.Context) (admin.Generations, error)
 	OrdersEnabled() bool
 	CreateBatch(ctx context.Context, tier, prefix string, count int) ([]pool.Account, error)
 	Export(ctx context.Context, tier string, count int, all bool) ([]byte, []pool.Account, error)
@@ -85,6 +88,13 @@ type Reapplier interface {
 	Reapply(ctx context.Context, a pool.Account) error
 }
 
+// Business computes the business figures (*business.Service).
+type Business interface {
+	Report(ctx context.Context) (business.Report, error)
+}
+
+var _ Business = (*business.Service)(nil)
+
 // Config configures the console.
 type Config struct {
 	Store Store
@@ -98,6 +108,8 @@ type Config struct {
 	// Domains attaches and detaches custom domains; nil: custom domains are off (the account
 	// page shows none).
 	Domains DomainOps
+	// Business gives the Business page its figures; nil: the page says they are not configured.
+	Business Business
 	// Trigger asks the reconciler for a pass (after a held order is released). Optional.
 	Trigger func()
 	// Secure marks the cookie Secure (the admin listener serves TLS).
@@ -190,6 +202,12 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/health", c.auth(c.healthPage))
 	m.HandleFunc("GET /console/export", c.auth(c.exportPage))
 	m.HandleFunc("POST /console/export", c.auth(c.export))
+	m.HandleFunc("GET /console/business", c.auth(c.businessPage))
+	m.HandleFunc("GET /console/business.csv", c.auth(c.businessCSV))
+	m.HandleFunc("GET /console/business.css", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		io.WriteString(w, business.CSS)
+	})
 	c.mux = m
 }
 

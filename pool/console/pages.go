@@ -1,9 +1,11 @@
 package console
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
+	"github.com/axiestudio/tenantpool/pool/business"
 	"github.com/axiestudio/tenantpool/pool/jobs"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
@@ -86,6 +89,7 @@ type poolData struct {
 	States        []pool.State
 	Day, Month    chart
 	OrdersEnabled bool
+	Generations   admin.Generations
 }
 
 func (c *Console) poolPage(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -106,7 +110,12 @@ func (c *Console) poolPage(w http.ResponseWriter, r *http.Request, rq *request) 
 		c.fail(w, r, rq, err)
 		return
 	}
-	d := poolData{Tiers: rows, States: pool.States, OrdersEnabled: c.cfg.Ops.OrdersEnabled(),
+	gens, err := c.cfg.Ops.Generations(ctx)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	d := poolData{Tiers: rows, States: pool.States, OrdersEnabled: c.cfg.Ops.OrdersEnabled(), Generations: gens,
 		Day:   chartOf("Ready accounts and sales, last 24 hours", day.Ready, day.Sales, day.Start, day.Step, "Jan 2 15:04"),
 		Month: chartOf("Ready accounts and sales, last 30 days", month.Ready, month.Sales, month.Start, month.Step, "Jan 2")}
 	c.render(w, rq, "pool", page{Title: "Pool", Nav: "pool", Data: d})
@@ -363,17 +372,26 @@ func (c *Console) accountID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *request) {
+// loadAccount reads the account the path names; when there is none it answers the error page
+// and reports false.
+func (c *Console) loadAccount(w http.ResponseWriter, r *http.Request, rq *request) (store.AccountRow, bool) {
 	id, err := c.accountID(r)
-	if err != nil {
-		c.fail(w, r, rq, err)
+	if err == nil {
+		var a store.AccountRow
+		if a, err = c.cfg.Store.ConsoleAccount(r.Context(), id); err == nil {
+			return a, true
+		}
+	}
+	c.fail(w, r, rq, err)
+	return store.AccountRow{}, false
+}
+
+func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *request) {
+	a, ok := c.loadAccount(w, r, rq)
+	if !ok {
 		return
 	}
-	a, err := c.cfg.Store.ConsoleAccount(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, rq, err)
-		return
-	}
+	id := a.ID
 	evs, err := c.cfg.Store.AccountEvents(r.Context(), id)
 	if err != nil {
 		c.fail(w, r, rq, err)
@@ -403,14 +421,8 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *reques
 }
 
 func (c *Console) retirePage(w http.ResponseWriter, r *http.Request, rq *request) {
-	id, err := c.accountID(r)
-	if err != nil {
-		c.fail(w, r, rq, err)
-		return
-	}
-	a, err := c.cfg.Store.ConsoleAccount(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, rq, err)
+	a, ok := c.loadAccount(w, r, rq)
+	if !ok {
 		return
 	}
 	c.render(w, rq, "retire", page{Title: "Retire " + a.Slug, Nav: "accounts", Data: a})
@@ -419,16 +431,11 @@ func (c *Console) retirePage(w http.ResponseWriter, r *http.Request, rq *request
 // retire asks for the slug typed again (the confirmation) and, for a sold account, the force
 // box, as `poold retire --force` does; without them nothing changes.
 func (c *Console) retire(w http.ResponseWriter, r *http.Request, rq *request) {
-	id, err := c.accountID(r)
-	if err != nil {
-		c.fail(w, r, rq, err)
+	a, ok := c.loadAccount(w, r, rq)
+	if !ok {
 		return
 	}
-	a, err := c.cfg.Store.ConsoleAccount(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, rq, err)
-		return
-	}
+	id := a.ID
 	f := r.PostForm
 	if strings.TrimSpace(f.Get("confirm")) != a.Slug {
 		c.render(w, rq, "retire", page{Title: "Retire " + a.Slug, Nav: "accounts", Data: a, Status: http.StatusBadRequest,
@@ -514,16 +521,11 @@ func (c *Console) unflag(w http.ResponseWriter, r *http.Request, rq *request) {
 }
 
 func (c *Console) resendAccount(w http.ResponseWriter, r *http.Request, rq *request) {
-	id, err := c.accountID(r)
-	if err != nil {
-		c.fail(w, r, rq, err)
+	a, ok := c.loadAccount(w, r, rq)
+	if !ok {
 		return
 	}
-	a, err := c.cfg.Store.ConsoleAccount(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, rq, err)
-		return
-	}
+	id := a.ID
 	order, _, _ := strings.Cut(a.OrderID, "#") // a seat's key names its order
 	if order == "" {
 		c.redirect(w, r, rq, fmt.Sprintf("/console/accounts/%d", id), "Not resent: the account belongs to no order.")
@@ -598,7 +600,7 @@ func (c *Console) releaseOrder(w http.ResponseWriter, r *http.Request, rq *reque
 		c.redirect(w, r, rq, "/console/orders?state=held", fmt.Sprintf("Order %s not released: seats must be a whole number from 1 to 100.", id))
 		return
 	}
-	if err := c.cfg.Store.ReleaseHeldOrder(r.Context(), id, tier, seats, c.cfg.Prefix, jobs.Job{Args: jobs.ClaimPendingArgs{OrderID: id}}); err != nil {
+	if err := c.cfg.Store.ReleaseHeld(r.Context(), id, tier, seats, c.cfg.Prefix, jobs.Job{Args: jobs.ClaimPendingArgs{OrderID: id}}); err != nil {
 		c.fail(w, r, rq, err)
 		return
 	}
@@ -711,6 +713,54 @@ func (c *Console) export(w http.ResponseWriter, r *http.Request, rq *request) {
 	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	h.Set("X-Exported-Count", strconv.Itoa(len(as)))
 	w.Write(body)
+}
+
+// --- business ---
+
+type businessData struct {
+	Configured bool
+	Fragment   template.HTML
+}
+
+// businessPage shows the business figures (package business draws them, charts included, as a
+// fragment without script or inline style, within the console's Content-Security-Policy).
+func (c *Console) businessPage(w http.ResponseWriter, r *http.Request, rq *request) {
+	d := businessData{}
+	if c.cfg.Business != nil {
+		rep, err := c.cfg.Business.Report(r.Context())
+		if err != nil {
+			c.fail(w, r, rq, err)
+			return
+		}
+		var frag bytes.Buffer
+		if err := business.Page(&frag, rep); err != nil {
+			c.fail(w, r, rq, err)
+			return
+		}
+		d = businessData{Configured: true, Fragment: template.HTML(frag.String())} // html/template output of package business
+	}
+	c.render(w, rq, "business", page{Title: "Business", Nav: "business", Data: d})
+}
+
+// businessCSV downloads the same figures as GET /admin/v1/business.csv.
+func (c *Console) businessCSV(w http.ResponseWriter, r *http.Request, rq *request) {
+	if c.cfg.Business == nil {
+		c.render(w, rq, "business", page{Title: "Business", Nav: "business", Status: http.StatusServiceUnavailable})
+		return
+	}
+	rep, err := c.cfg.Business.Report(r.Context())
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	var body bytes.Buffer
+	if err := business.WriteCSV(&body, rep); err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="poold-business-`+rep.At.Format("2006-01-02")+`.csv"`)
+	w.Write(body.Bytes())
 }
 
 // attachDomain attaches a custom domain to the account (the admin API's checks); a refusal

@@ -146,7 +146,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 			doms = api
 		}
 		con, err := console.New(console.Config{Store: s, Ops: api, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tenants: tenants, Domains: doms,
-			Trigger: d.rec.Trigger, Secure: cfg.AdminTLS.Enabled(), IdleTimeout: cfg.ConsoleIdle, Log: d.log.With("component", "console")})
+			Business: biz, Trigger: d.rec.Trigger, Secure: cfg.AdminTLS.Enabled(), IdleTimeout: cfg.ConsoleIdle, Log: d.log.With("component", "console")})
 		if err != nil {
 			return nil, err
 		}

@@ -214,7 +214,9 @@ func (w *claimPendingWorker) Work(ctx context.Context, job *river.Job[jobs.Claim
 		if err != nil || tier == "" {
 			return err
 		}
-		if err := s.cfg.Store.ReleaseHeld(ctx, o.ID, tier, seats, s.cfg.Prefix); err != nil {
+		if err := s.cfg.Store.ReleaseHeld(ctx, o.ID, tier, seats, s.cfg.Prefix); errors.Is(err, pool.ErrIllegalTransition) {
+			return river.JobSnooze(time.Second) // released meanwhile (the operator): claim it as it is now
+		} else if err != nil {
 			return err
 		}
 		o.Tier, o.Seats = tier, seats

@@ -45,7 +45,7 @@ type Store interface {
 	EventSeen(ctx context.Context, eventID string) (bool, error)
 	ClaimOrder(ctx context.Context, o store.Order, eventID, eventType string, then ...jobs.Job) (store.Order, bool, error)
 	AddPendingOrder(ctx context.Context, o store.Order, eventID, eventType, prefix string, then ...jobs.Job) (bool, error)
-	ReleaseHeld(ctx context.Context, orderID, tier string, seats int, prefix string) error
+	ReleaseHeld(ctx context.Context, orderID, tier string, seats int, prefix string, then ...jobs.Job) error
 	OrderAccounts(ctx context.Context, orderID string) ([]pool.Account, error)
 	SetOrderError(ctx context.Context, orderID, reason string) error
 	SetSubscriptionStatus(ctx context.Context, eventID, eventType, subscriptionID, status string, at time.Time) (newest bool, synced int, err error)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/axiestudio/tenantpool/pool"
-	"github.com/axiestudio/tenantpool/pool/jobs"
 )
 
 // The operator console's reads (package console). They never read the sealed secrets, and each
@@ -231,32 +230,6 @@ func (s *Store) ConsoleOrders(ctx context.Context, q OrderQuery) ([]Order, bool,
 		os = os[:q.Limit]
 	}
 	return os, more, nil
-}
-
-// ReleaseHeldOrder is the operator's resolution of a held order (the console): ReleaseHeld
-// with the order's claim job enqueued in the same transaction, so the order is claimed as soon
-// as an account of the tier is ready. An order no longer held is an error.
-func (s *Store) ReleaseHeldOrder(ctx context.Context, orderID, tier string, seats int, prefix string, then ...jobs.Job) error {
-	if err := pool.ValidatePrefix(prefix); err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		now := s.nowMS()
-		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE orders SET state = 'pending', tier = ?, seats = ?, last_error = '', updated_at = ?
-			WHERE id = ? AND state = 'held'`), tier, max(seats, 1), now, orderID)
-		if err != nil {
-			return fmt.Errorf("release held order: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("order %s is not held: %w", orderID, pool.ErrIllegalTransition)
-		}
-		if err := s.provisionShortfall(ctx, tx, tier, prefix, max(seats, 1), now); err != nil {
-			return err
-		}
-		return s.insertJobs(ctx, tx, then...)
-	})
 }
 
 // History is the pool's recent past, derived from the accounts' own times: per bucket, the

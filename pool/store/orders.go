@@ -434,10 +434,11 @@ func (s *Store) AddPendingOrder(ctx context.Context, o Order, eventID, eventType
 	return created && err == nil, err
 }
 
-// ReleaseHeld moves a held order to pending with its tier and seats and creates on-demand
-// accounts of that tier for the seats no ready account covers, with their provisioning jobs, in
-// one transaction (a held order whose price became known). An order not held is left alone.
-func (s *Store) ReleaseHeld(ctx context.Context, orderID, tier string, seats int, prefix string) error {
+// ReleaseHeld moves a held order to pending with its tier and seats, creates on-demand accounts
+// of that tier for the seats no ready account covers (with their provisioning jobs) and
+// enqueues then (the operator's release: the order's claim job), in one transaction. An order
+// no longer held changes nothing and is pool.ErrIllegalTransition.
+func (s *Store) ReleaseHeld(ctx context.Context, orderID, tier string, seats int, prefix string, then ...jobs.Job) error {
 	if err := pool.ValidatePrefix(prefix); err != nil {
 		return err
 	}
@@ -448,10 +449,15 @@ func (s *Store) ReleaseHeld(ctx context.Context, orderID, tier string, seats int
 		if err != nil {
 			return fmt.Errorf("release held order: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("order %s is not held: %w", orderID, pool.ErrIllegalTransition)
+		}
+		if err := s.provisionShortfall(ctx, tx, tier, prefix, max(seats, 1), now); err != nil {
 			return err
 		}
-		return s.provisionShortfall(ctx, tx, tier, prefix, max(seats, 1), now)
+		return s.insertJobs(ctx, tx, then...)
 	})
 }
 
