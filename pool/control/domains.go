@@ -232,7 +232,14 @@ func (d *Domains) handle(ctx context.Context, rep *DomainReport, dom pool.Custom
 			dom.State, dom.Attempts = pool.DomainActive, 0
 			return d.route(ctx, rep, a, dom)
 		case waiting && now.Sub(dom.RequestedAt) > d.cfg.Expiry:
-			return d.fail(ctx, rep, a, dom, &u, fmt.Sprintf("its DNS records were not found within %s of the request; detach it and ask again once they are in place", d.cfg.Expiry))
+			// Never verified: the name is released (detached), so that a request nobody
+			// completes cannot hold a hostname its real owner wants.
+			if err := d.fail(ctx, rep, a, dom, &u, fmt.Sprintf("its DNS records were not found within %s of the request, so it was removed; ask for it again once they are in place", d.cfg.Expiry)); err != nil {
+				return err
+			}
+			u.From, u.State, u.Attempts, u.CheckAt = pool.DomainFailed, pool.DomainDetaching, 0, now
+			_, err := d.cfg.Store.UpdateDomain(ctx, dom.ID, u)
+			return err
 		case waiting:
 			if err := save(); err != nil {
 				return err

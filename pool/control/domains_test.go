@@ -311,8 +311,12 @@ func TestDomainsBlockedExpiredAndRetried(t *testing.T) {
 	e.pass(0, "slow.acme.com")
 	e.newMail()
 	d = e.pass(8*24*time.Hour, "slow.acme.com")
-	e.want(d, pool.DomainFailed)
+	e.want(d, pool.DomainDetaching)
 	if m := e.newMail(); !strings.Contains(m.Text, "were not found within") {
 		t.Fatalf("expiry e-mail:\n%s", m.Text)
+	}
+	// The unverified name is released: the next pass removes it, and another tenant may take it.
+	if d := e.pass(0, "slow.acme.com"); d.ID != 0 || e.cf.Has("slow.acme.com") {
+		t.Fatalf("expired hostname kept: %+v", d)
 	}
 }
