@@ -18,7 +18,8 @@ import (
 )
 
 // domainSettings reads the custom-domain settings: on (non-nil) when POOL_CUSTOM_DOMAIN_TARGET
-// is set, which then needs Cloudflare (--cloudflare-zone-id, POOL_CLOUDFLARE_API_TOKEN).
+// is set, which then needs Cloudflare (--cloudflare-zone-id, POOL_CLOUDFLARE_API_TOKEN). It
+// reads no key (config check writes nothing): domainsConfig adds the links' signing key.
 func (e *Env) domainSettings() (*daemon.Domains, error) {
 	target := e.Getenv("POOL_CUSTOM_DOMAIN_TARGET")
 	if target == "" {
@@ -60,20 +61,20 @@ func (e *Env) domainSettings() (*daemon.Domains, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	keyring, err := e.Keyring()
-	if err != nil {
-		return nil, err
-	}
-	d.SigningKey = keyring.Oldest()
 	return d, nil
 }
 
 // domainsConfig adds the custom-domain settings to cfg.
 func (e *Env) domainsConfig(cfg *daemon.Config) error {
 	d, err := e.domainSettings()
+	if err != nil || d == nil {
+		return err
+	}
+	keyring, err := e.Keyring()
 	if err != nil {
 		return err
 	}
+	d.SigningKey = keyring.Oldest()
 	cfg.Domains = d
 	return nil
 }

@@ -63,3 +63,18 @@ func TestDomainsCommands(t *testing.T) {
 		t.Fatalf("table: %s", table)
 	}
 }
+
+// config check reports custom-domain settings that cannot work, and notes when they are off.
+func TestConfigCheckCustomDomains(t *testing.T) {
+	h := newHarness(t)
+	out, err := h.run(context.Background(), "config", "check")
+	if !strings.Contains(out, "custom domains disabled") {
+		t.Fatalf("off: %s (%v)", out, err)
+	}
+	h.env["POOL_CUSTOM_DOMAIN_TARGET"] = "customers.example.net"
+	h.env["POOL_CUSTOM_DOMAIN_EXPIRY"] = "5m"
+	_, err = h.run(context.Background(), "config", "check")
+	if err == nil || !strings.Contains(err.Error(), "custom domains need Cloudflare") || !strings.Contains(err.Error(), "POOL_CUSTOM_DOMAIN_EXPIRY") {
+		t.Fatalf("bad settings: %v", err)
+	}
+}
