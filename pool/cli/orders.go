@@ -268,8 +268,9 @@ func newOrders(e *Env) *cobra.Command {
 }
 
 // upsellURL is the Basic customers' upgrade link in the credentials e-mail: POOL_UPSELL_URL,
-// else, with the storefront's public URL, <POOL_PUBLIC_URL>/buy/<tier> of the tier with the
-// fewest custom domains above none (the storefront leads it to that tier's Buy button).
+// else, with the storefront's public URL, the Buy button (POST /buy/<tier>: a link cannot
+// POST) of the tier with the fewest custom domains above none on the pricing page,
+// <POOL_PUBLIC_URL>/pricing#tp-tier-<tier>.
 func (e *Env) upsellURL() string {
 	if u := e.Getenv("POOL_UPSELL_URL"); u != "" {
 		return u
@@ -287,5 +288,5 @@ func (e *Env) upsellURL() string {
 	if up == nil {
 		return ""
 	}
-	return strings.TrimSuffix(base, "/") + "/buy/" + up.Name
+	return strings.TrimSuffix(base, "/") + "/pricing#tp-tier-" + up.Name
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // The Basic customers' upgrade link: POOL_UPSELL_URL wins; else the storefront's /buy/<tier>
-// of the smallest tier with custom domains; else none.
+// Buy button of the smallest tier with custom domains on the pricing page; else none.
 func TestUpsellURL(t *testing.T) {
 	tiers, err := pool.NewTiers(pool.DefaultTiers())
 	if err != nil {
@@ -18,7 +18,7 @@ func TestUpsellURL(t *testing.T) {
 		want string
 	}{
 		{map[string]string{"POOL_UPSELL_URL": "https://example.test/up", "POOL_PUBLIC_URL": "https://shop.example.test"}, "https://example.test/up"},
-		{map[string]string{"POOL_PUBLIC_URL": "https://shop.example.test/"}, "https://shop.example.test/buy/premium"},
+		{map[string]string{"POOL_PUBLIC_URL": "https://shop.example.test/"}, "https://shop.example.test/pricing#tp-tier-premium"},
 		{map[string]string{}, ""},
 	} {
 		e := &Env{Tiers: tiers, Getenv: func(k string) string { return tc.env[k] }}

@@ -46,17 +46,6 @@ func bad(format string, args ...any) error {
 	return &inputError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
 }
 
-// buyLink is GET /buy/{tier}: a link (the credentials e-mail's upgrade link) cannot POST, so
-// it leads to the pricing page at the tier's Buy button. It creates nothing.
-func (s *Shop) buyLink(w http.ResponseWriter, r *http.Request) {
-	t, err := s.cfg.Tiers.Get(r.PathValue("tier"))
-	if err != nil {
-		s.fail(w, r, http.StatusNotFound, "no such plan")
-		return
-	}
-	http.Redirect(w, r, "/pricing#tp-tier-"+t.Name, http.StatusSeeOther)
-}
-
 // buy is POST /buy/{tier}: it checks the request and creates a Checkout Session for the
 // tier's price of the interval, then sends the customer there (303; JSON clients get the URL).
 // Bad input creates nothing.

@@ -209,7 +209,6 @@ func ValidateAPIKey(key string) error {
 func (s *Shop) Routes() map[string]http.Handler {
 	return map[string]http.Handler{
 		"POST /buy/{tier}":     http.HandlerFunc(s.buy),
-		"GET /buy/{tier}":      http.HandlerFunc(s.buyLink),
 		"GET /welcome":         http.HandlerFunc(s.welcome),
 		"GET /welcome/status":  http.HandlerFunc(s.status),
 		"POST /billing":        http.HandlerFunc(s.billing),
