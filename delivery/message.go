@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Kind names a kind of e-mail; it selects the templates and is part of the dedupe key.
@@ -43,8 +44,12 @@ type DNSRecord struct {
 	Type, Name, Value string
 }
 
+// KindDowngradeNotice tells a customer whose plan moved to a tier with fewer custom domains
+// which of their domains will be detached, and when (one per plan change).
+const KindDowngradeNotice Kind = "downgrade_notice"
+
 // Kinds lists every kind, in a stable order.
-var Kinds = []Kind{KindCredentials, KindPaymentFailed, KindOperatorAlert, KindCustomDomain}
+var Kinds = []Kind{KindCredentials, KindPaymentFailed, KindOperatorAlert, KindDowngradeNotice, KindCustomDomain}
 
 // Message is everything one e-mail is rendered from. Templates see it as their data ("{{.LoginURL}}").
 //
@@ -89,6 +94,10 @@ type Message struct {
 	DomainStep string
 	DNSRecords []DNSRecord
 	DomainURL  string
+	// Downgrade notices: the custom domains beyond the new tier's allowance and when they are
+	// detached.
+	Domains  []string
+	DetachAt time.Time
 
 	// From is the operator's sender address ("Axie Studio <hello@example.com>"). When empty the
 	// Sender's configured From is used.
@@ -188,6 +197,9 @@ func (m Message) Validate() error {
 				problems = append(problems, fmt.Sprintf("login of seat %d is incomplete", l.Seat))
 			}
 		}
+	}
+	if m.Kind == KindDowngradeNotice && (len(m.Domains) == 0 || m.DetachAt.IsZero()) {
+		problems = append(problems, "no domains or detach time")
 	}
 	if m.Kind == KindOperatorAlert {
 		if m.Slug == "" {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/axiestudio/tenantpool/delivery"
 )
@@ -94,7 +95,21 @@ func goldenCases() map[string]delivery.Message {
 	action := records
 	action.Ref, action.DomainStep, action.DNSRecords, action.Reason = "ai.acme.example:action", delivery.DomainAction, nil, "Cloudflare reports it moved: its CNAME no longer points at customers.example.test"
 
+	downgrade := delivery.Message{
+		Kind:           delivery.KindDowngradeNotice,
+		OrderID:        "cs_test_order_0001",
+		Ref:            "plan-7",
+		CustomerName:   "Ada <b>Lovelace</b>",
+		CustomerEmail:  "ada@example.test",
+		Tier:           "basic",
+		Domains:        []string{"studio.ada.example", "flows.ada.example"},
+		DetachAt:       time.Date(2026, 12, 6, 13, 20, 0, 0, time.UTC),
+		SupportContact: "support@example.test",
+		BillingURL:     "https://billing.example.test/p/session_0001",
+	}
+
 	return map[string]delivery.Message{
+		"downgrade_notice":           downgrade,
 		"custom_domain_records":      records,
 		"custom_domain_live":         live,
 		"custom_domain_action":       action,

@@ -55,6 +55,8 @@ type Store interface {
 	GetOrder(ctx context.Context, id string) (store.Order, error)
 	GenerationCounts(ctx context.Context) ([]pool.GenerationCount, error)
 	StaleReserved(ctx context.Context, current map[string]string) ([]pool.Account, error)
+	ChangePlan(ctx context.Context, accountID int64, req store.PlanRequest) (pool.PlanChange, bool, error)
+	HeldPlanChanges(ctx context.Context, limit int) ([]pool.PlanChange, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -81,6 +83,9 @@ type Config struct {
 	// Grace is how long a sold account retired with "force" (and without "now") is kept
 	// suspended before it is destroyed; default pool.DefaultSuspendGrace (POOL_SUSPEND_GRACE).
 	Grace time.Duration
+	// DowngradeNotice is how long a downgraded account keeps custom domains beyond its new
+	// tier's allowance (POOL_DOWNGRADE_NOTICE; default 72h).
+	DowngradeNotice time.Duration
 	// Failures limits failed authentications per source address (zero fields:
 	// DefaultFailureLimit).
 	Failures FailureLimit
@@ -104,6 +109,7 @@ type API struct {
 	tenants  pool.Tenants
 	trigger  func()
 	grace    time.Duration
+	notice   time.Duration
 	fails    *failures
 	business Business
 	dops     *DomainOps
@@ -168,9 +174,12 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, tenants: cfg.Tenants, trigger: cfg.Trigger,
-		grace: cfg.Grace, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, dops: cfg.Domains, log: cfg.Log}
+		grace: cfg.Grace, notice: cfg.DowngradeNotice, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, dops: cfg.Domains, log: cfg.Log}
 	if a.grace <= 0 {
 		a.grace = pool.DefaultSuspendGrace
+	}
+	if a.notice <= 0 {
+		a.notice = pool.DefaultDowngradeNotice
 	}
 	for _, t := range cfg.Tokens {
 		a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
@@ -192,6 +201,8 @@ func (a *API) routes() {
 	m.HandleFunc("GET /admin/v1/accounts", a.handle(a.listAccounts))
 	m.HandleFunc("POST /admin/v1/accounts/batch", a.handle(a.batch))
 	m.HandleFunc("POST /admin/v1/accounts/{account}/retire", a.handle(a.retire))
+	m.HandleFunc("POST /admin/v1/accounts/{account}/tier", a.handle(a.setTier))
+	m.HandleFunc("GET /admin/v1/plans/held", a.handle(a.heldPlans))
 	m.HandleFunc("POST /admin/v1/export", a.handle(a.export))
 	m.HandleFunc("POST /admin/v1/claim", a.handle(a.claim))
 	m.HandleFunc("POST /admin/v1/tiers/{tier}/pause", a.handle(a.setPaused(true)))

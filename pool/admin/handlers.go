@@ -453,3 +453,63 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"tiers": rows, "orders_enabled": a.resend != nil})
 	return nil
 }
+
+// PlanView is a plan change in the API's JSON.
+type PlanView struct {
+	ID             int64  `json:"id"`
+	AccountID      int64  `json:"account_id"`
+	OrderID        string `json:"order_id,omitempty"`
+	SubscriptionID string `json:"subscription_id,omitempty"`
+	PriceID        string `json:"price_id,omitempty"`
+	From           string `json:"from"`
+	To             string `json:"to"`
+	Source         string `json:"source"`
+	State          string `json:"state"`
+	DecidedAt      string `json:"decided_at"`
+	DetachAt       string `json:"detach_at,omitempty"`
+	Generation     string `json:"generation,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+// PlanChangeView renders a plan change.
+func PlanChangeView(c pool.PlanChange) PlanView {
+	v := PlanView{ID: c.ID, AccountID: c.AccountID, OrderID: c.OrderID, SubscriptionID: c.SubscriptionID, PriceID: c.PriceID,
+		From: c.FromTier, To: c.ToTier, Source: string(c.Source), State: string(c.State), DecidedAt: c.DecidedAt.UTC().Format(time.RFC3339),
+		Generation: c.Generation, Reason: c.LastError}
+	if !c.DetachAt.IsZero() {
+		v.DetachAt = c.DetachAt.UTC().Format(time.RFC3339)
+	}
+	return v
+}
+
+func (a *API) setTier(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Tier string `json:"tier"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	acc, c, changed, err := a.SetTier(r.Context(), r.PathValue("account"), req.Tier)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"account": AccountView(acc), "changed": changed}
+	if changed {
+		out["change"] = PlanChangeView(c)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) heldPlans(w http.ResponseWriter, r *http.Request) error {
+	cs, err := a.HeldPlans(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]PlanView, len(cs))
+	for i, c := range cs {
+		out[i] = PlanChangeView(c)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"held": out})
+	return nil
+}

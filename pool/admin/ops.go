@@ -201,3 +201,42 @@ func StatusCode(err error) int {
 
 // ErrUnavailable marks an operation this daemon is not configured for (StatusCode: 503).
 var ErrUnavailable = errUnavailable
+
+// SetTier moves a sold account (by id or slug) to another tier in place — the operator's plan
+// change, through the same store path as a Stripe price change: the account and its order get
+// the tier, its stack is re-applied on the same volume by a durable job, and a downgrade's
+// excess custom domains are detached after the notice period. It reports the change and
+// whether anything changed (false: the account already has the tier). An unknown tier is 400,
+// an account that is not sold 409; neither changes anything.
+func (a *API) SetTier(ctx context.Context, ref, tier string) (pool.Account, pool.PlanChange, bool, error) {
+	if err := validTier(a.tiers, tier); err != nil {
+		return pool.Account{}, pool.PlanChange{}, false, err
+	}
+	acc, err := a.account(ctx, ref)
+	if err != nil {
+		return acc, pool.PlanChange{}, false, err
+	}
+	c, changed, err := a.store.ChangePlan(ctx, acc.ID, store.PlanRequest{Source: pool.PlanByOperator, ToTier: tier, Tiers: a.tiers, Notice: a.notice})
+	if err != nil {
+		return acc, c, false, err
+	}
+	if changed {
+		a.log.Info("plan changed by the operator; re-apply queued", "account", acc.Slug, "tier", tier, "from", c.FromTier,
+			"detach_at", c.DetachAt)
+	}
+	acc, err = a.store.Get(ctx, acc.ID)
+	return acc, c, changed, err
+}
+
+// HeldPlans lists the plan changes held for the operator (a Stripe price no tier sells).
+func (a *API) HeldPlans(ctx context.Context) ([]pool.PlanChange, error) {
+	return a.store.HeldPlanChanges(ctx, 500)
+}
+
+// account finds an account by id or slug.
+func (a *API) account(ctx context.Context, ref string) (pool.Account, error) {
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		return a.store.Get(ctx, id)
+	}
+	return a.store.GetBySlug(ctx, ref)
+}

@@ -181,6 +181,7 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newEdge(e))
 	root.AddCommand(newSecrets(e))
 	root.AddCommand(newBusiness(e))
+	root.AddCommand(newAccounts(e))
 	root.AddCommand(newDomains(e))
 	return root
 }

@@ -184,6 +184,9 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 	if cfg.SuspendGrace, err = e.suspendGrace(); err != nil {
 		return daemon.Config{}, err
 	}
+	if cfg.DowngradeNotice, err = e.downgradeNotice(); err != nil {
+		return daemon.Config{}, err
+	}
 	if cfg.ConsoleIdle, err = e.consoleIdle(); err != nil {
 		return daemon.Config{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -450,6 +451,97 @@ func TestConsoleReapplies(t *testing.T) {
 	run(t, b, chromedp.Navigate(f.base+"/console/health"), chromedp.WaitVisible(chromedp.CSS("#reapplies")))
 	if n := eval[int](t, b, `document.querySelectorAll('#reapplies li').length`); n != 2 {
 		t.Fatalf("re-apply history rows: %d", n)
+	}
+}
+
+// The operator changes a sold account's plan from its page (a CSRF-carrying form): the same
+// account moves to the new tier, the daemon's job re-applies its stack with it and the history
+// shows the change and its re-apply; the same tier again changes nothing; an unsold account has
+// no plan control.
+func TestConsoleChangesPlan(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		tiers []string
+	)
+	prov := &pooltest.Provisioner{ReapplyFail: func(a pool.Account, _ int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		tiers = append(tiers, a.Tier)
+		return nil
+	}}
+	f := startDaemon(t, func(c *daemon.Config) {
+		c.Tenants = func(context.Context, *store.Store) (pool.Tenants, error) { return prov, nil }
+	})
+	ctx := context.Background()
+	as, err := f.store.CreateAccounts(ctx, "basic", "plan", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range as {
+		for deadline := time.Now().Add(60 * time.Second); a.State != pool.StateReady && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if a, err = f.store.Get(ctx, a.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sold, _, err := f.store.Claim(ctx, "basic", "manual:plan-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsold := as[0]
+	if unsold.ID == sold.ID {
+		unsold = as[1]
+	}
+	b := browsertest.New(t)
+	signIn(t, b, f.base)
+	run(t, b, chromedp.Navigate(f.base+"/console/accounts/"+itoa(unsold.ID)), chromedp.WaitVisible(chromedp.CSS("#facts")))
+	if n := eval[int](t, b, `document.querySelectorAll('#set-tier').length`); n != 0 {
+		t.Fatal("an unsold account offers a plan change")
+	}
+	page := f.base + "/console/accounts/" + itoa(sold.ID)
+	run(t, b, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#set-tier")),
+		chromedp.SetValue(chromedp.CSS("#tier"), "premium"), chromedp.Submit(chromedp.CSS("#set-tier")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := text(t, b, ".flash"); !strings.Contains(got, "moved from basic to premium") {
+		t.Fatalf("flash %q", got)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		cs, err := f.store.PlanChanges(ctx, sold.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) == 1 && cs[0].State == pool.PlanApplied {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plan change not applied: %+v", cs)
+		}
+	}
+	a, err := f.store.Get(ctx, sold.ID)
+	if err != nil || a.Tier != "premium" || a.Slug != sold.Slug || a.State != sold.State {
+		t.Fatalf("after the change: %+v, %v", a, err)
+	}
+	mu.Lock()
+	got := slices.Clone(tiers)
+	mu.Unlock()
+	if !slices.Equal(got, []string{"premium"}) {
+		t.Fatalf("re-applies with tiers %v, want [premium]", got)
+	}
+	run(t, b, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#events")))
+	for _, kind := range []string{"plan_changed", "plan_applied"} {
+		if n := eval[int](t, b, `document.querySelectorAll('#events li[data-kind="`+kind+`"]').length`); n != 1 {
+			t.Fatalf("%s events on the page: %d", kind, n)
+		}
+	}
+	if n := eval[int](t, b, `document.querySelectorAll('#plans tr[data-state="applied"]').length`); n != 1 {
+		t.Fatalf("applied plan changes listed on the page: %d", n)
+	}
+	if sel := eval[string](t, b, `document.querySelector('#tier').value`); sel != "premium" {
+		t.Fatalf("the plan control shows %q", sel)
+	}
+	run(t, b, chromedp.Submit(chromedp.CSS("#set-tier")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := text(t, b, ".flash"); !strings.Contains(got, "already premium") {
+		t.Fatalf("the same tier again: %q", got)
 	}
 }
 

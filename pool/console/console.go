@@ -50,6 +50,7 @@ type Store interface {
 	RecentEvents(ctx context.Context, limit int, kinds ...pool.EventKind) ([]store.EventRow, error)
 	PoolHistory(ctx context.Context, end time.Time, step time.Duration, n int) (store.History, error)
 	AccountEvents(ctx context.Context, id int64) ([]pool.AccountEvent, error)
+	PlanChanges(ctx context.Context, accountID int64) ([]pool.PlanChange, error)
 	Unflag(ctx context.Context, id int64, detail string) (bool, error)
 	AddEvent(ctx context.Context, id int64, kind pool.EventKind, detail string) error
 	Get(ctx context.Context, id int64) (pool.Account, error)
@@ -69,6 +70,7 @@ type Ops interface {
 	Retire(ctx context.Context, ref string, force, now bool) (pool.Account, pool.RetireHow, error)
 	SetPaused(ctx context.Context, tier string, paused bool) error
 	Resend(ctx context.Context, orderID string) (int, error)
+	SetTier(ctx context.Context, ref, tier string) (pool.Account, pool.PlanChange, bool, error)
 	SignIn(src, token string) (bool, time.Duration)
 }
 
@@ -192,6 +194,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/accounts/{id}/retire", c.auth(c.retirePage))
 	m.HandleFunc("POST /console/accounts/{id}/retire", c.auth(c.retire))
 	m.HandleFunc("POST /console/accounts/{id}/reapply", c.auth(c.reapply))
+	m.HandleFunc("POST /console/accounts/{id}/tier", c.auth(c.setTier))
 	m.HandleFunc("POST /console/accounts/{id}/unflag", c.auth(c.unflag))
 	m.HandleFunc("POST /console/accounts/{id}/resend", c.auth(c.resendAccount))
 	m.HandleFunc("POST /console/accounts/{id}/domains", c.auth(c.attachDomain))

@@ -353,10 +353,15 @@ func (c *Console) accountsPage(w http.ResponseWriter, r *http.Request, rq *reque
 }
 
 type accountData struct {
-	A             store.AccountRow
-	Events        []pool.AccountEvent
-	CanReapply    bool
-	CanResend     bool
+	A          store.AccountRow
+	Events     []pool.AccountEvent
+	CanReapply bool
+	CanResend  bool
+	// Plans are the account's plan changes, oldest first (held ones wait for the operator).
+	Plans []pool.PlanChange
+	// CanChangeTier: a sold account (claimed, delivered, suspended) may move to another tier.
+	CanChangeTier bool
+	Tiers         []string
 	OrdersEnabled bool
 	// Custom domains (DomainsOn: configured); CanAttach: the account may get one more.
 	DomainsOn bool
@@ -397,8 +402,14 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *reques
 		c.fail(w, r, rq, err)
 		return
 	}
+	plans, err := c.cfg.Store.PlanChanges(r.Context(), id)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
 	sold := a.State == pool.StateClaimed || a.State == pool.StateDelivered
-	d := accountData{A: a, Events: evs, CanReapply: sold, OrdersEnabled: c.cfg.Ops.OrdersEnabled(),
+	d := accountData{A: a, Events: evs, Plans: plans, CanReapply: sold, OrdersEnabled: c.cfg.Ops.OrdersEnabled(),
+		CanChangeTier: pool.Plannable(a.State) == nil, Tiers: c.cfg.Tiers.Names(),
 		CanResend: a.OrderID != "" && !strings.HasPrefix(a.OrderID, store.ManualOrderPrefix) &&
 			(sold || a.State == pool.StateSuspended)}
 	if c.cfg.Domains != nil {
@@ -498,6 +509,34 @@ func (c *Console) reapply(w http.ResponseWriter, r *http.Request, rq *request) {
 		return
 	}
 	c.redirect(w, r, rq, fmt.Sprintf("/console/accounts/%d", id), msg)
+}
+
+// setTier moves a sold account to another tier in place (admin.API.SetTier, the path a Stripe
+// price change takes too): the daemon's job re-applies its stack on the same volume.
+func (c *Console) setTier(w http.ResponseWriter, r *http.Request, rq *request) {
+	id, err := c.accountID(r)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	back := fmt.Sprintf("/console/accounts/%d", id)
+	a, ch, changed, err := c.cfg.Ops.SetTier(r.Context(), strconv.FormatInt(id, 10), r.PostForm.Get("tier"))
+	switch {
+	case errors.Is(err, pool.ErrIllegalTransition):
+		c.redirect(w, r, rq, back, "Tier not changed: "+pool.Describe(err)+".")
+		return
+	case err != nil:
+		c.fail(w, r, rq, err)
+		return
+	case !changed:
+		c.redirect(w, r, rq, back, fmt.Sprintf("%s is already %s: nothing changed.", a.Slug, a.Tier))
+		return
+	}
+	msg := fmt.Sprintf("%s moved from %s to %s: its stack is being re-applied on the same volume.", a.Slug, ch.FromTier, ch.ToTier)
+	if !ch.DetachAt.IsZero() {
+		msg += fmt.Sprintf(" Custom domains beyond the %s allowance are detached at %s; the customer is e-mailed now.", ch.ToTier, ch.DetachAt.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	c.redirect(w, r, rq, back, msg)
 }
 
 func (c *Console) unflag(w http.ResponseWriter, r *http.Request, rq *request) {

@@ -28,11 +28,6 @@ type Hostnames interface {
 	Get(ctx context.Context, hostname string) (cfhostnames.Hostname, error)
 }
 
-// Mailer sends one e-mail (delivery.Sender).
-type Mailer interface {
-	Send(ctx context.Context, msg delivery.Message) error
-}
-
 // DomainsConfig configures Domains.
 type DomainsConfig struct {
 	Store     DomainStore

@@ -39,6 +39,9 @@ type WorkerConfig struct {
 	// process attempts, which is how a dead process's running jobs are found); "" is river's
 	// default (host and start time).
 	ClientID string
+	// Plans, if set, works the plan change jobs (re-apply on a new tier, downgrade notices,
+	// detaching custom domains beyond the allowance).
+	Plans *PlanConfig
 	// Configure, if set, may add workers and queues (e.g. the orders') before the client is
 	// built.
 	Configure func(*river.Workers, map[string]river.QueueConfig)
@@ -71,6 +74,11 @@ func NewJobClient(driver riverdriver.Driver[*sql.Tx], cfg WorkerConfig) (*river.
 	river.AddWorker(workers, &DestroyWorker{cfg: cfg})
 	river.AddWorker(workers, &SuspendWorker{cfg: cfg})
 	river.AddWorker(workers, &RetireAfterGraceWorker{cfg: cfg})
+	if cfg.Plans != nil {
+		river.AddWorker(workers, &PlanApplyWorker{cfg: cfg})
+		river.AddWorker(workers, &PlanNoticeWorker{cfg: cfg})
+		river.AddWorker(workers, &PlanDetachWorker{cfg: cfg})
+	}
 	queues := map[string]river.QueueConfig{
 		jobs.QueueTeardown:  {MaxWorkers: cfg.ProvisionConcurrency},
 		jobs.QueueProvision: {MaxWorkers: cfg.ProvisionConcurrency},

@@ -63,6 +63,9 @@ type Config struct {
 	// force, without now) is kept suspended before it is destroyed; 0 is
 	// pool.DefaultSuspendGrace. (A cancelled subscription's grace is Orders.Grace.)
 	SuspendGrace time.Duration
+	// DowngradeNotice is how long a sold account moved to a tier with fewer custom domains keeps
+	// the excess ones (POOL_DOWNGRADE_NOTICE); 0 is pool.DefaultDowngradeNotice.
+	DowngradeNotice time.Duration
 
 	Probe Probe
 	// Orders configures Stripe orders; nil turns them off (manual sales only).

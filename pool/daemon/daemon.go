@@ -104,9 +104,14 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	plans, err := newPlans(cfg, s)
+	if err != nil {
+		return nil, err
+	}
 	wcfg := control.WorkerConfig{Store: s, Tenants: tenants, Tiers: cfg.Tiers, Log: d.log,
 		ProvisionConcurrency: cfg.ProvisionConcurrency, ObserveProvision: m.ObserveProvision,
-		Registry: registry, RetryPolicy: cfg.Jobs.RetryPolicy, PollInterval: cfg.Jobs.PollInterval, ClientID: d.id}
+		Registry: registry, RetryPolicy: cfg.Jobs.RetryPolicy, PollInterval: cfg.Jobs.PollInterval, ClientID: d.id,
+		Plans: plans}
 
 	r := routes{store: s, rec: d.rec, topUp: d.topUp, metrics: m, log: d.log, public: map[string]http.Handler{}}
 	dp := &domainParts{}
@@ -136,7 +141,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	if len(cfg.AdminTokens) > 0 {
 		api, err := admin.New(admin.Config{Store: s, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tokens: cfg.AdminTokens,
-			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, Business: biz, Domains: dp.ops, Log: d.log})
+			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, DowngradeNotice: cfg.DowngradeNotice, Business: biz, Domains: dp.ops, Log: d.log})
 		if err != nil {
 			return nil, err
 		}
@@ -342,6 +347,23 @@ func storeKind(s *store.Store) string {
 	return "sqlite"
 }
 
+// newPlans configures the plan change workers: downgrade notices go through the SMTP server when
+// one is configured. Custom domains are not wired yet (control.NoDomains: nothing to detach).
+func newPlans(cfg Config, s *store.Store) (*control.PlanConfig, error) {
+	pc := &control.PlanConfig{Store: s}
+	if cfg.Mail != nil {
+		sender, err := delivery.NewSender(cfg.Mail.SMTP, cfg.Mail.Templates)
+		if err != nil {
+			return nil, err
+		}
+		pc.Mailer, pc.From = sender, cfg.Mail.SMTP.From
+	}
+	if o := cfg.Orders; o != nil {
+		pc.SupportContact, pc.BillingURL = o.SupportContact, o.BillingURL
+	}
+	return pc, nil
+}
+
 // newOrders builds the Stripe orders service.
 func newOrders(cfg Config, s *store.Store, tenants pool.Tenants, trigger func(), observe func(string, time.Duration, error), domainLink func(pool.Account) string) (*orders.Service, error) {
 	if cfg.Mail == nil {
@@ -357,7 +379,7 @@ func newOrders(cfg Config, s *store.Store, tenants pool.Tenants, trigger func(),
 		Tenants: tenants, Trigger: trigger, ObserveEmail: observe, Grace: o.Grace, From: cfg.Mail.SMTP.From,
 		SupportContact: o.SupportContact, UpsellURL: o.UpsellURL, DomainLink: domainLink, BillingURL: o.BillingURL, Log: cfg.Log,
 		Stripe: orders.NewStripeClient(o.StripeAPIKey, o.StripeAPIURL), Livemode: o.Livemode, MaxSeats: o.MaxSeats,
-		PastDueGrace: o.PastDueGrace, PaymentTerm: o.PaymentTerm,
+		PastDueGrace: o.PastDueGrace, PaymentTerm: o.PaymentTerm, DowngradeNotice: cfg.DowngradeNotice,
 	})
 }
 

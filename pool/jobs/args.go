@@ -90,3 +90,32 @@ type RetireArgs struct {
 
 // Kind implements river.JobArgs.
 func (RetireArgs) Kind() string { return "order_retire" }
+
+// Plan change jobs (a sold account moved to another tier).
+
+// PlanApplyArgs re-applies the stack of an account whose tier changed (same stack, same data
+// volume, the new tier's settings) and records the generation it runs.
+type PlanApplyArgs struct {
+	ChangeID int64 `json:"change_id"`
+}
+
+// Kind implements river.JobArgs.
+func (PlanApplyArgs) Kind() string { return "plan_apply" }
+
+// PlanNoticeArgs e-mails the customer of a downgrade which custom domains beyond the new
+// allowance will be detached, and when.
+type PlanNoticeArgs struct {
+	ChangeID int64 `json:"change_id"`
+}
+
+// Kind implements river.JobArgs.
+func (PlanNoticeArgs) Kind() string { return "plan_notice" }
+
+// PlanDetachArgs detaches, once the notice period is over, the custom domains beyond the
+// allowance of the account's tier at that time.
+type PlanDetachArgs struct {
+	ChangeID int64 `json:"change_id"`
+}
+
+// Kind implements river.JobArgs.
+func (PlanDetachArgs) Kind() string { return "plan_detach" }

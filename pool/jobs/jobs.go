@@ -69,6 +69,8 @@ type Registry map[string]Policy
 //   - an operator's retirement of a sold account: stopping the tenant is a Pulumi update, long
 //     and retried for days like a teardown; retiring it after the grace is a short store update.
 //     Both run on the teardown queue, which every daemon works whether orders are on or not.
+//   - plan changes: the re-apply, the downgrade notice and the detach of excess custom domains
+//     run on the teardown queue too (an operator's change needs no Stripe orders).
 //
 // Short attempts (2 minutes) are rescued 3 minutes after they started; provisioning, teardown
 // and suspension after 20.
@@ -86,6 +88,13 @@ func Default() Registry {
 		RetireArgs{}.Kind():         {Queue: QueueOrders, Timeout: short, MaxAttempts: 25, RescueAfter: short + time.Minute, Unique: true},
 		SuspendAccountArgs{}.Kind(): {Queue: QueueTeardown, Timeout: long, MaxAttempts: 25, RescueAfter: long + 5*time.Minute, Unique: true},
 		RetireAccountArgs{}.Kind():  {Queue: QueueTeardown, Timeout: short, MaxAttempts: 25, RescueAfter: short + time.Minute, Unique: true},
+		// A plan change's re-apply is a Pulumi update and the health gate, long like a
+		// provisioning; 10 attempts of river's backoff span about 3 hours before the change is
+		// marked failed for the operator. Notices are e-mails; detaching is a short API call
+		// retried for days.
+		PlanApplyArgs{}.Kind():  {Queue: QueueTeardown, Timeout: long, MaxAttempts: 10, RescueAfter: long + 5*time.Minute, Unique: true},
+		PlanNoticeArgs{}.Kind(): {Queue: QueueTeardown, Timeout: short, MaxAttempts: 25, Backoff: EmailBackoff, Jitter: true, RescueAfter: short + time.Minute, Unique: true},
+		PlanDetachArgs{}.Kind(): {Queue: QueueTeardown, Timeout: short, MaxAttempts: 25, RescueAfter: short + time.Minute, Unique: true},
 	}
 }
 

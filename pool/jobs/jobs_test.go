@@ -14,7 +14,8 @@ import (
 // the table.
 func TestRegistryIsComplete(t *testing.T) {
 	kinds := []river.JobArgs{jobs.ProvisionArgs{}, jobs.DestroyArgs{}, jobs.DeliverArgs{}, jobs.NoticeArgs{},
-		jobs.ClaimPendingArgs{}, jobs.SyncArgs{}, jobs.RetireArgs{}, jobs.SuspendAccountArgs{}, jobs.RetireAccountArgs{}}
+		jobs.ClaimPendingArgs{}, jobs.SyncArgs{}, jobs.RetireArgs{}, jobs.SuspendAccountArgs{}, jobs.RetireAccountArgs{},
+		jobs.PlanApplyArgs{}, jobs.PlanNoticeArgs{}, jobs.PlanDetachArgs{}}
 	reg := jobs.Default()
 	if len(reg) != len(kinds) {
 		t.Fatalf("registry has %d kinds, want %d", len(reg), len(kinds))
@@ -40,8 +41,8 @@ func TestRegistryIsComplete(t *testing.T) {
 		t.Errorf("MaxRescueAfter = %v, want 20m (provisioning)", got)
 	}
 	short := reg.RescueGroups()[3*time.Minute]
-	if len(short) != 5 {
-		t.Errorf("kinds rescued after 3m: %v, want the deliver, notice, claim-pending, retire and account-retire jobs", short)
+	if len(short) != 7 {
+		t.Errorf("kinds rescued after 3m: %v, want the deliver, notice, claim-pending, retire, account-retire, plan-notice and plan-detach jobs", short)
 	}
 }
 

@@ -150,6 +150,9 @@ func newEnvWith(t *testing.T, s *store.Store, mutate func(*orders.Config), worke
 	if workers != nil {
 		workers(&wcfg)
 	}
+	if wcfg.Plans != nil && wcfg.Plans.Mailer == nil {
+		wcfg.Plans.Mailer = cfg.Mailer // the same Mailpit
+	}
 	pooltest.StartJobs(t, s.Driver(), wcfg)
 	return e
 }
@@ -254,7 +257,7 @@ func (e *env) send(payload []byte) *httptest.ResponseRecorder {
 
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

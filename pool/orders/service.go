@@ -59,6 +59,7 @@ type Store interface {
 	BumpResends(ctx context.Context, orderID string) (int, error)
 	SetCustomerPassword(ctx context.Context, id int64, password string) error
 	DeliveryPassword(ctx context.Context, key, orderID string, accountID int64) (string, error)
+	ChangeSubscriptionPlan(ctx context.Context, eventID, eventType, subscriptionID string, req store.PlanRequest) ([]pool.PlanChange, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -103,6 +104,9 @@ type Config struct {
 	// PaymentTerm is how long a one-time payment (Checkout mode=payment) keeps its tenant
 	// running (default 30 days); then it is suspended.
 	PaymentTerm time.Duration
+	// DowngradeNotice is how long the customer of a plan downgrade keeps the custom domains
+	// beyond the new tier's allowance (default 72h).
+	DowngradeNotice time.Duration
 	// Tolerance is the signature timestamp tolerance (default 300s).
 	Tolerance time.Duration
 	// MaxBody caps a webhook body (default 1 MiB).
@@ -190,6 +194,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = 30 * 24 * time.Hour
+	}
+	if cfg.DowngradeNotice <= 0 {
+		cfg.DowngradeNotice = pool.DefaultDowngradeNotice
 	}
 	if cfg.Tolerance <= 0 {
 		cfg.Tolerance = 300 * time.Second

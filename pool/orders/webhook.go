@@ -415,7 +415,64 @@ func (s *Service) subscriptionChanged(ctx context.Context, ev stripe.Event, sub 
 		outcome = "sync"
 	}
 	log.Info("subscription status", "subscription", sub.ID, "status", status, "outcome", outcome)
+	if ev.Type == EventSubscriptionUpdated && len(sub.Items.Data) > 0 {
+		plan, err := s.planChanged(ctx, ev, sub, log)
+		if err != nil {
+			return "", err
+		}
+		if plan != "" {
+			outcome += "; " + plan
+		}
+	}
 	return outcome, nil
+}
+
+// planChanged applies a subscription's price as its accounts' tier (a plan change in place).
+// Its effect is recorded under its own event key ("<event id>:plan"), so a webhook that failed
+// after the status committed applies the plan on Stripe's redelivery. A price no tier sells
+// holds the change for the operator; items of several tiers are held too.
+func (s *Service) planChanged(ctx context.Context, ev stripe.Event, sub subscription, log *slog.Logger) (string, error) {
+	req := store.PlanRequest{Source: pool.PlanByStripe, At: time.Unix(ev.Created, 0), Tiers: s.cfg.Tiers, Notice: s.cfg.DowngradeNotice}
+	tiers := map[string]bool{}
+	var unknown []string
+	for _, it := range sub.Items.Data {
+		id := it.Price.ID
+		if id == "" || len(id) > maxIDLen || !validStripeID(id) {
+			return "", badRequest("subscription %s: an item without a valid price id", sub.ID)
+		}
+		if req.PriceID == "" {
+			req.PriceID = id
+		}
+		if tier, ok := s.prices[id]; ok {
+			tiers[tier] = true
+		} else {
+			unknown = append(unknown, id)
+		}
+	}
+	switch {
+	case len(unknown) > 0:
+		req.PriceID = unknown[0]
+		req.Held = fmt.Sprintf("price %s is not mapped to a tier (tiers' prices or POOL_STRIPE_PRICES)", strings.Join(unknown, ", "))
+	case len(tiers) > 1:
+		req.Held = fmt.Sprintf("the subscription's prices are of %d tiers", len(tiers))
+	default:
+		for t := range tiers {
+			req.ToTier = t
+		}
+	}
+	cs, err := s.cfg.Store.ChangeSubscriptionPlan(ctx, ev.ID+":plan", string(ev.Type), sub.ID, req)
+	if err != nil {
+		return "", fmt.Errorf("plan change: %w", err)
+	}
+	if len(cs) == 0 {
+		return "", nil
+	}
+	if req.ToTier == "" {
+		log.Error("plan change held for the operator", "subscription", sub.ID, "reason", req.Held, "accounts", len(cs))
+		return "plan held", nil
+	}
+	log.Info("plan changed in place; re-apply queued", "subscription", sub.ID, "tier", req.ToTier, "from", cs[0].FromTier, "accounts", len(cs))
+	return "plan " + cs[0].FromTier + " → " + req.ToTier, nil
 }
 
 // endOrder ends the order a refunded or lost charge paid for: its tenant is suspended, for good.
@@ -514,6 +571,13 @@ type customerDetails struct {
 type subscription struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
+	Items  struct {
+		Data []struct {
+			Price struct {
+				ID string `json:"id"`
+			} `json:"price"`
+		} `json:"data"`
+	} `json:"items"`
 }
 
 type invoice struct {

@@ -158,11 +158,11 @@ type options struct {
 	accounts    func(context.Context, int64) (pool.Account, error)
 	// companyDomain is the configured company domain.
 	companyDomain string
-	// domain ("" = localhost), cloudflare, tiers (nil = basic only) and domains (custom
-	// domains of an account) configure custom-domain tests.
+	tiers         pool.Tiers // nil: basic only
+	// domain ("" = localhost), cloudflare and domains (custom domains of an account)
+	// configure custom-domain tests.
 	domain     string
 	cloudflare *platform.CloudflareConfig
-	tiers      pool.Tiers
 	domains    func(context.Context, int64) ([]pool.CustomDomain, error)
 }
 
