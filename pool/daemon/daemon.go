@@ -121,6 +121,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 			return nil, err
 		}
 		d.domains = dp.loop
+		plans.Domains = domainDetacher{s: s, trigger: dp.loop.Trigger} // a downgrade detaches the excess
 	case cfg.Domains != nil:
 		d.log.Warn("custom domains disabled: they need provisioning configured (POOL_LANGFLOW_IMAGE)")
 	}
@@ -348,7 +349,7 @@ func storeKind(s *store.Store) string {
 }
 
 // newPlans configures the plan change workers: downgrade notices go through the SMTP server when
-// one is configured. Custom domains are not wired yet (control.NoDomains: nothing to detach).
+// one is configured. With custom domains on, New sets their detacher (domainDetacher).
 func newPlans(cfg Config, s *store.Store) (*control.PlanConfig, error) {
 	pc := &control.PlanConfig{Store: s}
 	if cfg.Mail != nil {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -98,4 +99,27 @@ func newDomains(cfg Config, s *store.Store, tenants pool.Tenants, leading func()
 		}
 	}
 	return &domainParts{loop: loop, ops: ops, link: link}, nil
+}
+
+// domainDetacher is the plan workers' control.DomainDetacher: the store's custom domains, the
+// domains loop asked for a pass after a detach.
+type domainDetacher struct {
+	s       *store.Store
+	trigger func()
+}
+
+var _ control.DomainDetacher = domainDetacher{}
+
+// Excess lists the account's domains beyond allowance (the newest go).
+func (d domainDetacher) Excess(ctx context.Context, accountID int64, allowance int) ([]string, error) {
+	return d.s.ExcessDomains(ctx, accountID, allowance)
+}
+
+// Detach marks one detaching; one already gone is no error (a retried job).
+func (d domainDetacher) Detach(ctx context.Context, accountID int64, hostname string) error {
+	if _, err := d.s.DetachDomain(ctx, accountID, hostname); err != nil && !errors.Is(err, pool.ErrNotFound) {
+		return err
+	}
+	d.trigger()
+	return nil
 }

@@ -215,6 +215,20 @@ func (s *Store) DetachBeyond(ctx context.Context, accountID int64, allowance int
 	return gone, nil
 }
 
+// ExcessDomains lists the account's domains beyond allowance, not detaching: the oldest
+// allowance ones stay, the newer ones are listed (what DetachBeyond would detach).
+func (s *Store) ExcessDomains(ctx context.Context, accountID int64, allowance int) ([]string, error) {
+	ds, err := s.queryDomains(ctx, s.db, `SELECT `+domainCols+domainFrom+` WHERE d.account_id = ? AND d.state <> 'detaching' ORDER BY d.id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("domains of account %d: %w", accountID, err)
+	}
+	var out []string
+	for _, d := range ds[min(max(allowance, 0), len(ds)):] {
+		out = append(out, d.Hostname)
+	}
+	return out, nil
+}
+
 // DeleteDomain removes a detached domain's row once its stack no longer has it: the hostname
 // is free again. Only a row in state detaching is deleted.
 func (s *Store) DeleteDomain(ctx context.Context, id int64) error {

@@ -123,12 +123,18 @@ func TestDetachBeyond(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if ex, err := s.ExcessDomains(ctx, a.ID, 1); err != nil || fmt.Sprint(ex) != "[b.acme.com c.acme.com]" {
+			t.Fatalf("ExcessDomains = %v, %v", ex, err)
+		}
 		gone, err := s.DetachBeyond(ctx, a.ID, 1)
 		if err != nil || fmt.Sprint(gone) != "[b.acme.com c.acme.com]" {
 			t.Fatalf("DetachBeyond = %v, %v", gone, err)
 		}
 		if gone, err := s.DetachBeyond(ctx, a.ID, 1); err != nil || len(gone) != 0 {
 			t.Fatalf("again = %v, %v; want nothing", gone, err)
+		}
+		if ex, err := s.ExcessDomains(ctx, a.ID, 1); err != nil || len(ex) != 0 {
+			t.Fatalf("ExcessDomains after = %v, %v", ex, err)
 		}
 		ds, _ := s.AccountDomains(ctx, a.ID)
 		var states []string
