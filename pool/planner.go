@@ -23,7 +23,10 @@ type TierSnapshot struct {
 	BatchStuck []int64
 	// StaleReady counts the ready accounts of every origin (within Ready and BatchReady) built by
 	// another generation than the tier's current one: the ready pool refresh replaces them.
-	StaleReady          int
+	StaleReady int
+	// Demand is the tier's recent sales and provisioning time: the ready target of a tier in
+	// auto mode follows it (ReadyTarget). Unused in fixed mode.
+	Demand              Demand
 	Paused              bool
 	ConsecutiveFailures int
 	LastFailureAt       time.Time
@@ -78,7 +81,7 @@ func (p TierPlan) Empty() bool {
 // configured tier, sorted by tier name. It never plans more creations than the deficit, more
 // in-flight provisioning than max_in_flight, or more inventory than max_total.
 //
-// The deficit is min_ready minus every ready account (the pool's and operator batches': all are
+// The deficit is the ready target (min_ready, or in auto mode ReadyTarget's) minus every ready account (the pool's and operator batches': all are
 // for sale) minus the pool's in-flight ones. max_total and max_in_flight bound the pool's own
 // inventory only: operator batches neither count toward them nor are retired by them.
 func Plan(snap Snapshot, tiers Tiers, cfg PlanConfig, now time.Time) []TierPlan {
@@ -86,6 +89,7 @@ func Plan(snap Snapshot, tiers Tiers, cfg PlanConfig, now time.Time) []TierPlan 
 	for _, name := range tiers.Names() {
 		t := tiers[name]
 		s := snap[name]
+		t.MinReady = ReadyTarget(t, s.Demand).Ready // the planner's target, fixed or auto
 		p := TierPlan{Tier: name, Paused: s.Paused}
 		if len(s.Stuck)+len(s.BatchStuck) > 0 {
 			p.CleanStuck = append(append([]int64{}, s.Stuck...), s.BatchStuck...)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Tier is one product tier: its pool targets (used by the planner) and what its tenants get
@@ -19,6 +20,15 @@ type Tier struct {
 	MaxTotal int `yaml:"max_total" json:"max_total"`
 	// MaxInFlight caps concurrent provisioning for the tier.
 	MaxInFlight int `yaml:"max_in_flight" json:"max_in_flight"`
+	// Ready is how the ready target is set: "fixed" (or empty) keeps min_ready; "auto" follows
+	// the sales rate and the measured provisioning time (AutoReady, ReadyTarget), bounded by
+	// min_ready and max_total.
+	Ready string `yaml:"ready" json:"ready,omitempty"`
+	// AutoReady are the knobs of ready: auto (only with it).
+	AutoReady AutoReady `yaml:"auto" json:"auto,omitempty"`
+	// RefillWithin is the time the tier's pool should be refillable within (0: 1h): the
+	// capacity signal warns when the hosts' free capacity or max_in_flight cannot make it.
+	RefillWithin time.Duration `yaml:"refill_within" json:"refill_within,omitempty"`
 
 	// MemoryMB and CPUs are the container limits of one tenant.
 	MemoryMB int     `yaml:"memory_mb" json:"memory_mb"`
@@ -193,6 +203,9 @@ func (t Tier) Validate() error {
 		if err := p.validate(t.Name, iv); err != nil {
 			return err
 		}
+	}
+	if err := t.validateAuto(); err != nil {
+		return err
 	}
 	return t.validateLimits()
 }

@@ -55,6 +55,7 @@ type Store interface {
 	GetOrder(ctx context.Context, id string) (store.Order, error)
 	GenerationCounts(ctx context.Context) ([]pool.GenerationCount, error)
 	StaleReserved(ctx context.Context, current map[string]string) ([]pool.Account, error)
+	Capacity(ctx context.Context, now time.Time, tiers pool.Tiers, hosts []pool.HostCapacity) (pool.Capacity, error)
 	ChangePlan(ctx context.Context, accountID int64, req store.PlanRequest) (pool.PlanChange, bool, error)
 	HeldPlanChanges(ctx context.Context, limit int) ([]pool.PlanChange, error)
 }
@@ -94,7 +95,10 @@ type Config struct {
 	Business Business
 	// Domains are the custom-domain operations (NewDomainOps; nil: off).
 	Domains *DomainOps
-	// Now is the clock of the failure limit (tests); nil: time.Now.
+	// Hosts lists the Docker hosts and their capacity, for the capacity signal (Capacity,
+	// Status); nil, empty or failing: the hosts' capacity is unknown.
+	Hosts func(ctx context.Context) ([]pool.HostCapacity, error)
+	// Now is the clock of the failure limit and of the sales windows (tests); nil: time.Now.
 	Now func() time.Time
 	Log *slog.Logger
 }
@@ -115,6 +119,8 @@ type API struct {
 	dops     *DomainOps
 	log      *slog.Logger
 	mux      *http.ServeMux
+	hosts    func(ctx context.Context) ([]pool.HostCapacity, error)
+	now      func() time.Time
 }
 
 // CheckTokens validates admin tokens: at least one, each MinTokenLen long or more, of at least
@@ -174,7 +180,11 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, tenants: cfg.Tenants, trigger: cfg.Trigger,
-		grace: cfg.Grace, notice: cfg.DowngradeNotice, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, dops: cfg.Domains, log: cfg.Log}
+		grace: cfg.Grace, notice: cfg.DowngradeNotice, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, dops: cfg.Domains, log: cfg.Log,
+		hosts: cfg.Hosts, now: cfg.Now}
+	if a.now == nil {
+		a.now = time.Now
+	}
 	if a.grace <= 0 {
 		a.grace = pool.DefaultSuspendGrace
 	}

@@ -113,6 +113,27 @@ type TierStatus struct {
 	Paused              bool           `json:"paused"`
 	ConsecutiveFailures int            `json:"consecutive_failures"`
 	LastError           string         `json:"last_error,omitempty"`
+	// The ready target in effect (min_ready, or ready: auto's) and why; the refill signal
+	// (pool.Refill): whether the pool can be refilled within refill_within, and why.
+	ReadyTarget           int     `json:"ready_target"`
+	Auto                  bool    `json:"auto"`
+	TargetWhy             string  `json:"target_why,omitempty"`
+	RefillShort           bool    `json:"refill_short"`
+	RefillWhy             string  `json:"refill_why,omitempty"`
+	RefillEstimateSeconds float64 `json:"refill_estimate_seconds"`
+}
+
+// WithCapacity adds the capacity report's targets and refill signals to the status rows.
+func WithCapacity(rows []TierStatus, c pool.Capacity) []TierStatus {
+	for i := range rows {
+		for _, r := range c.Tiers {
+			if r.Tier == rows[i].Tier {
+				rows[i].ReadyTarget, rows[i].Auto, rows[i].TargetWhy = r.Target.Ready, r.Target.Auto, r.Target.Why
+				rows[i].RefillShort, rows[i].RefillWhy, rows[i].RefillEstimateSeconds = r.Short, r.Why, r.Estimate.Seconds()
+			}
+		}
+	}
+	return rows
 }
 
 // Batch is the answer to a batch create: the slugs queued for provisioning.

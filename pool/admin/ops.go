@@ -23,7 +23,29 @@ func (a *API) Status(ctx context.Context) ([]TierStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	return StatusRows(a.tiers, counts, status), nil
+	rows := StatusRows(a.tiers, counts, status)
+	c, err := a.Capacity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return WithCapacity(rows, c), nil
+}
+
+// Capacity is the capacity report now (pool.PlanCapacity): every tier's ready target and refill
+// signal, and when the hosts run out. Without a host list (Config.Hosts nil, empty or failing:
+// logged) the hosts' capacity is unknown.
+func (a *API) Capacity(ctx context.Context) (pool.Capacity, error) {
+	var hosts []pool.HostCapacity
+	if a.hosts != nil {
+		h, err := a.hosts(ctx)
+		switch {
+		case err != nil:
+			a.log.Warn("capacity: the host list is unavailable", "err", err)
+		case len(h) > 0:
+			hosts = h
+		}
+	}
+	return a.store.Capacity(ctx, a.now(), a.tiers, hosts)
 }
 
 // OrdersEnabled reports whether Stripe orders are configured (resends are possible).

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/axiestudio/tenantpool/infra/platform"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/daemon"
@@ -369,14 +371,18 @@ func newStatus(e *Env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				rows := admin.StatusRows(e.Tiers, counts, status)
+				c, err := s.Capacity(ctx, time.Now(), e.Tiers, hostCapacities(e.Hosts))
+				if err != nil {
+					return err
+				}
+				rows := admin.WithCapacity(admin.StatusRows(e.Tiers, counts, status), c)
 				if asJSON {
 					enc := json.NewEncoder(e.Stdout)
 					enc.SetIndent("", "  ")
 					return enc.Encode(rows)
 				}
 				w := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "TIER\tREADY/MIN\tMAX\tIN FLIGHT/MAX\tCLAIMED\tDELIVERED\tRESERVED\tSUSPENDED\tFAILED\tRETIRED\tSTATUS")
+				fmt.Fprintln(w, "TIER\tREADY/TARGET\tMAX\tIN FLIGHT/MAX\tCLAIMED\tDELIVERED\tRESERVED\tSUSPENDED\tFAILED\tRETIRED\tSTATUS")
 				for _, r := range rows {
 					flag := "ok"
 					switch {
@@ -385,19 +391,49 @@ func newStatus(e *Env) *cobra.Command {
 					case r.ConsecutiveFailures > 0:
 						flag = fmt.Sprintf("%d consecutive failures", r.ConsecutiveFailures)
 					}
-					c := r.Counts
-					fmt.Fprintf(w, "%s\t%d/%d\t%d\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Tier, c["ready"], r.MinReady, r.MaxTotal,
-						c["provisioning"], r.MaxInFlight, c["claimed"], c["delivered"], c["reserved"], c["suspended"], c["failed"], c["retired"], flag)
+					n := r.Counts
+					fmt.Fprintf(w, "%s\t%d/%d\t%d\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Tier, n["ready"], r.ReadyTarget, r.MaxTotal,
+						n["provisioning"], r.MaxInFlight, n["claimed"], n["delivered"], n["reserved"], n["suspended"], n["failed"], n["retired"], flag)
 				}
 				if err := w.Flush(); err != nil {
 					return err
 				}
+				printCapacity(e.Stdout, c)
 				return printGenerations(ctx, e, s)
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "JSON instead of a table")
 	return cmd
+}
+
+// hostCapacities are the configured hosts as the capacity signal sees them (nil: none
+// configured, the capacity is unknown).
+func hostCapacities(hosts []platform.Host) []pool.HostCapacity {
+	var out []pool.HostCapacity
+	for _, h := range hosts {
+		out = append(out, pool.HostCapacity{Name: h.Name, Capacity: h.Capacity})
+	}
+	return out
+}
+
+// printCapacity prints every tier's ready target and refill signal, then the hosts' forecast:
+//
+//	basic    target 7: 3.1 sales/h (last 3h) × 0.9 h p95 + 4 margin; refill in ~30m (2 missing)
+//	premium  target 2: min_ready (fixed); CANNOT REFILL within 1h: hosts have room for 1 of the 2 accounts the pool needs
+//	hosts: 8 of 20 places free; full in ~0.9 h at 8.0 sales/h
+func printCapacity(out io.Writer, c pool.Capacity) {
+	fmt.Fprintln(out)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, r := range c.Tiers {
+		refill := r.Why
+		if r.Short {
+			refill = fmt.Sprintf("CANNOT REFILL within %s: %s", pool.ShortDuration(r.Within), r.Why)
+		}
+		fmt.Fprintf(w, "%s\t%s; %s\n", r.Tier, r.Target.Why, refill)
+	}
+	w.Flush()
+	fmt.Fprintln(out, c.Forecast())
 }
 
 // flagErr renders a shared validation error with the CLI's flag names.

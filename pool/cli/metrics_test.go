@@ -88,6 +88,11 @@ func TestMetricsAfterBatchAndClaims(t *testing.T) {
 		`tenantpool_orders{state=pending}`:                        0,
 		`tenantpool_provision_attempt_failures_total{tier=basic}`: -1, // absent until a failure
 		`tenantpool_claim_duration_seconds{tier=basic}_count`:     -1, // claims ran in other processes
+		// The capacity signal: 3 sales within the last hour; basic is fixed at min_ready 0.
+		`tenantpool_tier_ready_target{tier=basic}`:   0,
+		`tenantpool_tier_sales_per_hour{tier=basic}`: 3,
+		`tenantpool_refill_short{tier=basic}`:        0,
+		`tenantpool_hosts_free_places`:               -1, // the provisioner double has no hosts: unknown
 	}
 	for k, v := range want {
 		g, ok := got[k]

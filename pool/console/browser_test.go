@@ -53,6 +53,7 @@ func (s *syncBuffer) String() string {
 type fixture struct {
 	base  string // the admin listener's URL
 	store *store.Store
+	dir   string // the data directory
 }
 
 func startDaemon(t *testing.T, change ...func(*daemon.Config)) fixture {
@@ -96,7 +97,7 @@ func startDaemon(t *testing.T, change ...func(*daemon.Config)) fixture {
 		}
 	})
 	s := storetest.OpenSQLite(t, dir, nil)
-	return fixture{base: "http://" + d.AdminAddr().String(), store: s}
+	return fixture{base: "http://" + d.AdminAddr().String(), store: s, dir: dir}
 }
 
 func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {

@@ -63,6 +63,7 @@ var _ Store = (*store.Store)(nil)
 // Ops are the operator's operations shared with the JSON admin API (*admin.API).
 type Ops interface {
 	Status(ctx context.Context) ([]admin.TierStatus, error)
+	Capacity(ctx context.Context) (pool.Capacity, error)
 	Generations(ctx context.Context) (admin.Generations, error)
 	OrdersEnabled() bool
 	CreateBatch(ctx context.Context, tier, prefix string, count int) ([]pool.Account, error)

@@ -85,7 +85,10 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, rq *request) {
 // --- pool ---
 
 type poolData struct {
-	Tiers         []admin.TierStatus
+	Tiers []admin.TierStatus
+	// Capacity: the tiers whose pool cannot be refilled in time are warned about above the
+	// table, with the hosts' forecast.
+	Capacity      pool.Capacity
 	States        []pool.State
 	Day, Month    chart
 	OrdersEnabled bool
@@ -95,6 +98,11 @@ type poolData struct {
 func (c *Console) poolPage(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
 	rows, err := c.cfg.Ops.Status(ctx)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	capacity, err := c.cfg.Ops.Capacity(ctx)
 	if err != nil {
 		c.fail(w, r, rq, err)
 		return
@@ -115,7 +123,7 @@ func (c *Console) poolPage(w http.ResponseWriter, r *http.Request, rq *request) 
 		c.fail(w, r, rq, err)
 		return
 	}
-	d := poolData{Tiers: rows, States: pool.States, OrdersEnabled: c.cfg.Ops.OrdersEnabled(), Generations: gens,
+	d := poolData{Tiers: rows, Capacity: capacity, States: pool.States, OrdersEnabled: c.cfg.Ops.OrdersEnabled(), Generations: gens,
 		Day:   chartOf("Ready accounts and sales, last 24 hours", day.Ready, day.Sales, day.Start, day.Step, "Jan 2 15:04"),
 		Month: chartOf("Ready accounts and sales, last 30 days", month.Ready, month.Sales, month.Start, month.Step, "Jan 2")}
 	c.render(w, rq, "pool", page{Title: "Pool", Nav: "pool", Data: d})
@@ -663,6 +671,7 @@ func (c *Console) resendOrder(w http.ResponseWriter, r *http.Request, rq *reques
 type healthData struct {
 	Rows      []store.AccountRow
 	Reapplies []store.EventRow
+	Capacity  pool.Capacity // the pools that cannot be refilled in time, and the hosts' forecast
 }
 
 func (c *Console) healthPage(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -676,7 +685,12 @@ func (c *Console) healthPage(w http.ResponseWriter, r *http.Request, rq *request
 		c.fail(w, r, rq, err)
 		return
 	}
-	c.render(w, rq, "health", page{Title: "Health", Nav: "health", Data: healthData{Rows: rows, Reapplies: evs}})
+	capacity, err := c.cfg.Ops.Capacity(r.Context())
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	c.render(w, rq, "health", page{Title: "Health", Nav: "health", Data: healthData{Rows: rows, Reapplies: evs, Capacity: capacity}})
 }
 
 // --- export ---

@@ -33,7 +33,8 @@ var funcs = template.FuncMap{
 		}
 		return template.URL(v.Encode())
 	},
-	"sold": func(s pool.State) bool { return s.Sold() },
+	"sold":  func(s pool.State) bool { return s.Sold() },
+	"short": pool.ShortDuration,
 }
 
 // parsePages parses the layout with each page.

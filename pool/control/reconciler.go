@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,7 @@ type Store interface {
 	Retire(ctx context.Context, id int64) (pool.Account, error)
 	StaleReady(ctx context.Context, current map[string]string) (map[string]int, error)
 	RetireStale(ctx context.Context, tier, current string, n int) ([]int64, error)
+	Demand(ctx context.Context, now time.Time, tiers pool.Tiers) (map[string]pool.Demand, error)
 }
 
 // ReconcilerConfig configures a Reconciler.
@@ -61,6 +63,9 @@ type Reconciler struct {
 	loop     *Loop
 	leading  atomic.Bool
 	lastPass atomic.Int64 // unix ms of the last successful pass
+
+	mu      sync.Mutex
+	targets map[string]int // the auto tiers' last ready targets (logged when they change)
 }
 
 // Leading reports whether this process led the last reconcile tick.
@@ -114,6 +119,9 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) ([]pool.TierPlan, error)
 	}
 	current, err := r.stale(ctx, snap)
 	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	if err := r.demand(ctx, snap, now); err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
 	plans := pool.Plan(snap, r.cfg.Tiers, r.cfg.Plan, now)
@@ -180,6 +188,40 @@ func (r *Reconciler) stale(ctx context.Context, snap pool.Snapshot) (map[string]
 		}
 	}
 	return current, nil
+}
+
+// demand fills the snapshot's Demand of the tiers in auto mode (the only ones whose target
+// follows it) and logs their target when it changes.
+func (r *Reconciler) demand(ctx context.Context, snap pool.Snapshot, now time.Time) error {
+	auto := pool.Tiers{}
+	for name, t := range r.cfg.Tiers {
+		if t.Auto() {
+			auto[name] = t
+		}
+	}
+	if len(auto) == 0 {
+		return nil
+	}
+	ds, err := r.cfg.Store.Demand(ctx, now, auto)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.targets == nil {
+		r.targets = map[string]int{}
+	}
+	for name, d := range ds {
+		s := snap[name]
+		s.Demand = d
+		snap[name] = s
+		target := pool.ReadyTarget(auto[name], d)
+		if last, ok := r.targets[name]; !ok || last != target.Ready {
+			r.cfg.Log.Info("auto ready target", "tier", name, "target", target.Ready, "why", target.Why)
+			r.targets[name] = target.Ready
+		}
+	}
+	return nil
 }
 
 // Trigger asks for a pass as soon as possible (after a claim); it never blocks.

@@ -125,3 +125,22 @@ type Jobs struct {
 	RetryPolicy  river.ClientRetryPolicy
 	Registry     jobs.Registry
 }
+
+// hostCapacities lists the hosts as the capacity signal sees them (Hosts; nil when there is
+// none or it lists none: the hosts' capacity is unknown).
+func (c Config) hostCapacities() func(ctx context.Context) ([]pool.HostCapacity, error) {
+	return func(ctx context.Context) ([]pool.HostCapacity, error) {
+		if c.Hosts == nil {
+			return nil, nil
+		}
+		hs, err := c.Hosts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []pool.HostCapacity
+		for _, h := range hs {
+			out = append(out, pool.HostCapacity{Name: h.Name, Capacity: h.Capacity})
+		}
+		return out, nil
+	}
+}

@@ -76,8 +76,16 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 
 	biz := business.New(s, cfg.Tiers, nil)
+	hosts := cfg.hostCapacities()
 	m := metrics.New(s, cfg.Tiers, cfg.HardFailureLimit, d.log, metrics.WithCacheTTL(cfg.MetricsCache),
-		metrics.WithBusiness(biz, 0))
+		metrics.WithBusiness(biz, 0), metrics.WithCapacity(func(ctx context.Context) (pool.Capacity, error) {
+			hs, err := hosts(ctx)
+			if err != nil {
+				d.log.Warn("capacity: the host list is unavailable", "err", err)
+				hs = nil
+			}
+			return s.Capacity(ctx, time.Now(), cfg.Tiers, hs)
+		}, 0))
 	s.ObserveClaims(m.ObserveClaim)
 	if leader != nil {
 		tryLead := leader
@@ -142,7 +150,7 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	if len(cfg.AdminTokens) > 0 {
 		api, err := admin.New(admin.Config{Store: s, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tokens: cfg.AdminTokens,
-			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, DowngradeNotice: cfg.DowngradeNotice, Business: biz, Domains: dp.ops, Log: d.log})
+			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, DowngradeNotice: cfg.DowngradeNotice, Business: biz, Hosts: hosts, Domains: dp.ops, Log: d.log})
 		if err != nil {
 			return nil, err
 		}

@@ -37,6 +37,18 @@
 //	arr_cents{tier,interval}                gauge   annual recurring revenue (12 × MRR), minor units
 //	subscriptions_active                    gauge   paying subscriptions
 //	churn_rate                              gauge   subscriptions ended in the last 30 days ÷ paying 30 days ago
+//
+// With WithCapacity, the ready targets and capacity signals (pool.PlanCapacity), read at most
+// once per DefaultCapacityTTL:
+//
+//	tier_ready_target{tier}                 gauge   the ready target in effect (min_ready, or ready: auto's)
+//	tier_sales_per_hour{tier}               gauge   sales rate over the tier's windows
+//	provision_p95_seconds{tier}             gauge   p95 created → ready of the tier's last ready accounts
+//	refill_seconds_estimate{tier}           gauge   time to bring the ready count up to the target
+//	refill_short{tier}                      gauge   1 when the pool cannot be refilled within refill_within
+//	capacity_exhausted                      gauge   1 when the hosts' free places do not hold what the pools need (hosts known)
+//	hosts_free_places                       gauge   free tenant places on the hosts (hosts known)
+//	hosts_full_hours                        gauge   forecast: hours until the hosts are full at the current sales rate, +Inf without sales (hosts known)
 package metrics
 
 import (
@@ -145,6 +157,9 @@ func New(src Source, tiers pool.Tiers, hardLimit int, log *slog.Logger, opts ...
 	if col.biz != nil {
 		reg.MustRegister(col.biz)
 	}
+	if col.capacity != nil {
+		reg.MustRegister(col.capacity)
+	}
 	return m
 }
 
@@ -219,6 +234,7 @@ type collector struct {
 	ttl       time.Duration
 	now       func() time.Time
 	biz       *bizCollector
+	capacity  *capCollector
 
 	// The last read and when it was made. Scrapes arriving while a read runs wait for it
 	// (mu is held during the read) and share its result.
@@ -265,12 +281,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
-	}
-	b2f := func(b bool) float64 {
-		if b {
-			return 1
-		}
-		return 0
 	}
 	for _, name := range c.tiers.Names() {
 		t, ts := c.tiers[name], st.Tiers[name]
