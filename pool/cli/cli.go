@@ -185,6 +185,7 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newBusiness(e))
 	root.AddCommand(newBrand(e), newFlows(e))
 	root.AddCommand(newAccounts(e))
+	root.AddCommand(newDomains(e))
 	return root
 }
 
