@@ -26,14 +26,30 @@ const (
 	// probe after the prober re-applied its stack. CustomerEmail is then the operator's address;
 	// OrderID is the tenant's order and Ref tells one flag of the tenant from the next.
 	KindOperatorAlert Kind = "operator_alert"
+	// KindCustomDomain tells a customer about their own hostname (Hostname): the DNS records to
+	// create (DomainStep "records"), that it is live ("live"), or that it needs action
+	// ("action", with Reason). Ref is the hostname and the step.
+	KindCustomDomain Kind = "custom_domain"
 )
+
+// The steps of a custom-domain e-mail (Message.DomainStep).
+const (
+	DomainRecords = "records"
+	DomainLive    = "live"
+	DomainAction  = "action"
+)
+
+// DNSRecord is one DNS record a customer creates for a custom domain.
+type DNSRecord struct {
+	Type, Name, Value string
+}
 
 // KindDowngradeNotice tells a customer whose plan moved to a tier with fewer custom domains
 // which of their domains will be detached, and when (one per plan change).
 const KindDowngradeNotice Kind = "downgrade_notice"
 
 // Kinds lists every kind, in a stable order.
-var Kinds = []Kind{KindCredentials, KindPaymentFailed, KindOperatorAlert, KindDowngradeNotice}
+var Kinds = []Kind{KindCredentials, KindPaymentFailed, KindOperatorAlert, KindDowngradeNotice, KindCustomDomain}
 
 // Message is everything one e-mail is rendered from. Templates see it as their data ("{{.LoginURL}}").
 //
@@ -71,6 +87,13 @@ type Message struct {
 	Failures  int
 	Reason    string
 
+	// Custom domains: the hostname, the step (DomainRecords, DomainLive, DomainAction), the
+	// records to create and the customer's domain page (optional). Reason says what needs
+	// action. Never a secret.
+	Hostname   string
+	DomainStep string
+	DNSRecords []DNSRecord
+	DomainURL  string
 	// Downgrade notices: the custom domains beyond the new tier's allowance and when they are
 	// detached.
 	Domains  []string
@@ -186,7 +209,25 @@ func (m Message) Validate() error {
 			problems = append(problems, "no reason")
 		}
 	}
-	for _, opt := range []struct{ name, url string }{{"upsell URL", m.UpsellURL}, {"billing URL", m.BillingURL}, {"tenant URL", m.TenantURL}} {
+	if m.Kind == KindCustomDomain {
+		if m.Hostname == "" {
+			problems = append(problems, "no hostname")
+		}
+		switch m.DomainStep {
+		case DomainRecords:
+			if len(m.DNSRecords) == 0 {
+				problems = append(problems, "no DNS records")
+			}
+		case DomainLive:
+		case DomainAction:
+			if m.Reason == "" {
+				problems = append(problems, "no reason")
+			}
+		default:
+			problems = append(problems, fmt.Sprintf("unknown domain step %q", m.DomainStep))
+		}
+	}
+	for _, opt := range []struct{ name, url string }{{"domain page URL", m.DomainURL}, {"upsell URL", m.UpsellURL}, {"billing URL", m.BillingURL}, {"tenant URL", m.TenantURL}} {
 		if opt.url != "" && !isWebURL(opt.url) {
 			problems = append(problems, fmt.Sprintf("%s %q is not an http(s) URL", opt.name, opt.url))
 		}

@@ -199,11 +199,15 @@ func samples(k Kind) []Message {
 		SupportContact: "support@example.test", UpsellURL: "https://example.test/upgrade",
 		BillingURL: "https://example.test/billing", From: "Operator <hello@example.test>",
 		Slug: "client00", TenantURL: "https://client00.example.test", Failures: 6, Reason: "sample reason",
+		Hostname: "ai.example.test", DomainStep: DomainRecords, DomainURL: "https://example.test/domains?t=x",
+		DNSRecords: []DNSRecord{{Type: "CNAME", Name: "ai.example.test", Value: "customers.example.test"}},
 	}
 	bare := full
 	bare.CustomerName, bare.Tier, bare.SupportContact, bare.UpsellURL, bare.BillingURL, bare.Ref = "", "", "", "", "", ""
-	bare.TenantURL, bare.Failures = "", 0
-	return []Message{full, bare}
+	bare.TenantURL, bare.Failures, bare.DomainURL = "", 0, ""
+	live, action := full, full
+	live.DomainStep, action.DomainStep = DomainLive, DomainAction
+	return []Message{full, bare, live, action}
 }
 
 // check renders every template of kind k with sample data, with and without the optional fields.

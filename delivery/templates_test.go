@@ -38,6 +38,9 @@ func goldenCases() map[string]delivery.Message {
 	upsell.UpsellURL = "https://example.test/upgrade?tier=premium&order=cs_test_order_0001"
 	upsell.SupportContact = "support@example.test"
 
+	domain := credentials()
+	domain.Tier, domain.DomainURL = "premium", "https://shop.example.test/domains?t=AAAA&x=<1>"
+
 	minimal := credentials()
 	minimal.CustomerName, minimal.Tier, minimal.SupportContact = "", "", ""
 
@@ -76,6 +79,22 @@ func goldenCases() map[string]delivery.Message {
 	alertMinimal := alert
 	alertMinimal.Tier, alertMinimal.TenantURL, alertMinimal.Failures = "", "", 0
 
+	records := delivery.Message{
+		Kind: delivery.KindCustomDomain, OrderID: "cs_test_order_0001", Ref: "ai.acme.example:records",
+		CustomerName: "Ada Lovelace", CustomerEmail: "ada@example.test", Tier: "premium",
+		Hostname: "ai.acme.example", DomainStep: delivery.DomainRecords,
+		DNSRecords: []delivery.DNSRecord{
+			{Type: "CNAME", Name: "ai.acme.example", Value: "customers.example.test"},
+			{Type: "TXT", Name: "_cf-custom-hostname.ai.acme.example", Value: "5cc1f2a4-0001"},
+			{Type: "TXT", Name: "_acme-challenge.ai.acme.example", Value: "dcv-<0001>&"},
+		},
+		DomainURL: "https://shop.example.test/domains?t=abc", SupportContact: "support@example.test",
+	}
+	live := records
+	live.Ref, live.DomainStep, live.DNSRecords, live.DomainURL = "ai.acme.example:live", delivery.DomainLive, nil, ""
+	action := records
+	action.Ref, action.DomainStep, action.DNSRecords, action.Reason = "ai.acme.example:action", delivery.DomainAction, nil, "Cloudflare reports it moved: its CNAME no longer points at customers.example.test"
+
 	downgrade := delivery.Message{
 		Kind:           delivery.KindDowngradeNotice,
 		OrderID:        "cs_test_order_0001",
@@ -91,11 +110,15 @@ func goldenCases() map[string]delivery.Message {
 
 	return map[string]delivery.Message{
 		"downgrade_notice":           downgrade,
+		"custom_domain_records":      records,
+		"custom_domain_live":         live,
+		"custom_domain_action":       action,
 		"operator_alert":             alert,
 		"operator_alert_minimal":     alertMinimal,
 		"credentials":                credentials(),
 		"credentials_upsell_escaped": upsell,
 		"credentials_minimal":        minimal,
+		"credentials_domain_page":    domain,
 		"credentials_seats":          seats,
 		"payment_failed":             failed,
 		"payment_failed_minimal":     failedMinimal,

@@ -13,9 +13,9 @@ const module = "github.com/axiestudio/tenantpool/"
 // langflow, delivery, infra) sit beside the store: they may use the domain, never the runtime.
 var layer = map[string]int{
 	"pool": 0, "pool/jobs": 0, "pool/secret": 0,
-	"pool/store": 1, "pool/langflow": 1, "pool/pulumiprov": 1, "pool/dockerhost": 1, "delivery": 1,
+	"pool/store": 1, "pool/langflow": 1, "pool/cfhostnames": 1, "pool/pulumiprov": 1, "pool/dockerhost": 1, "delivery": 1,
 	"infra/platform": 1, "infra/tenant": 1, "infra/deploy": 1, "infra/dockerproxy": 1, "infra/egress": 1, "infra/studiobrand": 1,
-	"pool/control": 2, "pool/orders": 2, "pool/admin": 2, "pool/metrics": 2, "pool/shop": 2, "pool/console": 2, "pool/business": 2,
+	"pool/control": 2, "pool/orders": 2, "pool/admin": 2, "pool/metrics": 2, "pool/shop": 2, "pool/domainpage": 2, "pool/console": 2, "pool/business": 2,
 	"pool/daemon": 3,
 	"pool/cli":    4,
 }

@@ -289,10 +289,10 @@ func (s Spec) restartLabel() []string {
 }
 
 // routingLabels are the Traefik labels: one router named after the slug for <slug>.<domain> and
-// every custom domain. The router has no entrypoints label, so it joins every entrypoint and the
+// every active custom domain (never one still pending verification, or moved or blocked). The router has no entrypoints label, so it joins every entrypoint and the
 // platform decides TLS and redirects.
 func (s Spec) routingLabels() []string {
-	hosts := append([]string{s.Hostname()}, s.CustomDomains...)
+	hosts := append([]string{s.Hostname()}, s.ActiveDomains...)
 	rule := make([]string, len(hosts))
 	for i, h := range hosts {
 		rule[i] = "Host(`" + h + "`)"

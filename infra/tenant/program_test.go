@@ -110,6 +110,7 @@ func TestResourcesGolden(t *testing.T) {
 
 func TestContainer(t *testing.T) {
 	spec := prodSpec(t, "premium", "flows.example.org")
+	spec.ActiveDomains = []string{"flows.example.org"}
 	spec.Branding = Branding{AppName: "Acme Flows", LogoURL: "https://acme.example/logo.svg", PrimaryColor: "#112233"}
 	m := run(t, spec)
 	c := m.Get(t, tContainer, "langflow")
@@ -613,4 +614,40 @@ func TestContainerConfinement(t *testing.T) {
 			t.Errorf("engine resources = %+v", got)
 		}
 	})
+}
+
+// A custom domain gets its Cloudflare custom hostname at once, but the tenant's router serves
+// it only once it is active: a hostname not yet proven the customer's is never routed.
+func TestRouterOnlyForActiveDomains(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		active   []string
+		wantRule string
+	}{
+		{"pending", nil, "Host(`client07.axiestudio.com`)"},
+		{"one of two active", []string{"b.example.org"}, "Host(`client07.axiestudio.com`) || Host(`b.example.org`)"},
+		{"both active", []string{"a.example.org", "b.example.org"}, "Host(`client07.axiestudio.com`) || Host(`a.example.org`) || Host(`b.example.org`)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := prodSpec(t, "enterprise", "a.example.org", "b.example.org")
+			spec.ActiveDomains = tc.active
+			m := run(t, spec)
+			if got := m.Get(t, tContainer, "langflow").Labels("labels")["traefik.http.routers.client07.rule"]; got != tc.wantRule {
+				t.Errorf("rule = %q, want %q", got, tc.wantRule)
+			}
+			var hostnames []string
+			for _, ch := range m.OfType(tCustomHostname) {
+				hostnames = append(hostnames, ch.String("hostname"))
+			}
+			slices.Sort(hostnames)
+			if !slices.Equal(hostnames, []string{"a.example.org", "b.example.org"}) {
+				t.Errorf("custom hostnames = %v, want both whatever their state", hostnames)
+			}
+		})
+	}
+	spec := prodSpec(t, "premium", "a.example.org")
+	spec.ActiveDomains = []string{"b.example.org"}
+	if err := spec.Validate(); err == nil || !strings.Contains(err.Error(), "not one of the custom domains") {
+		t.Errorf("active domain without its custom hostname: %v", err)
+	}
 }

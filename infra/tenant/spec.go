@@ -64,6 +64,11 @@ type Spec struct {
 	// CustomDomains are the customer's own hostnames (at most Tier.CustomDomains); they need
 	// Cloudflare.
 	CustomDomains []string
+	// ActiveDomains are the custom domains the tenant's router serves: those Cloudflare reports
+	// active (hostname and certificate), a subset of CustomDomains. A domain still pending, or
+	// moved or blocked, has its custom hostname at Cloudflare but no route here: a hostname is
+	// routed to a tenant only once it is proven the tenant's customer's.
+	ActiveDomains []string
 	// Branding is white-label configuration (premium and up); zero for none.
 	Branding Branding
 	// Cloudflare is the zone; nil for no Cloudflare (a local domain).
@@ -255,6 +260,12 @@ func (s Spec) Validate() error {
 			add(fmt.Errorf("custom domain %q is inside the platform domain %s", d, s.Domain))
 		case slices.Index(s.CustomDomains, d) != i:
 			add(fmt.Errorf("custom domain %q is listed twice", d))
+		}
+	}
+
+	for _, d := range s.ActiveDomains {
+		if !slices.Contains(s.CustomDomains, d) {
+			add(fmt.Errorf("active domain %q is not one of the custom domains", d))
 		}
 	}
 

@@ -99,6 +99,8 @@ type Config struct {
 	Business Business
 	// Rollouts asks the rolling upgrade driver for a pass (after a start or resume). Optional.
 	Rollouts func()
+	// Domains are the custom-domain operations (NewDomainOps; nil: off).
+	Domains *DomainOps
 	// Hosts lists the Docker hosts and their capacity, for the capacity signal (Capacity,
 	// Status); nil, empty or failing: the hosts' capacity is unknown.
 	Hosts func(ctx context.Context) ([]pool.HostCapacity, error)
@@ -121,6 +123,7 @@ type API struct {
 	notice   time.Duration
 	fails    *failures
 	business Business
+	dops     *DomainOps
 	log      *slog.Logger
 	mux      *http.ServeMux
 	hosts    func(ctx context.Context) ([]pool.HostCapacity, error)
@@ -184,7 +187,7 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	a := &API{store: cfg.Store, tiers: cfg.Tiers, prefix: cfg.Prefix, resend: cfg.Resend, tenants: cfg.Tenants, trigger: cfg.Trigger,
-		grace: cfg.Grace, notice: cfg.DowngradeNotice, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, log: cfg.Log,
+		grace: cfg.Grace, notice: cfg.DowngradeNotice, fails: newFailures(cfg.Failures, cfg.Now), business: cfg.Business, dops: cfg.Domains, log: cfg.Log,
 		hosts: cfg.Hosts, now: cfg.Now}
 	if a.now == nil {
 		a.now = time.Now
@@ -229,6 +232,10 @@ func (a *API) routes() {
 	m.HandleFunc("POST /admin/v1/tiers/{tier}/flows", a.handle(a.tierFlows))
 	m.HandleFunc("GET /admin/v1/orders", a.handle(a.listOrders))
 	m.HandleFunc("POST /admin/v1/orders/{order}/resend", a.handle(a.resendOrder))
+	m.HandleFunc("GET /admin/v1/domains", a.handle(a.listDomains))
+	m.HandleFunc("GET /admin/v1/accounts/{account}/domains", a.handle(a.listDomains))
+	m.HandleFunc("POST /admin/v1/accounts/{account}/domains", a.handle(a.attachDomain))
+	m.HandleFunc("DELETE /admin/v1/accounts/{account}/domains/{hostname}", a.handle(a.detachDomain))
 	m.HandleFunc("GET /admin/v1/business", a.handle(a.businessJSON))
 	m.HandleFunc("GET /admin/v1/business.csv", a.handle(a.businessCSV))
 	m.HandleFunc("GET /admin/v1/upgrades", a.handle(a.listUpgrades))

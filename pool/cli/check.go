@@ -61,6 +61,11 @@ func newConfig(e *Env) *cobra.Command {
 			} else if c == nil {
 				fmt.Fprintln(e.Stdout, "note: storefront disabled (it needs POOL_STRIPE_API_KEY and POOL_PUBLIC_URL)")
 			}
+			if d, err := e.domainSettings(); err != nil {
+				add(err)
+			} else if d == nil {
+				fmt.Fprintln(e.Stdout, "note: custom domains disabled (they need POOL_CUSTOM_DOMAIN_TARGET and Cloudflare)")
+			}
 			add(e.checkStorageQuotas(cmd.Context()))
 			if e.ordersEnabled() {
 				_, err := e.ordersSettings()

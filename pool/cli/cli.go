@@ -186,6 +186,7 @@ func newRoot(e *Env) *cobra.Command {
 	root.AddCommand(newUpgrade(e))
 	root.AddCommand(newBrand(e), newFlows(e))
 	root.AddCommand(newAccounts(e))
+	root.AddCommand(newDomains(e))
 	return root
 }
 

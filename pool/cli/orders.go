@@ -14,8 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/axiestudio/tenantpool/delivery"
+	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/orders"
+	"github.com/axiestudio/tenantpool/pool/shop"
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
@@ -196,7 +198,7 @@ func (e *Env) mailConfig(cfg *daemon.Config) error {
 		cfg.Orders = &daemon.Orders{Secrets: o.secrets, Prices: o.prices, Grace: o.grace,
 			StripeAPIKey: o.apiKey, StripeAPIURL: o.apiURL, Livemode: o.livemode, MaxSeats: o.maxSeats,
 			PastDueGrace: o.pastDue, PaymentTerm: o.term,
-			SupportContact: e.Getenv("POOL_SUPPORT_CONTACT"), UpsellURL: e.Getenv("POOL_UPSELL_URL"), BillingURL: e.Getenv("POOL_BILLING_URL")}
+			SupportContact: e.Getenv("POOL_SUPPORT_CONTACT"), UpsellURL: e.upsellURL(), BillingURL: e.Getenv("POOL_BILLING_URL")}
 	case cfg.OperatorEmail != "":
 		var err error
 		if o, err = e.smtpSettings(); err != nil {
@@ -263,4 +265,28 @@ func newOrders(e *Env) *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// upsellURL is the Basic customers' upgrade link in the credentials e-mail: POOL_UPSELL_URL,
+// else, with the storefront's public URL, the Buy button (POST /buy/<tier>: a link cannot
+// POST) of the tier with the fewest custom domains above none on the pricing page,
+// <POOL_PUBLIC_URL>/pricing#tp-tier-<tier>.
+func (e *Env) upsellURL() string {
+	if u := e.Getenv("POOL_UPSELL_URL"); u != "" {
+		return u
+	}
+	base, err := shop.ParsePublicURL(e.Getenv("POOL_PUBLIC_URL"))
+	if err != nil || base == "" {
+		return ""
+	}
+	var up *pool.Tier
+	for _, t := range e.Tiers {
+		if t.CustomDomains > 0 && (up == nil || t.CustomDomains < up.CustomDomains || (t.CustomDomains == up.CustomDomains && t.Name < up.Name)) {
+			up = &t
+		}
+	}
+	if up == nil {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + "/pricing#tp-tier-" + up.Name
 }

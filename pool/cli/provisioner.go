@@ -276,7 +276,7 @@ func (e *Env) pulumiConfig(s *store.Store, concurrency int) (pulumiprov.Config, 
 		PlatformStack: f.platformStack, Hosts: f.hosts(e), Domain: f.domain, CompanyDomain: f.companyDomain, Place: s.PlaceAccount, Tiers: e.Tiers,
 		Image: f.image, Cloudflare: set.cloudflare, Concurrency: concurrency, HealthTimeout: set.health,
 		NoPluginDownload: f.noPluginDownload, Program: e.opts.program, Log: e.Log,
-		Account: s.Get, Docker: e.dockerDial(), Brand: s.Brand, Flows: e.Flows,
+		Account: s.Get, Domains: s.AccountDomains, Docker: e.dockerDial(), Brand: s.Brand, Flows: e.Flows,
 	}, nil
 }
 

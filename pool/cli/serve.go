@@ -199,6 +199,9 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 	if err := e.mailConfig(&cfg); err != nil {
 		return daemon.Config{}, err
 	}
+	if err := e.domainsConfig(&cfg); err != nil {
+		return daemon.Config{}, err
+	}
 	cfg.AdminTokens = tokens
 	return cfg, nil
 }

@@ -80,6 +80,15 @@ type Ops interface {
 
 var _ Ops = (*admin.API)(nil)
 
+// DomainOps are the custom-domain operations shared with the admin API (*admin.API).
+type DomainOps interface {
+	AttachDomain(ctx context.Context, ref, raw string) (pool.CustomDomain, error)
+	DetachDomain(ctx context.Context, ref, hostname string) (pool.CustomDomain, error)
+	ListDomains(ctx context.Context, ref string) ([]pool.CustomDomain, error)
+}
+
+var _ DomainOps = (*admin.API)(nil)
+
 // Reapplier re-applies a sold tenant's stack (pool.Tenants).
 type Reapplier interface {
 	Reapply(ctx context.Context, a pool.Account) error
@@ -102,6 +111,9 @@ type Config struct {
 	Prefix string
 	// Tenants re-applies stacks; nil: re-apply answers that provisioning is not configured.
 	Tenants Reapplier
+	// Domains attaches and detaches custom domains; nil: custom domains are off (the account
+	// page shows none).
+	Domains DomainOps
 	// Business gives the Business page its figures; nil: the page says they are not configured.
 	Business Business
 	// Trigger asks the reconciler for a pass (after a held order is released). Optional.
@@ -190,6 +202,8 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/accounts/{id}/tier", c.auth(c.setTier))
 	m.HandleFunc("POST /console/accounts/{id}/unflag", c.auth(c.unflag))
 	m.HandleFunc("POST /console/accounts/{id}/resend", c.auth(c.resendAccount))
+	m.HandleFunc("POST /console/accounts/{id}/domains", c.auth(c.attachDomain))
+	m.HandleFunc("POST /console/accounts/{id}/domains/detach", c.auth(c.detachDomain))
 	m.HandleFunc("GET /console/orders", c.auth(c.ordersPage))
 	m.HandleFunc("POST /console/orders/{id}/release", c.auth(c.releaseOrder))
 	m.HandleFunc("POST /console/orders/{id}/resend", c.auth(c.resendOrder))

@@ -375,6 +375,10 @@ type accountData struct {
 	// Brand is its saved brand.
 	CanBrand bool
 	Brand    pool.Brand
+	// Custom domains (DomainsOn: configured); CanAttach: the account may get one more.
+	DomainsOn bool
+	Domains   []pool.CustomDomain
+	CanAttach bool
 }
 
 func (c *Console) accountID(r *http.Request) (int64, error) {
@@ -427,6 +431,22 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, rq *reques
 			return
 		}
 		d.CanBrand, d.Brand = true, v.Brand
+	}
+	if c.cfg.Domains != nil {
+		ds, err := c.cfg.Domains.ListDomains(r.Context(), strconv.FormatInt(id, 10))
+		if err != nil {
+			c.fail(w, r, rq, err)
+			return
+		}
+		used := 0
+		for _, dom := range ds {
+			if dom.State != pool.DomainDetaching {
+				used++
+			}
+		}
+		t, _ := c.cfg.Tiers.Get(a.Tier)
+		d.DomainsOn, d.Domains = true, ds
+		d.CanAttach = used < t.CustomDomains && (sold || a.State == pool.StateReserved)
 	}
 	c.render(w, rq, "account", page{Title: "Account " + a.Slug, Nav: "accounts", Data: d})
 }
@@ -835,4 +855,48 @@ func (c *Console) businessCSV(w http.ResponseWriter, r *http.Request, rq *reques
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="poold-business-`+rep.At.Format("2006-01-02")+`.csv"`)
 	w.Write(body.Bytes())
+}
+
+// attachDomain attaches a custom domain to the account (the admin API's checks); a refusal
+// changes nothing and says why.
+func (c *Console) attachDomain(w http.ResponseWriter, r *http.Request, rq *request) {
+	id, err := c.accountID(r)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	to := fmt.Sprintf("/console/accounts/%d", id)
+	if c.cfg.Domains == nil {
+		c.fail(w, r, rq, admin.ErrDomainsOff)
+		return
+	}
+	d, err := c.cfg.Domains.AttachDomain(r.Context(), strconv.FormatInt(id, 10), r.PostForm.Get("hostname"))
+	if err != nil {
+		if code := admin.StatusCode(err); code == http.StatusBadRequest || code == http.StatusConflict {
+			c.redirect(w, r, rq, to, "Nothing attached: "+err.Error())
+			return
+		}
+		c.fail(w, r, rq, err)
+		return
+	}
+	c.redirect(w, r, rq, to, d.Hostname+" attached: the daemon applies it and e-mails the customer the DNS records.")
+}
+
+// detachDomain detaches one of the account's custom domains.
+func (c *Console) detachDomain(w http.ResponseWriter, r *http.Request, rq *request) {
+	id, err := c.accountID(r)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	if c.cfg.Domains == nil {
+		c.fail(w, r, rq, admin.ErrDomainsOff)
+		return
+	}
+	host := r.PostForm.Get("hostname")
+	if _, err := c.cfg.Domains.DetachDomain(r.Context(), strconv.FormatInt(id, 10), host); err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	c.redirect(w, r, rq, fmt.Sprintf("/console/accounts/%d", id), host+" detaching: its route and Cloudflare custom hostname are being removed.")
 }

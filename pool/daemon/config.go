@@ -77,6 +77,8 @@ type Config struct {
 	Orders *Orders
 	// Shop configures the storefront; nil turns it off.
 	Shop *Shop
+	// Domains configures custom domains; nil turns them off.
+	Domains *Domains
 	// Mail is the SMTP server and templates of every e-mail (orders, operator alerts); required
 	// by Orders and OperatorEmail.
 	Mail *Mail

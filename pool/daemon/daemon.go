@@ -34,7 +34,8 @@ type Daemon struct {
 	store   *store.Store
 	topUp   bool // provisioning configured: reconcile and probe
 	rec     *control.Reconciler
-	prober  *control.Prober // nil: probe off
+	prober  *control.Prober  // nil: probe off
+	domains *control.Domains // nil: custom domains off
 	upgrade *control.Rollouts
 	jobs    *river.Client[*sql.Tx]
 	id      string       // the job client's id, under which this process's heartbeat is written
@@ -128,9 +129,20 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		return nil, err
 	}
 	r := routes{store: s, rec: d.rec, topUp: d.topUp, metrics: m, log: d.log, public: map[string]http.Handler{}}
+	dp := &domainParts{}
+	switch {
+	case cfg.Domains != nil && d.topUp:
+		if dp, err = newDomains(cfg, s, tenants, d.rec.Leading, r.public); err != nil {
+			return nil, err
+		}
+		d.domains = dp.loop
+		plans.Domains = domainDetacher{s: s, trigger: dp.loop.Trigger} // a downgrade detaches the excess
+	case cfg.Domains != nil:
+		d.log.Warn("custom domains disabled: they need provisioning configured (POOL_LANGFLOW_IMAGE)")
+	}
 	var resend func(context.Context, string) (int, error)
 	if cfg.Orders != nil {
-		svc, err := newOrders(cfg, s, tenants, d.rec.Trigger, m.ObserveEmail)
+		svc, err := newOrders(cfg, s, tenants, d.rec.Trigger, m.ObserveEmail, dp.link)
 		if err != nil {
 			return nil, err
 		}
@@ -145,13 +157,17 @@ func New(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	if len(cfg.AdminTokens) > 0 {
 		api, err := admin.New(admin.Config{Store: s, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tokens: cfg.AdminTokens,
-			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, DowngradeNotice: cfg.DowngradeNotice, Business: biz, Hosts: hosts, Log: d.log,
+			Resend: resend, Tenants: tenants, Trigger: d.rec.Trigger, Grace: cfg.SuspendGrace, DowngradeNotice: cfg.DowngradeNotice, Business: biz, Hosts: hosts, Domains: dp.ops, Log: d.log,
 			Rollouts: d.upgrade.Trigger})
 		if err != nil {
 			return nil, err
 		}
 		r.admin = api.Handler()
-		con, err := console.New(console.Config{Store: s, Ops: api, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tenants: tenants,
+		var doms console.DomainOps
+		if api.DomainsEnabled() {
+			doms = api
+		}
+		con, err := console.New(console.Config{Store: s, Ops: api, Tiers: cfg.Tiers, Prefix: cfg.Prefix, Tenants: tenants, Domains: doms,
 			Business: biz, Trigger: d.rec.Trigger, Secure: cfg.AdminTLS.Enabled(), IdleTimeout: cfg.ConsoleIdle, Log: d.log.With("component", "console")})
 		if err != nil {
 			return nil, err
@@ -294,6 +310,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			g.Go(func() error { return d.prober.Run(gctx) })
 		}
 		g.Go(func() error { return d.upgrade.Run(gctx) })
+		if d.domains != nil {
+			g.Go(func() error { return d.domains.Run(gctx) })
+		}
 	}
 	for _, l := range d.lns {
 		g.Go(func() error {
@@ -347,7 +366,7 @@ func storeKind(s *store.Store) string {
 }
 
 // newPlans configures the plan change workers: downgrade notices go through the SMTP server when
-// one is configured. Custom domains are not wired yet (control.NoDomains: nothing to detach).
+// one is configured. With custom domains on, New sets their detacher (domainDetacher).
 func newPlans(cfg Config, s *store.Store) (*control.PlanConfig, error) {
 	pc := &control.PlanConfig{Store: s}
 	if cfg.Mail != nil {
@@ -364,7 +383,7 @@ func newPlans(cfg Config, s *store.Store) (*control.PlanConfig, error) {
 }
 
 // newOrders builds the Stripe orders service.
-func newOrders(cfg Config, s *store.Store, tenants pool.Tenants, trigger func(), observe func(string, time.Duration, error)) (*orders.Service, error) {
+func newOrders(cfg Config, s *store.Store, tenants pool.Tenants, trigger func(), observe func(string, time.Duration, error), domainLink func(pool.Account) string) (*orders.Service, error) {
 	if cfg.Mail == nil {
 		return nil, errors.New("Stripe orders need an SMTP server (POOL_SMTP_HOST, POOL_SMTP_FROM)")
 	}
@@ -376,7 +395,7 @@ func newOrders(cfg Config, s *store.Store, tenants pool.Tenants, trigger func(),
 	return orders.New(orders.Config{
 		Store: s, Tiers: cfg.Tiers, Mailer: sender, Prefix: cfg.Prefix, Secrets: o.Secrets, Prices: o.Prices,
 		Tenants: tenants, Trigger: trigger, ObserveEmail: observe, Grace: o.Grace, From: cfg.Mail.SMTP.From,
-		SupportContact: o.SupportContact, UpsellURL: o.UpsellURL, BillingURL: o.BillingURL, Log: cfg.Log,
+		SupportContact: o.SupportContact, UpsellURL: o.UpsellURL, DomainLink: domainLink, BillingURL: o.BillingURL, Log: cfg.Log,
 		Stripe: orders.NewStripeClient(o.StripeAPIKey, o.StripeAPIURL), Livemode: o.Livemode, MaxSeats: o.MaxSeats,
 		PastDueGrace: o.PastDueGrace, PaymentTerm: o.PaymentTerm, DowngradeNotice: cfg.DowngradeNotice,
 	})
@@ -390,7 +409,8 @@ func Resend(ctx context.Context, cfg Config, s *store.Store, orderID string) (in
 		return 0, errors.New("Stripe orders are not configured (POOL_STRIPE_WEBHOOK_SECRET)")
 	}
 	var tenants pool.Tenants = unconfigured{err: errors.New("a resend provisions nothing"), rotate: cfg.rotate()}
-	svc, err := newOrders(cfg, s, tenants, nil, nil)
+	_, link := cfg.Domains.links()
+	svc, err := newOrders(cfg, s, tenants, nil, nil, link)
 	if err != nil {
 		return 0, err
 	}

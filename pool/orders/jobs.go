@@ -145,8 +145,13 @@ func (s *Service) credentials(o store.Order, as []pool.Account, resend int) deli
 			m.Logins = append(m.Logins, delivery.Login{Seat: i + 1, LoginURL: loginURL(b.URL), Username: b.CustomerUser, Password: b.CustomerPassword})
 		}
 	}
-	if t, err := s.cfg.Tiers.Get(o.Tier); err == nil && t.CustomDomains == 0 {
-		m.UpsellURL = s.cfg.UpsellURL
+	if t, err := s.cfg.Tiers.Get(o.Tier); err == nil {
+		switch {
+		case t.CustomDomains == 0:
+			m.UpsellURL = s.cfg.UpsellURL // the upgrade checkout
+		case s.cfg.DomainLink != nil && len(as) == 1:
+			m.DomainURL = s.cfg.DomainLink(a) // the custom-domain page of the account
+		}
 	}
 	return m
 }

@@ -125,7 +125,10 @@ type Config struct {
 	From           string // sender address; "" = the Mailer's default
 	SupportContact string
 	UpsellURL      string // shown in credentials e-mails of tiers without custom domains
-	BillingURL     string // payment-failed notices; the invoice's own page wins
+	// DomainLink, if set, is the account's custom-domain page (a signed link), shown in the
+	// credentials e-mails of tiers with custom domains (one seat).
+	DomainLink func(a pool.Account) string
+	BillingURL string // payment-failed notices; the invoice's own page wins
 
 	// ObserveEmail, if set, is told about every credentials e-mail attempt: its kind, the time
 	// since the order arrived, and its error (metrics).

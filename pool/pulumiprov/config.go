@@ -75,6 +75,10 @@ type Config struct {
 	// Account re-reads an account from the store: Reapply checks, under the tenant's lock,
 	// that the account is still sold. Nil: the account handed in is trusted.
 	Account func(ctx context.Context, id int64) (pool.Account, error)
+	// Domains lists an account's custom domains (store.AccountDomains): every update of the
+	// tenant's stack carries the ones not detaching as Cloudflare custom hostnames and routes
+	// the active ones. Nil: no custom domains.
+	Domains func(ctx context.Context, accountID int64) ([]pool.CustomDomain, error)
 
 	// Docker opens a client of a host's Docker Engine (dockerhost.Dial). With it, every update
 	// first removes the tenant's containers that its stack does not record (an interrupted

@@ -161,6 +161,11 @@ type options struct {
 	brand         func(context.Context, int64) (pool.Brand, error)
 	flows         map[string][]langflow.Flow
 	tiers         pool.Tiers // nil: basic only
+	// domain ("" = localhost), cloudflare and domains (custom domains of an account)
+	// configure custom-domain tests.
+	domain     string
+	cloudflare *platform.CloudflareConfig
+	domains    func(context.Context, int64) ([]pool.CustomDomain, error)
 }
 
 // newProvisioner builds a provisioner on the real CLI with a file backend in a temp dir.
@@ -175,6 +180,9 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 	}
 	if o.health == 0 {
 		o.health = time.Minute
+	}
+	if o.domain == "" {
+		o.domain = "localhost"
 	}
 	if o.tiers == nil {
 		o.tiers = pool.Tiers{"basic": testTier()}
@@ -192,10 +200,12 @@ func newProvisioner(t testing.TB, ts *tenants, o options) (*pulumiprov.Provision
 		SecretKey:        []byte("0123456789abcdef0123456789abcdef"),
 		PlatformStack:    o.platform,
 		Hosts:            o.hosts,
-		Domain:           "localhost",
+		Domain:           o.domain,
 		CompanyDomain:    o.companyDomain,
 		Place:            o.place,
 		Tiers:            o.tiers,
+		Cloudflare:       o.cloudflare,
+		Domains:          o.domains,
 		Image:            testImage,
 		Revision:         "test",
 		Program:          prog,

@@ -201,6 +201,20 @@ func (p *Provisioner) BuildSpec(a pool.Account, t pool.Tier, domain string, host
 	}
 }
 
+// DomainSpec splits an account's custom domains into the spec's custom hostnames (every one
+// not detaching) and the routed ones (active).
+func DomainSpec(ds []pool.CustomDomain) (custom, active []string) {
+	for _, d := range ds {
+		if d.Kept() {
+			custom = append(custom, d.Hostname)
+		}
+		if d.Routed() {
+			active = append(active, d.Hostname)
+		}
+	}
+	return custom, active
+}
+
 // Build implements pool.Tenants: the program revision, the configured image and the
 // generation they make with the tier.
 func (p *Provisioner) Build(t pool.Tier) pool.Build {
@@ -294,6 +308,13 @@ func (p *Provisioner) up(ctx context.Context, log *slog.Logger, sec scrubber, a 
 	}
 	spec := p.BuildSpec(a, t, domain, host)
 	spec.Suspended, spec.Restart = mode.suspended, restart
+	if p.cfg.Domains != nil {
+		ds, err := p.cfg.Domains(ctx, a.ID)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %w", name, err)
+		}
+		spec.CustomDomains, spec.ActiveDomains = DomainSpec(ds)
+	}
 	if mode.image != "" {
 		spec.Image = mode.image
 	} else if ran := have[ConfigImage].Value; mode.keepImage && ran != "" {
