@@ -52,8 +52,26 @@ func (s *Store) claim(ctx context.Context, tier, orderID string, hook claimHook)
 		if isUniqueViolation(err) && attempt < 3 {
 			continue
 		}
+		// SKIP LOCKED passes over the ready accounts other claims hold at this moment: with
+		// them all held the pool only looks empty (one of them may be this order's own claim,
+		// by another request). Try again once they are decided; a pool empty for good answers
+		// at once.
+		if errors.Is(err, pool.ErrPoolEmpty) && attempt < 10 {
+			if held, cerr := s.readyHeld(ctx, tier); cerr == nil && held {
+				time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+				continue
+			}
+		}
 		return a, created, err
 	}
+}
+
+// readyHeld reports whether tier has ready accounts at all (committed, whether or not a
+// claim in flight holds them).
+func (s *Store) readyHeld(ctx context.Context, tier string) (bool, error) {
+	var some bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE state = 'ready' AND tier = $1)`, tier).Scan(&some)
+	return some, err
 }
 
 const claimPGQuery = `WITH prior AS (
