@@ -42,7 +42,7 @@ type Server struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd     // nil while stopped
 	exited chan struct{} // closed when cmd has exited
-	out    *syncBuffer
+	out    *testtool.SyncBuffer
 }
 
 // Binary returns the path of the Mailpit binary, or "" if there is none.
@@ -119,7 +119,7 @@ func (s *Server) start() error {
 	if s.cmd != nil {
 		return nil
 	}
-	out := &syncBuffer{}
+	out := &testtool.SyncBuffer{}
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -311,21 +311,4 @@ func (s *Server) Log() string {
 		return ""
 	}
 	return s.out.String()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

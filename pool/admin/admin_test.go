@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -21,6 +20,7 @@ import (
 	"github.com/coder/quartz"
 	"golang.org/x/time/rate"
 
+	"github.com/axiestudio/tenantpool/internal/testtool"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/pooltest"
@@ -38,28 +38,11 @@ type env struct {
 	t        *testing.T
 	s        *store.Store
 	h        http.Handler
-	logs     *syncBuffer
+	logs     *testtool.SyncBuffer
 	triggers atomic.Int32
 	resends  []string
 	tenants  *pooltest.Provisioner // rotates manually claimed accounts' passwords
 	mu       sync.Mutex
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func tiers(t testing.TB) pool.Tiers {
@@ -74,7 +57,7 @@ func tiers(t testing.TB) pool.Tiers {
 // recording Resend). When the test ends, the log must hold no token and no account secret.
 func newEnv(t *testing.T, s *store.Store, mutate func(*admin.Config)) *env {
 	t.Helper()
-	e := &env{t: t, s: s, logs: &syncBuffer{}, tenants: &pooltest.Provisioner{}}
+	e := &env{t: t, s: s, logs: &testtool.SyncBuffer{}, tenants: &pooltest.Provisioner{}}
 	cfg := admin.Config{
 		Store: s, Tiers: tiers(t), Prefix: "client", Tokens: []string{tokenA, tokenB},
 		Trigger: func() { e.triggers.Add(1) }, Tenants: e.tenants,

@@ -12,10 +12,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/axiestudio/tenantpool/internal/testtool"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/admin"
 	"github.com/axiestudio/tenantpool/pool/cli"
@@ -26,24 +26,6 @@ import (
 	"github.com/axiestudio/tenantpool/pool/store"
 )
 
-// syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	t    *testing.T
 	real bool // the production provisioner (Pulumi), not the double
@@ -53,7 +35,7 @@ type harness struct {
 	public   string // the public listener of the last serve
 	env      map[string]string
 	prov     *pooltest.Provisioner
-	logs     syncBuffer // every command's stderr, for the secrets check
+	logs     testtool.SyncBuffer // every command's stderr, for the secrets check
 }
 
 func newHarness(t *testing.T) *harness {

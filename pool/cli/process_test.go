@@ -20,6 +20,7 @@ import (
 	"github.com/stripe/stripe-go/v82/webhook"
 
 	"github.com/axiestudio/tenantpool/delivery/mailpittest"
+	"github.com/axiestudio/tenantpool/internal/testtool"
 	"github.com/axiestudio/tenantpool/pool/orders/stripemocktest"
 )
 
@@ -45,7 +46,7 @@ type poold struct {
 	cmd    *exec.Cmd
 	addr   string // the admin listener: /readyz, the admin API
 	public string // the public listener: the Stripe webhook
-	logs   *syncBuffer
+	logs   *testtool.SyncBuffer
 	done   chan struct{}
 }
 
@@ -56,7 +57,7 @@ func startDaemon(t testing.TB, env []string, args ...string) *poold {
 		t.Fatal(err)
 	}
 	addr, public := freePort(t), freePort(t)
-	d := &poold{t: t, addr: addr, public: public, logs: &syncBuffer{}, done: make(chan struct{})}
+	d := &poold{t: t, addr: addr, public: public, logs: &testtool.SyncBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(bin, append([]string{"serve", "--listen", public, "--admin-listen", addr}, args...)...)
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs

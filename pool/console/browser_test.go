@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/axiestudio/tenantpool/delivery"
+	"github.com/axiestudio/tenantpool/internal/testtool"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/pooltest"
@@ -31,23 +32,6 @@ import (
 )
 
 const token = "console-test-admin-token-0123456789abcdef"
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fixture is a real poold (SQLite, the provisioner double) and a second handle on its store.
 type fixture struct {
@@ -59,7 +43,7 @@ type fixture struct {
 func startDaemon(t *testing.T, change ...func(*daemon.Config)) fixture {
 	t.Helper()
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &testtool.SyncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", logs)

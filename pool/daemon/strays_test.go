@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/axiestudio/tenantpool/infra/platform"
+	"github.com/axiestudio/tenantpool/internal/testtool"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/dockerhost/dockertest"
@@ -64,7 +64,7 @@ func TestStrayPassRemovesOnlyStrays(t *testing.T) {
 	unknown := fmt.Sprintf("%s%02d", prefix, 99)
 	strays := map[string]string{retired.Slug: run(retired.Slug), failed.Slug: run(failed.Slug), unknown: run(unknown)}
 
-	logs := &syncBuffer{}
+	logs := &testtool.SyncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", logs)
@@ -141,21 +141,4 @@ func grep(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

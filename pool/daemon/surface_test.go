@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/axiestudio/tenantpool/delivery"
+	"github.com/axiestudio/tenantpool/internal/testtool"
 	"github.com/axiestudio/tenantpool/pool"
 	"github.com/axiestudio/tenantpool/pool/daemon"
 	"github.com/axiestudio/tenantpool/pool/store"
@@ -41,7 +42,7 @@ func startDaemon(t *testing.T, change func(*daemon.Config)) *daemon.Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testtool.SyncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", logs)

@@ -39,7 +39,7 @@ type Server struct {
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has exited
-	out    *syncBuffer
+	out    *testtool.SyncBuffer
 	once   sync.Once
 }
 
@@ -101,7 +101,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		if err != nil {
 			t.Fatalf("stripe-mock: %v", err)
 		}
-		s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), out: &syncBuffer{}}
+		s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), out: &testtool.SyncBuffer{}}
 		// Without an HTTPS address stripe-mock also binds its default HTTPS port: let it pick one.
 		args := append([]string{"-http-addr", "127.0.0.1:" + strconv.Itoa(port), "-https-addr", "127.0.0.1:0"}, extra...)
 		if lastErr = s.start(bin, args); lastErr == nil {
@@ -194,21 +194,3 @@ func (s *Server) Stop() {
 
 // Log is what the server printed.
 func (s *Server) Log() string { return s.out.String() }
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
-}
