@@ -72,11 +72,7 @@ func (a *API) generations(w http.ResponseWriter, r *http.Request) error {
 
 // Generations is what runs which generation (GET /admin/v1/generations, the console's pool page).
 func (a *API) Generations(ctx context.Context) (Generations, error) {
-	var build func(pool.Tier) pool.Build
-	if a.tenants != nil {
-		build = a.tenants.Build
-	}
-	current := CurrentGenerations(a.tiers, build)
+	current := a.CurrentGenerations()
 	counts, err := a.store.GenerationCounts(ctx)
 	if err != nil {
 		return Generations{}, err
