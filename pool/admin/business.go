@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -39,14 +38,5 @@ func (a *API) businessCSV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var body bytes.Buffer
-	if err := business.WriteCSV(&body, rep); err != nil {
-		return err
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", `attachment; filename="poold-business-`+rep.At.Format("2006-01-02")+`.csv"`)
-	w.WriteHeader(http.StatusOK)
-	w.Write(body.Bytes())
-	return nil
+	return business.ServeCSV(w, rep)
 }

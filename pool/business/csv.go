@@ -1,9 +1,11 @@
 package business
 
 import (
+	"bytes"
 	"encoding/csv"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 )
 
@@ -69,4 +71,19 @@ func WriteCSV(w io.Writer, r Report) error {
 		return fmt.Errorf("business csv: %w", err)
 	}
 	return nil
+}
+
+// ServeCSV answers the report as a CSV download (poold-business-<date>.csv), rendered before
+// anything is written so that a failure can still be answered as an error.
+func ServeCSV(w http.ResponseWriter, r Report) error {
+	var body bytes.Buffer
+	if err := WriteCSV(&body, r); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="poold-business-`+r.At.Format("2006-01-02")+`.csv"`)
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(body.Bytes())
+	return err
 }

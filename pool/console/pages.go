@@ -847,14 +847,9 @@ func (c *Console) businessCSV(w http.ResponseWriter, r *http.Request, rq *reques
 		c.fail(w, r, rq, err)
 		return
 	}
-	var body bytes.Buffer
-	if err := business.WriteCSV(&body, rep); err != nil {
+	if err := business.ServeCSV(w, rep); err != nil {
 		c.fail(w, r, rq, err)
-		return
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="poold-business-`+rep.At.Format("2006-01-02")+`.csv"`)
-	w.Write(body.Bytes())
 }
 
 // attachDomain attaches a custom domain to the account (the admin API's checks); a refusal
