@@ -31,10 +31,16 @@ func (s *Store) Claim(ctx context.Context, tier, orderID string, then ...jobs.Jo
 	if len(then) > 0 {
 		hook = func(ctx context.Context, tx *sql.Tx, _ pool.Account) error { return s.insertJobs(ctx, tx, then...) }
 	}
-	return s.claim(ctx, tier, orderID, hook)
+	return s.claim(ctx, tier, orderID, nil, hook)
 }
 
-func (s *Store) claim(ctx context.Context, tier, orderID string, hook claimHook) (a pool.Account, created bool, err error) {
+// claimStatement is the statement of a claim on PostgreSQL (claimPGStatement, or one that
+// writes more in the same round trip); it runs in the claim's transaction when there is a hook.
+type claimStatement func(ctx context.Context, q rowQuerier) (pool.Account, bool, error)
+
+// claim runs stmt (nil: claimPGStatement) then hook on PostgreSQL, the claim and hook in a
+// batch on SQLite, with the retries of a claim that lost a race.
+func (s *Store) claim(ctx context.Context, tier, orderID string, stmt claimStatement, hook claimHook) (a pool.Account, created bool, err error) {
 	if orderID == "" {
 		return a, false, errors.New("claim: order id is required")
 	}
@@ -46,7 +52,7 @@ func (s *Store) claim(ctx context.Context, tier, orderID string, hook claimHook)
 		return s.claimBatched(ctx, tier, orderID, hook)
 	}
 	for attempt := 0; ; attempt++ {
-		a, created, err = s.claimPG(ctx, tier, orderID, hook)
+		a, created, err = s.claimPG(ctx, tier, orderID, stmt, hook)
 		// Two concurrent claims of one order: the loser hits the unique order_id and finds the
 		// winner's account on the next pass.
 		if isUniqueViolation(err) && attempt < 3 {
@@ -102,8 +108,11 @@ func (s *Store) claimPGStatement(ctx context.Context, q rowQuerier, tier, orderI
 	return a, created, nil
 }
 
-func (s *Store) claimPG(ctx context.Context, tier, orderID string, hook claimHook) (pool.Account, bool, error) {
+func (s *Store) claimPG(ctx context.Context, tier, orderID string, stmt claimStatement, hook claimHook) (pool.Account, bool, error) {
 	run := func(q rowQuerier) (pool.Account, bool, error) { return s.claimPGStatement(ctx, q, tier, orderID) }
+	if stmt != nil {
+		run = func(q rowQuerier) (pool.Account, bool, error) { return stmt(ctx, q) }
+	}
 	if hook == nil {
 		return run(s.db)
 	}
@@ -132,6 +141,26 @@ type prefixed struct {
 }
 
 func (p prefixed) Scan(dest ...any) error { return p.r.Scan(append([]any{p.pre}, dest...)...) }
+
+// withLeading scans leading columns into pre, then the rest into the caller's destinations.
+type withLeading struct {
+	r   scanner
+	pre []any
+}
+
+func (w withLeading) Scan(dest ...any) error {
+	return w.r.Scan(append(append([]any{}, w.pre...), dest...)...)
+}
+
+// withTrailing scans the caller's columns, then trailing columns into post.
+type withTrailing struct {
+	r    scanner
+	post []any
+}
+
+func (w withTrailing) Scan(dest ...any) error {
+	return w.r.Scan(append(append([]any{}, dest...), w.post...)...)
+}
 
 // SQLite group commit.
 

@@ -67,27 +67,43 @@ func (s *Store) queryOrders(ctx context.Context, q querier, query string, args .
 	defer rows.Close()
 	var out []Order
 	for rows.Next() {
-		var (
-			o                                           Order
-			state, keys                                 string
-			account                                     sql.NullInt64
-			suspended, created, updated, claimed, deliv int64
-			termEnds                                    int64
-		)
-		if err := rows.Scan(&o.ID, &state, &o.Tier, &keys, &o.CustomerEmail, &o.CustomerName, &o.CustomerID,
-			&o.SubscriptionID, &account, &o.Resends, &suspended, &o.LastError, &created, &updated, &claimed, &deliv,
-			&o.PaymentIntent, &o.Ended, &termEnds, &o.Seats); err != nil {
+		var r orderRow
+		if err := rows.Scan(r.dests()...); err != nil {
 			return nil, err
 		}
-		o.State, o.AccountID = OrderState(state), account.Int64
-		if keys != "" {
-			o.TierKeys = strings.Split(keys, ",")
-		}
-		o.SuspendedAt, o.CreatedAt, o.UpdatedAt = msTime(suspended), msTime(created), msTime(updated)
-		o.ClaimedAt, o.DeliveredAt, o.TermEndsAt = msTime(claimed), msTime(deliv), msTime(termEnds)
-		out = append(out, o)
+		out = append(out, r.order())
 	}
 	return out, rows.Err()
+}
+
+// orderRow receives the orderCols of one row. Every column is nullable here, so a statement
+// can return an order that is not there (an outer join): its id is then not valid.
+type orderRow struct {
+	id, state, tier, keys, email, name, customer, subscription sql.NullString
+	lastError, paymentIntent, ended                            sql.NullString
+	account, suspended, created, updated, claimed, delivered   sql.NullInt64
+	termEnds, resends, seats                                   sql.NullInt64
+}
+
+func (r *orderRow) dests() []any {
+	return []any{&r.id, &r.state, &r.tier, &r.keys, &r.email, &r.name, &r.customer, &r.subscription, &r.account,
+		&r.resends, &r.suspended, &r.lastError, &r.created, &r.updated, &r.claimed, &r.delivered,
+		&r.paymentIntent, &r.ended, &r.termEnds, &r.seats}
+}
+
+func (r *orderRow) order() Order {
+	o := Order{
+		ID: r.id.String, State: OrderState(r.state.String), Tier: r.tier.String, CustomerEmail: r.email.String,
+		CustomerName: r.name.String, CustomerID: r.customer.String, SubscriptionID: r.subscription.String,
+		AccountID: r.account.Int64, Seats: int(r.seats.Int64), Resends: int(r.resends.Int64), LastError: r.lastError.String,
+		PaymentIntent: r.paymentIntent.String, Ended: r.ended.String,
+	}
+	if r.keys.String != "" {
+		o.TierKeys = strings.Split(r.keys.String, ",")
+	}
+	o.SuspendedAt, o.CreatedAt, o.UpdatedAt = msTime(r.suspended.Int64), msTime(r.created.Int64), msTime(r.updated.Int64)
+	o.ClaimedAt, o.DeliveredAt, o.TermEndsAt = msTime(r.claimed.Int64), msTime(r.delivered.Int64), msTime(r.termEnds.Int64)
+	return o
 }
 
 // GetOrder returns one order by id (the Checkout Session id).
@@ -323,33 +339,54 @@ func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType stri
 	if o.ID == "" || o.Tier == "" {
 		return o, false, errors.New("claim order: order id and tier are required")
 	}
-	a, created, err := s.claim(ctx, o.Tier, o.ID, func(ctx context.Context, tx *sql.Tx, a pool.Account) error {
-		if _, err := s.recordEvent(ctx, tx, eventID, eventType); err != nil {
-			return err
+	in := o
+	var (
+		stmt     claimStatement
+		upserted orderRow // PostgreSQL: the order as the claim's statement wrote it
+	)
+	if s.pg {
+		// The claim, the Stripe event, the order and its first seat in one statement: one
+		// round trip instead of four, each of which held one of the replica's connections
+		// while a burst's webhooks and jobs waited for them (BENCHMARKS.md, issue 11).
+		stmt = func(ctx context.Context, q rowQuerier) (pool.Account, bool, error) {
+			upserted = orderRow{}
+			return s.claimOrderPGStatement(ctx, q, in, eventID, eventType, &upserted)
 		}
-		now := s.nowMS()
-		o.State, o.AccountID = OrderClaimed, a.ID
-		o.ClaimedAt = msTime(now)
-		// A new order is inserted claimed, a pending one advanced to claimed, in one statement
-		// that returns the stored row (one round trip instead of three on PostgreSQL, where
-		// each one holds a connection a burst's webhooks and deliveries wait for); any other
-		// existing order is left as it is and read.
-		got, err := s.queryOrders(ctx, tx, `INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
+	}
+	a, created, err := s.claim(ctx, o.Tier, o.ID, stmt, func(ctx context.Context, tx *sql.Tx, a pool.Account) error {
+		var (
+			stored Order
+			err    error
+		)
+		if s.pg {
+			if upserted.id.Valid {
+				stored = upserted.order()
+			} else if stored, err = s.getOrder(ctx, tx, o.ID, false); err != nil {
+				return err // the order was there already and not pending: its account is checked below
+			}
+		} else {
+			if _, err := s.recordEvent(ctx, tx, eventID, eventType); err != nil {
+				return err
+			}
+			now := s.nowMS()
+			// A new order is inserted claimed, a pending one advanced to claimed, in one statement
+			// that returns the stored row; any other existing order is left as it is and read.
+			got, err := s.queryOrders(ctx, tx, `INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name,
 			customer_id, subscription_id, account_id, created_at, updated_at, claimed_at, payment_intent, term_ends_at, seats)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET state = 'claimed', tier = excluded.tier, account_id = excluded.account_id,
 				claimed_at = excluded.claimed_at, updated_at = excluded.updated_at, last_error = ''
 			WHERE orders.state = 'pending'
-			RETURNING `+orderCols, o.ID, string(o.State), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
-			o.CustomerName, o.CustomerID, o.SubscriptionID, a.ID, now, now, now, o.PaymentIntent, unixMS(o.TermEndsAt), o.seats())
-		if err != nil {
-			return fmt.Errorf("claim order: %w", err)
-		}
-		var stored Order
-		if len(got) == 1 {
-			stored = got[0]
-		} else if stored, err = s.getOrder(ctx, tx, o.ID, false); err != nil {
-			return err
+			RETURNING `+orderCols, o.ID, string(OrderClaimed), o.Tier, strings.Join(o.TierKeys, ","), o.CustomerEmail,
+				o.CustomerName, o.CustomerID, o.SubscriptionID, a.ID, now, now, now, o.PaymentIntent, unixMS(o.TermEndsAt), o.seats())
+			if err != nil {
+				return fmt.Errorf("claim order: %w", err)
+			}
+			if len(got) == 1 {
+				stored = got[0]
+			} else if stored, err = s.getOrder(ctx, tx, o.ID, false); err != nil {
+				return err
+			}
 		}
 		if stored.AccountID != a.ID {
 			return fmt.Errorf("claim order %s: order has account %d, claim gave %d", o.ID, stored.AccountID, a.ID)
@@ -364,6 +401,9 @@ func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType stri
 			ids = append(ids, b.ID)
 		}
 		for i, id := range ids {
+			if i == 0 && s.pg {
+				continue // the claim's statement wrote seat 1
+			}
 			if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO order_accounts (order_id, seat, account_id) VALUES (?, ?, ?)
 				ON CONFLICT (order_id, seat) DO NOTHING`), o.ID, i+1, id); err != nil {
 				return fmt.Errorf("claim order seats: %w", err)
@@ -383,6 +423,55 @@ func (s *Store) ClaimOrder(ctx context.Context, o Order, eventID, eventType stri
 		}
 	}
 	return o, created, nil
+}
+
+// claimOrderPGQuery is ClaimOrder's claim on PostgreSQL: claimPGQuery, and for a new claim, in
+// the same statement, the Stripe event recorded, the order inserted claimed (or advanced from
+// pending; any other existing order is left as it is) and its first seat. Each row is the
+// claimed (or prior) account, then the order as written — NULLs when the order was not
+// written. The claim's UPDATE runs before the writes that read it, so two claims of one order
+// still meet at the unique order_id first (claim retries then).
+var claimOrderPGQuery = `WITH prior AS (
+	SELECT ` + accountCols + ` FROM accounts WHERE order_id = $1
+), claimed AS (
+	UPDATE accounts SET state = 'claimed', order_id = $1, claimed_at = $3, updated_at = $3
+	WHERE id = (SELECT id FROM accounts WHERE state = 'ready' AND tier = $2
+		AND NOT EXISTS (SELECT 1 FROM prior) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+	RETURNING ` + accountCols + `
+), event AS (
+	INSERT INTO stripe_events (id, type, received_at) SELECT $4, $5, $3 FROM claimed WHERE $4 <> ''
+	ON CONFLICT (id) DO NOTHING
+), stored AS (
+	INSERT INTO orders (id, state, tier, tier_keys, customer_email, customer_name, customer_id, subscription_id,
+		account_id, created_at, updated_at, claimed_at, payment_intent, term_ends_at, seats)
+	SELECT $1, 'claimed', $2, $6, $7, $8, $9, $10, claimed.id, $3, $3, $3, $11, $12, $13 FROM claimed
+	ON CONFLICT (id) DO UPDATE SET state = 'claimed', tier = excluded.tier, account_id = excluded.account_id,
+		claimed_at = excluded.claimed_at, updated_at = excluded.updated_at, last_error = ''
+	WHERE orders.state = 'pending'
+	RETURNING ` + orderCols + `
+), seat AS (
+	INSERT INTO order_accounts (order_id, seat, account_id) SELECT $1, 1, id FROM claimed
+	ON CONFLICT (order_id, seat) DO NOTHING
+), got AS (
+	SELECT false AS created, * FROM prior UNION ALL SELECT true, * FROM claimed
+)
+SELECT got.*, ` + prefixCols("stored.", orderCols) + ` FROM got LEFT JOIN stored ON true`
+
+// claimOrderPGStatement runs claimOrderPGQuery; the order as written goes to stored (its id
+// not valid when it was not written).
+func (s *Store) claimOrderPGStatement(ctx context.Context, q rowQuerier, o Order, eventID, eventType string, stored *orderRow) (pool.Account, bool, error) {
+	var created bool
+	row := q.QueryRowContext(ctx, claimOrderPGQuery, o.ID, o.Tier, s.nowMS(), eventID, eventType,
+		strings.Join(o.TierKeys, ","), o.CustomerEmail, o.CustomerName, o.CustomerID, o.SubscriptionID,
+		o.PaymentIntent, unixMS(o.TermEndsAt), o.seats())
+	a, err := s.scanAccount(withTrailing{withLeading{row, []any{&created}}, stored.dests()})
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, false, fmt.Errorf("tier %s: %w", o.Tier, pool.ErrPoolEmpty)
+	}
+	if err != nil {
+		return a, false, fmt.Errorf("claim: %w", err)
+	}
+	return a, created, nil
 }
 
 // AddPendingOrder records order o as pending (its pool was empty), or as held when o.State is
@@ -521,6 +610,69 @@ func (s *Store) orderAccounts(ctx context.Context, q querier, orderID string) ([
 		return nil, fmt.Errorf("order accounts: %w", err)
 	}
 	return as, nil
+}
+
+// Delivery reads what a delivery job needs: the order, its accounts by seat (as OrderAccounts)
+// and whether the e-mail with dedupeKey was sent (as EmailSent). On PostgreSQL it is one
+// statement, where reading them apart was three round trips, each waiting for one of the
+// replica's connections while a burst's webhooks and jobs hold them (BENCHMARKS.md, issue 11).
+// An order that does not exist is pool.ErrNotFound.
+func (s *Store) Delivery(ctx context.Context, orderID, dedupeKey string) (Order, []pool.Account, bool, error) {
+	if s.pg {
+		o, as, sent, err := s.deliveryPG(ctx, orderID, dedupeKey)
+		if err != nil || len(as) > 0 {
+			return o, as, sent, err
+		}
+		// No row: no order, or an order without accounts; read them apart to tell which.
+	}
+	o, err := s.GetOrder(ctx, orderID)
+	if err != nil {
+		return o, nil, false, err
+	}
+	as, err := s.OrderAccounts(ctx, orderID)
+	if err != nil {
+		return o, nil, false, err
+	}
+	sent, err := s.EmailSent(ctx, dedupeKey)
+	return o, as, sent, err
+}
+
+// deliveryPGQuery returns one row per account of the order (its seats, else the order's own
+// account for an order from before seats), each with the order and the sent check.
+var deliveryPGQuery = `WITH o AS (
+	SELECT ` + orderCols + ` FROM orders WHERE id = $1
+), seats AS (
+	SELECT seat, account_id FROM order_accounts WHERE order_id = $1
+), ids AS (
+	SELECT seat, account_id FROM seats
+	UNION ALL SELECT 1, account_id FROM o WHERE account_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats)
+)
+SELECT EXISTS (SELECT 1 FROM sent_emails WHERE dedupe_key = $2), ` + prefixCols("o.", orderCols) + `, ` + prefixCols("a.", accountCols) + `
+FROM o JOIN ids ON true JOIN accounts a ON a.id = ids.account_id ORDER BY ids.seat`
+
+func (s *Store) deliveryPG(ctx context.Context, orderID, dedupeKey string) (Order, []pool.Account, bool, error) {
+	rows, err := s.db.QueryContext(ctx, deliveryPGQuery, orderID, dedupeKey)
+	if err != nil {
+		return Order{}, nil, false, fmt.Errorf("delivery: %w", err)
+	}
+	defer rows.Close()
+	var (
+		o    Order
+		as   []pool.Account
+		sent bool
+	)
+	for rows.Next() {
+		var r orderRow
+		a, err := s.scanAccount(withLeading{rows, append([]any{&sent}, r.dests()...)})
+		if err != nil {
+			return Order{}, nil, false, fmt.Errorf("delivery: %w", err)
+		}
+		o, as = r.order(), append(as, a)
+	}
+	if err := rows.Err(); err != nil {
+		return Order{}, nil, false, fmt.Errorf("delivery: %w", err)
+	}
+	return o, as, sent, nil
 }
 
 func prefixCols(prefix, cols string) string {
