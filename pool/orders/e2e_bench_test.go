@@ -595,6 +595,14 @@ collect:
 		ds := st.DB().Stats()
 		b.Logf("replica %d database pool: max open %d, waits %d, waited %s in all", i, ds.MaxOpenConnections, ds.WaitCount, ds.WaitDuration.Round(time.Millisecond))
 	}
+	// Each burst's own paid→visible: the first burst also pays the replicas' cold connections
+	// (PostgreSQL parses and plans each statement anew on each new connection).
+	var bursts strings.Builder
+	for burst := range cfg.bursts {
+		v := visible[burst*cfg.burst : (burst+1)*cfg.burst]
+		fmt.Fprintf(&bursts, " %d: %.0f / %.0f ms;", burst+1, ms(percentile(v, .50)), ms(percentile(v, .99)))
+	}
+	b.Logf("paid→visible p50 / p99 by burst:%s", strings.TrimSuffix(bursts.String(), ";"))
 	b.Logf("steps:%s", sp)
 	b.Logf("load after: %s; paid→visible max %.0f ms, handler max %.1f ms; visible first seen by webhook %d, by poll %d (full poll pages %d); "+
 		"delivery jobs: queue wait p50 %.0f / p99 %.0f ms, run p50 %.1f / p99 %.1f ms, failed attempts %d",

@@ -16,8 +16,8 @@ import (
 )
 
 // e2eSpans times each step of the webhook and the delivery job in the end-to-end benchmarks, by
-// wrapping the real store, mailer and tenants: where a job's run time goes (load the order and
-// its accounts, the sent check, the delivery password, the tenant's rotation, the stored
+// wrapping the real store, mailer and tenants: where a job's run time goes (load the order, its
+// accounts and the sent check, the delivery password, the tenant's rotation, the stored
 // password, the SMTP send, the delivered record) and, from the job's last store call to river's
 // completion event, the completion.
 type e2eSpans struct {
@@ -50,7 +50,7 @@ func (sp *e2eSpans) completed(orderID string, at time.Time) {
 func (sp *e2eSpans) String() string {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	order := []string{"webhook claim", "get order", "order accounts", "email sent?", "delivery password",
+	order := []string{"webhook claim", "load delivery", "get order", "order accounts", "email sent?", "delivery password",
 		"rotate", "set customer password", "smtp send", "record email", "job completion"}
 	var b strings.Builder
 	for _, k := range order {
@@ -76,6 +76,11 @@ type spanStore struct {
 func (s spanStore) ClaimOrder(ctx context.Context, o store.Order, eventID, eventType string, then ...jobs.Job) (store.Order, bool, error) {
 	defer s.sp.add("webhook claim", time.Now())
 	return s.Store.ClaimOrder(ctx, o, eventID, eventType, then...)
+}
+
+func (s spanStore) Delivery(ctx context.Context, orderID, key string) (store.Order, []pool.Account, bool, error) {
+	defer s.sp.add("load delivery", time.Now())
+	return s.Store.Delivery(ctx, orderID, key)
 }
 
 func (s spanStore) GetOrder(ctx context.Context, id string) (store.Order, error) {

@@ -51,20 +51,17 @@ type deliverWorker struct {
 // delivered together.
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArgs]) error {
 	s := w.s
-	o, err := s.jobOrder(ctx, job.Args.OrderID)
+	key := credentialsKey(job.Args.OrderID, job.Args.Resend)
+	// The order, every seat's account (one e-mail lists them all) and the sent check, in one read.
+	o, as, sent, err := s.cfg.Store.Delivery(ctx, job.Args.OrderID, key)
+	if errors.Is(err, pool.ErrNotFound) {
+		return river.JobCancel(err) // retrying cannot make the order appear
+	}
 	if err != nil {
 		return err
 	}
 	log := s.cfg.Log.With("order", o.ID, "tier", o.Tier, "account", o.AccountID, "attempt", job.Attempt)
-	if o.AccountID == 0 {
-		return river.JobCancel(fmt.Errorf("order %s has no account", o.ID))
-	}
-	// Every seat's account: one e-mail lists them all.
-	as, err := s.cfg.Store.OrderAccounts(ctx, o.ID)
-	if err != nil {
-		return err
-	}
-	if len(as) == 0 {
+	if o.AccountID == 0 || len(as) == 0 {
 		return river.JobCancel(fmt.Errorf("order %s has no account", o.ID))
 	}
 	for _, a := range as {
@@ -82,11 +79,6 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[jobs.DeliverArg
 		// rotate the tenant back to) an older one.
 		log.Info("credentials e-mail superseded by a resend", "resend", job.Args.Resend, "latest", o.Resends)
 		return nil
-	}
-	key := s.credentials(o, as, job.Args.Resend).DedupeKey()
-	sent, err := s.cfg.Store.EmailSent(ctx, key)
-	if err != nil {
-		return err
 	}
 	if !sent {
 		// No credential that sat in the pool, or went out in an earlier e-mail, stays valid:
@@ -137,9 +129,7 @@ func (s *Service) credentials(o store.Order, as []pool.Account, resend int) deli
 		LoginURL: loginURL(a.URL), Username: a.CustomerUser, Password: a.CustomerPassword,
 		SupportContact: s.cfg.SupportContact, From: s.cfg.From,
 	}
-	if resend > 0 {
-		m.Ref = fmt.Sprintf("resend-%d", resend)
-	}
+	m.Ref = resendRef(resend)
 	if len(as) > 1 {
 		for i, b := range as {
 			m.Logins = append(m.Logins, delivery.Login{Seat: i + 1, LoginURL: loginURL(b.URL), Username: b.CustomerUser, Password: b.CustomerPassword})
@@ -154,6 +144,21 @@ func (s *Service) credentials(o store.Order, as []pool.Account, resend int) deli
 		}
 	}
 	return m
+}
+
+// resendRef is the Ref of an order's credentials e-mail: "" for the first, "resend-<n>" for the
+// n-th resend.
+func resendRef(resend int) string {
+	if resend > 0 {
+		return fmt.Sprintf("resend-%d", resend)
+	}
+	return ""
+}
+
+// credentialsKey is the dedupe key of an order's credentials e-mail (its first, or its n-th
+// resend): the key of the Message that credentials builds, known before the order is read.
+func credentialsKey(orderID string, resend int) string {
+	return delivery.Message{Kind: delivery.KindCredentials, OrderID: orderID, Ref: resendRef(resend)}.DedupeKey()
 }
 
 func loginURL(base string) string {

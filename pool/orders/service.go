@@ -53,6 +53,7 @@ type Store interface {
 	SubscriptionState(ctx context.Context, subscriptionID string) (string, time.Time, error)
 	EndOrder(ctx context.Context, eventID, eventType, paymentIntent, customer, reason string) (string, error)
 	EmailSent(ctx context.Context, dedupeKey string) (bool, error)
+	Delivery(ctx context.Context, orderID, dedupeKey string) (store.Order, []pool.Account, bool, error)
 	RecordEmail(ctx context.Context, orderID, dedupeKey string, markDelivered bool) error
 	SuspendOrder(ctx context.Context, orderID string, grace time.Duration) (time.Time, error)
 	ResumeOrder(ctx context.Context, orderID string) error
