@@ -98,7 +98,7 @@ type rowQuerier interface {
 // error, so it never aborts a batch.
 func (s *Store) claimPGStatement(ctx context.Context, q rowQuerier, tier, orderID string) (pool.Account, bool, error) {
 	var created bool
-	a, err := s.scanAccount(prefixed{q.QueryRowContext(ctx, claimPGQuery, orderID, tier, s.nowMS()), &created})
+	a, err := s.scanAccount(withLeading{q.QueryRowContext(ctx, claimPGQuery, orderID, tier, s.nowMS()), []any{&created}})
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, false, fmt.Errorf("tier %s: %w", tier, pool.ErrPoolEmpty)
 	}
@@ -133,14 +133,6 @@ func (s *Store) claimPG(ctx context.Context, tier, orderID string, stmt claimSta
 func (s *Store) ObserveClaims(fn func(tier string, d time.Duration, err error)) {
 	s.claimObserver.Store(&fn)
 }
-
-// prefixed scans a leading column into pre, then the account columns.
-type prefixed struct {
-	r   scanner
-	pre any
-}
-
-func (p prefixed) Scan(dest ...any) error { return p.r.Scan(append([]any{p.pre}, dest...)...) }
 
 // withLeading scans leading columns into pre, then the rest into the caller's destinations.
 type withLeading struct {

@@ -915,7 +915,7 @@ func (s *Store) SetCustomerPassword(ctx context.Context, id int64, password stri
 func (s *Store) setCustomerPasswordPG(ctx context.Context, id int64, password string) error {
 	for {
 		var old string
-		a, err := s.scanAccount(prefixed{s.db.QueryRowContext(ctx, `SELECT secrets, `+accountCols+` FROM accounts WHERE id = $1`, id), &old})
+		a, err := s.scanAccount(withLeading{s.db.QueryRowContext(ctx, `SELECT secrets, `+accountCols+` FROM accounts WHERE id = $1`, id), []any{&old}})
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("account %d: %w", id, pool.ErrNotFound)
 		}
