@@ -56,6 +56,7 @@ func WithJobConfig(f func(*daemon.Jobs)) Option { return func(o *options) { o.jo
 type Env struct {
 	DataDir     string
 	DatabaseURL string
+	DBMaxConns  int // PostgreSQL: the store's connection pool (--database-max-conns)
 	Prefix      string
 	Tiers       pool.Tiers
 	Flows       map[string][]langflow.Flow // each tier's starter flows (its starter_flows directory), validated at start
@@ -99,7 +100,12 @@ func (e *Env) OpenStore(ctx context.Context) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Keyring: k, Logger: e.Log})
+	return store.Open(ctx, e.storeOptions(k))
+}
+
+// storeOptions are the store's options from the global flags, with the sealing keyring k.
+func (e *Env) storeOptions(k *secret.Keyring) store.Options {
+	return store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, MaxConns: e.DBMaxConns, Keyring: k, Logger: e.Log}
 }
 
 // tenants builds the configured tenants (Pulumi unless a test injects a double). An error
@@ -155,6 +161,9 @@ func newRoot(e *Env) *cobra.Command {
 			if e.DatabaseURL != "" && !strings.HasPrefix(e.DatabaseURL, "postgres://") && !strings.HasPrefix(e.DatabaseURL, "postgresql://") {
 				return errors.New("--database-url must start with postgres:// or postgresql://")
 			}
+			if e.DBMaxConns < 1 || e.DBMaxConns > 1000 {
+				return fmt.Errorf("--database-max-conns %d: must be between 1 and 1000", e.DBMaxConns)
+			}
 			fc, tiers, err := loadFileConfig(configPath)
 			if err != nil {
 				return err
@@ -166,6 +175,7 @@ func newRoot(e *Env) *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&e.DataDir, "data-dir", envOr(e.Getenv, "POOL_DATA_DIR", "./data"), "data directory: SQLite store, secret key file, Pulumi state (env POOL_DATA_DIR)")
 	pf.StringVar(&e.DatabaseURL, "database-url", e.Getenv("POOL_DATABASE_URL"), "PostgreSQL URL; empty = embedded SQLite in the data dir (env POOL_DATABASE_URL)")
+	pf.IntVar(&e.DBMaxConns, "database-max-conns", intEnv(e.Getenv, "POOL_DATABASE_MAX_CONNS", store.DefaultMaxConns), "PostgreSQL connections this process keeps at most, 1-1000 (env POOL_DATABASE_MAX_CONNS)")
 	pf.StringVar(&configPath, "config", e.Getenv("POOL_CONFIG"), "YAML config file with tiers and slug_prefix (env POOL_CONFIG)")
 	pf.StringVar(&logLevel, "log-level", envOr(e.Getenv, "POOL_LOG_LEVEL", "info"), "debug, info, warn or error (env POOL_LOG_LEVEL)")
 	pf.StringVar(&logFormat, "log-format", envOr(e.Getenv, "POOL_LOG_FORMAT", "auto"), "auto (JSON unless a terminal), json or text (env POOL_LOG_FORMAT)")

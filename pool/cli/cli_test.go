@@ -302,6 +302,7 @@ func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 		{[]string{"serve", "--listen", "nowhere"}, "--listen"},
 		{[]string{"--log-level", "loud", "status"}, "--log-level"},
 		{[]string{"--database-url", "mysql://db", "status"}, "postgres://"},
+		{[]string{"--database-max-conns", "0", "status"}, "between 1 and 1000"},
 		{[]string{"--config", badConfig, "status"}, "max_totl"},
 		{[]string{"--config", "/nonexistent.yaml", "status"}, "no such file"},
 		{[]string{"frobnicate"}, "unknown command"},

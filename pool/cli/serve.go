@@ -165,7 +165,7 @@ func (e *Env) daemonConfig(f serveFlags) (daemon.Config, error) {
 		return daemon.Config{}, err
 	}
 	cfg := daemon.Config{
-		Store: store.Options{DataDir: e.DataDir, DatabaseURL: e.DatabaseURL, Keyring: keyring, Logger: e.Log},
+		Store: e.storeOptions(keyring),
 		Tiers: e.Tiers, Flows: e.Flows, Prefix: e.Prefix, Listen: f.listen, AdminListen: f.adminListen, TLS: f.tls, AdminTLS: f.adminTLS,
 		ReconcileSchedule:    f.schedule,
 		ProvisionConcurrency: f.concurrency, StuckTimeout: f.stuck, HardFailureLimit: f.hardFailureLimit,

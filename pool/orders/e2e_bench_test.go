@@ -262,15 +262,13 @@ func benchPaidToEmail(b *testing.B, cfg e2eRun) {
 	if cfg.pg {
 		u := storetest.SchemaURL(b, storetest.RequirePostgres(b))
 		for range cfg.replicas {
-			st, err := store.Open(ctx, store.Options{DatabaseURL: u, Key: storetest.Key})
+			// E2E_PG_CONNS: the store's connection pool per replica (poold's --database-max-conns).
+			conns := e2eEnvInt(b, "E2E_PG_CONNS", store.DefaultMaxConns)
+			st, err := store.Open(ctx, store.Options{DatabaseURL: u, Key: storetest.Key, MaxConns: conns})
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { st.Close() })
-			if os.Getenv("E2E_PG_CONNS") != "" { // the store's connection pool per replica (default 16)
-				st.DB().SetMaxOpenConns(e2eEnvInt(b, "E2E_PG_CONNS", 16))
-				st.DB().SetMaxIdleConns(e2eEnvInt(b, "E2E_PG_CONNS", 16))
-			}
 			stores = append(stores, st)
 		}
 	} else {

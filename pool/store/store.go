@@ -48,11 +48,17 @@ type Options struct {
 	Keyring *secret.Keyring
 	// Key is the one sealing key (32 bytes) when Keyring is nil.
 	Key []byte
+	// MaxConns bounds the connections a PostgreSQL store opens (default DefaultMaxConns); the
+	// webhook handlers, job workers and river share them. SQLite always uses one.
+	MaxConns int
 	// Clock defaults to the real clock.
 	Clock quartz.Clock
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultMaxConns is a PostgreSQL store's connection pool when Options.MaxConns is zero.
+const DefaultMaxConns = 16
 
 // Store is the SQL store. It is safe for concurrent use.
 type Store struct {
@@ -103,8 +109,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		s.db.SetMaxOpenConns(16)
-		s.db.SetMaxIdleConns(16)
+		n := o.MaxConns
+		if n <= 0 {
+			n = DefaultMaxConns
+		}
+		s.db.SetMaxOpenConns(n)
+		s.db.SetMaxIdleConns(n)
 		s.driver = riverdatabasesql.New(s.db)
 	} else {
 		if o.DataDir == "" {

@@ -644,3 +644,33 @@ func TestLegacyRowOperatorBootstrap(t *testing.T) {
 		}
 	})
 }
+
+// A PostgreSQL store keeps at most Options.MaxConns connections (DefaultMaxConns when zero);
+// SQLite keeps one whatever it is given.
+func TestMaxConns(t *testing.T) {
+	ctx := context.Background()
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := store.Open(ctx, store.Options{DataDir: t.TempDir(), Key: storetest.Key, MaxConns: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if n := s.DB().Stats().MaxOpenConnections; n != 1 {
+			t.Fatalf("SQLite keeps %d connections, want 1", n)
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		u := storetest.SchemaURL(t, storetest.RequirePostgres(t))
+		for _, c := range []struct{ give, want int }{{0, store.DefaultMaxConns}, {3, 3}} {
+			s, err := store.Open(ctx, store.Options{DatabaseURL: u, Key: storetest.Key, MaxConns: c.give})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := s.DB().Stats().MaxOpenConnections
+			s.Close()
+			if got != c.want {
+				t.Fatalf("MaxConns %d: %d connections at most, want %d", c.give, got, c.want)
+			}
+		}
+	})
+}
