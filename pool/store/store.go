@@ -57,8 +57,12 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// DefaultMaxConns is a PostgreSQL store's connection pool when Options.MaxConns is zero.
-const DefaultMaxConns = 16
+// DefaultMaxConns is a PostgreSQL store's connection pool when Options.MaxConns is zero. It was
+// 16: three replicas on one 2-core database used a third less of its CPU with 8 each, and their
+// bursts' p99 fell by ~0.8 s (BENCHMARKS.md, issue 11), since every backend is one more process
+// to warm up and to schedule; a replica's statements are short and hold a connection only
+// while they run.
+const DefaultMaxConns = 8
 
 // Store is the SQL store. It is safe for concurrent use.
 type Store struct {
