@@ -3,6 +3,7 @@ package pool
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -15,26 +16,27 @@ const (
 // AutoReady are the knobs of a tier's automatic ready target (ready: auto). Zero fields take the
 // defaults Effective states.
 type AutoReady struct {
-	// Window is the sliding window the sales rate is measured over (default 6h).
+	// Window is the sliding window the sales rate is measured over (default 3h).
 	Window time.Duration `yaml:"window" json:"window,omitempty"`
 	// BurstWindow is a shorter window (default 1h, at most Window): when the rate over it is
 	// higher than over Window, it wins, so a burst raises the target within minutes while a
 	// quiet hour lowers it only once Window forgets the busy ones.
 	BurstWindow time.Duration `yaml:"burst_window" json:"burst_window,omitempty"`
-	// Margin is the safety margin for bursts, in standard deviations of the number of sales
-	// during one provisioning (Poisson: √(rate × p95)); default 2, 0 is taken as the default,
-	// a negative value means none.
-	Margin float64 `yaml:"margin" json:"margin,omitempty"`
+	// Stockout is the chance, at the measured rate, that a buyer finds no ready account and
+	// waits for a fresh tenant (default 0.001: one buyer in a thousand); the target is the
+	// smallest stock that keeps it at most this (see ReadyTarget).
+	Stockout float64 `yaml:"stockout" json:"stockout,omitempty"`
 }
 
 // Auto defaults and bounds.
 const (
 	DefaultAutoWindow      = 3 * time.Hour
 	DefaultAutoBurstWindow = time.Hour
-	DefaultAutoMargin      = 1.5
+	DefaultAutoStockout    = 0.001
 	MinAutoWindow          = time.Minute
 	MaxAutoWindow          = 30 * 24 * time.Hour
-	MaxAutoMargin          = 10.0
+	MinAutoStockout        = 1e-6
+	MaxAutoStockout        = 0.5
 	// DefaultRefillWithin is the time a tier's pool should be refillable within (Tier.RefillWithin).
 	DefaultRefillWithin = time.Hour
 	MaxRefillWithin     = 7 * 24 * time.Hour
@@ -48,11 +50,8 @@ func (a AutoReady) Effective() AutoReady {
 	if a.BurstWindow == 0 {
 		a.BurstWindow = min(DefaultAutoBurstWindow, a.Window)
 	}
-	switch {
-	case a.Margin == 0:
-		a.Margin = DefaultAutoMargin
-	case a.Margin < 0:
-		a.Margin = 0
+	if a.Stockout == 0 {
+		a.Stockout = DefaultAutoStockout
 	}
 	return a
 }
@@ -81,8 +80,8 @@ func (t Tier) validateAuto() error {
 		return fmt.Errorf("tier %s: auto.window %s must be between %s and %s", t.Name, a.Window, MinAutoWindow, MaxAutoWindow)
 	case a.BurstWindow != 0 && (a.BurstWindow < MinAutoWindow || a.BurstWindow > a.Effective().Window):
 		return fmt.Errorf("tier %s: auto.burst_window %s must be between %s and the window %s", t.Name, a.BurstWindow, MinAutoWindow, a.Effective().Window)
-	case a.Margin > MaxAutoMargin || math.IsNaN(a.Margin):
-		return fmt.Errorf("tier %s: auto.margin %g must be at most %g (standard deviations; negative = none)", t.Name, a.Margin, MaxAutoMargin)
+	case a.Stockout != 0 && !(a.Stockout >= MinAutoStockout && a.Stockout <= MaxAutoStockout):
+		return fmt.Errorf("tier %s: auto.stockout %g must be between %g and %g (the chance a buyer finds no ready account; 0.001 = one in a thousand)", t.Name, a.Stockout, MinAutoStockout, MaxAutoStockout)
 	case t.RefillWithin < 0 || t.RefillWithin > MaxRefillWithin:
 		return fmt.Errorf("tier %s: refill_within %s must be between 0 (= %s) and %s", t.Name, t.RefillWithin, DefaultRefillWithin, MaxRefillWithin)
 	}
@@ -94,10 +93,11 @@ func (t Tier) validateAuto() error {
 type Demand struct {
 	Window, BurstWindow time.Duration // the windows the sales were counted over
 	Sales, BurstSales   int           // accounts claimed within Window and within BurstWindow
-	// LeadP95 is the 95th percentile of created → ready of the tier's recent accounts (the
-	// pool's and orders'), over LeadSamples of them; zero samples: nothing measured yet.
-	LeadP95     time.Duration
-	LeadSamples int
+	// LeadMean and LeadP95 are the mean and the 95th percentile of created → ready of the
+	// tier's recent accounts (the pool's and orders'), over LeadSamples of them; zero samples:
+	// nothing measured yet. The target uses the mean, the capacity signal the p95.
+	LeadMean, LeadP95 time.Duration
+	LeadSamples       int
 }
 
 // Rate is the sales rate per hour the target uses: the higher of the two windows' rates, and
@@ -121,35 +121,41 @@ func (d Demand) Rate() (perHour float64, over time.Duration) {
 type Target struct {
 	Ready int
 	Auto  bool
-	// Rate (sales/h), Lead (p95 provisioning time) and Margin (accounts) are the auto terms;
-	// zero in fixed mode.
+	// Rate (sales/h), Lead (mean provisioning time) and Margin (accounts above the mean
+	// number in the making) are the auto terms; zero in fixed mode.
 	Rate   float64
 	Lead   time.Duration
 	Margin int
-	// Why explains it in one line, e.g. "target 7: 3.1 sales/h (last 1h) × 0.9 h p95 + 4 margin".
+	// Why explains it in one line, e.g. "target 5: 2.0 sales/h (last 3h) × 0.3 h mean
+	// provisioning = 0.6 + 4 margin (stock-outs ≤ 0.1 %)".
 	Why string
 }
 
-// ReadyTarget is the tier's ready target: min_ready in fixed mode; in auto mode the sales
-// expected during one provisioning (rate × p95 time-to-ready) plus the burst margin
-// (⌈margin × √(rate × p95)⌉), rounded up, and bounded by min_ready and max_total. Without a
-// measured provisioning time the target is min_ready. It is a pure function of its arguments.
+// ReadyTarget is the tier's ready target: min_ready in fixed mode. In auto mode it is the
+// smallest stock S for which a buyer finds the pool empty with a chance of at most
+// auto.stockout, bounded by min_ready and max_total. The planner keeps ready + in-flight at the
+// target and starts an account for every sale, so the accounts still in the making when a
+// buyer arrives are those of the sales of the last provisioning times: with sales at rate r
+// and provisioning times of mean L, their number is Poisson with mean λ = r × L (an M/G/∞
+// queue, whatever the times' distribution), and the buyer waits when it has reached S:
+// P(N ≥ S) ≤ stockout. Without a measured provisioning time the target is min_ready. It is a
+// pure function of its arguments.
 func ReadyTarget(t Tier, d Demand) Target {
 	if !t.Auto() {
 		return Target{Ready: t.MinReady, Why: fmt.Sprintf("target %d: min_ready (fixed)", t.MinReady)}
 	}
-	if d.LeadSamples == 0 || d.LeadP95 <= 0 {
+	lead := d.LeadMean
+	if d.LeadSamples == 0 || lead <= 0 {
 		return Target{Ready: t.MinReady, Auto: true, Why: fmt.Sprintf("target %d: min_ready (auto: no provisioning time measured yet)", t.MinReady)}
 	}
+	risk := t.AutoReady.Effective().Stockout
 	rate, over := d.Rate()
-	expected := rate * d.LeadP95.Hours()
-	margin := 0
-	if expected > 0 {
-		margin = int(math.Ceil(t.AutoReady.Effective().Margin*math.Sqrt(expected) - 1e-9))
-	}
-	raw := int(math.Ceil(expected-1e-9)) + margin
+	making := rate * lead.Hours()
+	raw := stockFor(making, risk)
+	margin := max(raw-int(math.Ceil(making-1e-9)), 0)
 	n := min(max(raw, t.MinReady), t.MaxTotal)
-	why := fmt.Sprintf("%.1f sales/h (last %s) × %.2g h p95 + %d margin", rate, ShortDuration(over), d.LeadP95.Hours(), margin)
+	why := fmt.Sprintf("%.1f sales/h (last %s) × %.2g h mean provisioning = %.1f + %d margin (stock-outs ≤ %s)",
+		rate, ShortDuration(over), lead.Hours(), making, margin, percent(risk))
 	switch {
 	case raw < t.MinReady:
 		why = fmt.Sprintf("target %d: min_ready (auto %d: %s)", n, raw, why)
@@ -158,7 +164,33 @@ func ReadyTarget(t Tier, d Demand) Target {
 	default:
 		why = fmt.Sprintf("target %d: %s", n, why)
 	}
-	return Target{Ready: n, Auto: true, Rate: rate, Lead: d.LeadP95, Margin: margin, Why: why}
+	return Target{Ready: n, Auto: true, Rate: rate, Lead: lead, Margin: margin, Why: why}
+}
+
+// stockFor is the smallest stock s with P(N ≥ s) ≤ risk for N Poisson with mean λ: summed
+// exactly (in log space) up to λ = 1000, past it by the normal approximation with the
+// Cornish-Fisher skew term (which gives the exact sum's figure there).
+func stockFor(lambda, risk float64) int {
+	if lambda <= 0 {
+		return 0
+	}
+	if lambda > 1000 {
+		z := math.Sqrt2 * math.Erfinv(1-2*risk)
+		return int(math.Ceil(lambda + z*math.Sqrt(lambda) + (z*z-1)/6 + 0.5 - 1e-9))
+	}
+	tail, logL := 1.0, math.Log(lambda) // tail: P(N ≥ s)
+	for s := 0; ; s++ {
+		if tail <= risk {
+			return s
+		}
+		lg, _ := math.Lgamma(float64(s + 1))
+		tail -= math.Exp(float64(s)*logL - lambda - lg)
+	}
+}
+
+// percent renders a probability for people: 0.001 as "0.1 %", 0.05 as "5 %".
+func percent(p float64) string {
+	return strconv.FormatFloat(p*100, 'g', 3, 64) + " %"
 }
 
 // ShortDuration renders a duration for people: 1h0m0s as "1h", 30m0s as "30m", 1h30m0s as "1h30m".

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,23 +18,31 @@ import (
 // arrive and take a ready account or — a stock-out — wait for an on-demand account made for
 // them at once (as the daemon's pending orders do), and the planner tops the pool up. The same
 // arrivals and the same provisioning times (a seeded 10 min + exponential, mean 8 min, tail cut
-// at 60 min: p95 ≈ 34 min) are replayed for every fixed min_ready and for auto (default knobs,
-// min_ready 1), which measures its demand as the store does (claims in the windows, p95 of the
-// last 100 created → ready times).
+// at 60 min: mean ≈ 18 min, p95 ≈ 34 min) are replayed for every fixed min_ready and for auto
+// (default knobs, min_ready 1), which measures its demand as the store does (claims in the
+// windows, mean and p95 of the last 100 created → ready times).
 //
 // Idle container-hours are the time integral of unsold containers (ready + provisioning).
 // auto must dominate the fixed size with the same idle cost. Fixed sizes are whole numbers, so
 // that size is the interpolation of the two fixed sizes whose idle container-hours bracket
 // auto's (holding one for part of the time and the other for the rest spends exactly auto's
-// idle): on the documented traces (seed 0) auto has no more stock-outs than it, and strictly
-// fewer on the daily cycle and the launch day. Seven more seeds of every trace are replayed:
-// there, too, auto must be strictly better on the daily cycle and the launch day; the steady
-// trace's figures are reported (a fixed base stock is the optimum for a stationary Poisson
-// demand, and auto's estimate of the rate is noisy: it is about equal there, see BENCHMARKS.md).
+// idle). On the daily cycle and the launch day auto must have strictly fewer stock-outs than it
+// on every seed. On the steady trace a fixed size is the optimum (a stationary Poisson demand
+// has nothing to adapt to) and both have a stock-out or none in thousands of sales, so auto
+// must have no more than it on seed 0, at most one more on any seed, and at most one more over
+// all seeds together (a rate estimate that dips, as the first version's did, fails that).
+// TENANTPOOL_SIM_SEEDS replays more seeds (default 8).
 //
 //	go test ./pool/ -run TestAutoSizeSimulation -v
 func TestAutoSizeSimulation(t *testing.T) {
-	const seeds = 8
+	seeds := 8
+	if v := os.Getenv("TENANTPOOL_SIM_SEEDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("TENANTPOOL_SIM_SEEDS=%q: want a positive number of seeds", v)
+		}
+		seeds = n
+	}
 	type row struct {
 		auto     simResult
 		equal    float64 // stock-outs of the fixed size with auto's idle cost
@@ -66,11 +76,11 @@ func TestAutoSizeSimulation(t *testing.T) {
 				equal := float64(lo.stockouts) + f*float64(hi.stockouts-lo.stockouts)
 				needed := slices.IndexFunc(fixed, func(r simResult) bool { return r.stockouts <= auto.stockouts })
 				rows[seed][i] = row{auto: auto, equal: equal, lo: same - 1, needed: needed, neededIH: fixed[needed].idleHours}
-				switch {
-				case float64(auto.stockouts) > equal && (seed == 0 || tr.strict):
-					t.Errorf("%s: auto has %d stock-outs at %.1f idle h, the fixed size of that idle cost %.1f", tr.name, auto.stockouts, auto.idleHours, equal)
-				case tr.strict && float64(auto.stockouts) >= equal:
+				switch out := float64(auto.stockouts); {
+				case tr.strict && out >= equal:
 					t.Errorf("%s: auto (%d stock-outs) is not strictly better than the fixed size of its idle cost (%.1f)", tr.name, auto.stockouts, equal)
+				case out > equal+1, seed == 0 && out > equal:
+					t.Errorf("%s: auto has %d stock-outs at %.1f idle h, the fixed size of that idle cost %.1f", tr.name, auto.stockouts, auto.idleHours, equal)
 				}
 			}
 		})
@@ -95,6 +105,9 @@ func TestAutoSizeSimulation(t *testing.T) {
 				}
 			}
 			fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %.1f | %d of %d |\n", tr.name, sales, outs, idle, equal, worse, seeds)
+			if float64(outs) > equal+1 {
+				t.Errorf("%s: over %d seeds auto has %d stock-outs, the fixed size of its idle cost %.1f", tr.name, seeds, outs, equal)
+			}
 		}
 		t.Logf("\n%s", b.String())
 	})
@@ -184,7 +197,7 @@ func simulate(tr simTrace, tier Tier) simResult {
 		idleMinute float64
 		cfg        = DefaultPlanConfig()
 		measured   int           // len(leadTimes) when p95 was computed
-		p95        time.Duration // of the last 100 lead times
+		p95, mean  time.Duration // of the last 100 lead times
 		last       TierSnapshot  // the last snapshot planned
 		idle       bool          // its plan changed nothing
 	)
@@ -239,9 +252,13 @@ func simulate(tr simTrace, tier Tier) simResult {
 			if n := len(leadTimes); n != measured {
 				recent := slices.Clone(leadTimes[max(0, n-100):])
 				slices.Sort(recent)
-				p95, measured = recent[int(math.Ceil(float64(len(recent))*0.95))-1], n
+				var sum time.Duration
+				for _, l := range recent {
+					sum += l
+				}
+				p95, mean, measured = recent[int(math.Ceil(float64(len(recent))*0.95))-1], sum/time.Duration(len(recent)), n
 			}
-			d.LeadP95, d.LeadSamples = p95, min(len(leadTimes), 100)
+			d.LeadP95, d.LeadMean, d.LeadSamples = p95, mean, min(len(leadTimes), 100)
 		}
 		snap := TierSnapshot{Ready: ready, Provisioning: len(inFlight), Demand: d}
 		if !idle || snap.Ready != last.Ready || snap.Provisioning != last.Provisioning || snap.Demand != last.Demand {

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +10,7 @@ import (
 )
 
 func TestReadyTarget(t *testing.T) {
-	auto := Tier{Name: "basic", MinReady: 2, MaxTotal: 20, MaxInFlight: 3, MemoryMB: 512, CPUs: 1, Ready: ReadyAuto, AutoReady: AutoReady{Margin: 2}}
+	auto := Tier{Name: "basic", MinReady: 2, MaxTotal: 20, MaxInFlight: 3, MemoryMB: 512, CPUs: 1, Ready: ReadyAuto, AutoReady: AutoReady{Stockout: 0.05}}
 	fixed := auto
 	fixed.Ready, fixed.AutoReady = "", AutoReady{}
 	h := time.Hour
@@ -19,19 +20,21 @@ func TestReadyTarget(t *testing.T) {
 		d    Demand
 		want Target
 	}{
-		{"fixed is min_ready whatever the sales", fixed, Demand{Window: 6 * h, Sales: 600, LeadP95: h, LeadSamples: 9},
+		{"fixed is min_ready whatever the sales", fixed, Demand{Window: 6 * h, Sales: 600, LeadMean: h, LeadP95: h, LeadSamples: 9},
 			Target{Ready: 2, Why: "target 2: min_ready (fixed)"}},
 		{"auto without a measured provisioning time is min_ready", auto, Demand{Window: 6 * h, Sales: 60},
 			Target{Ready: 2, Auto: true, Why: "target 2: min_ready (auto: no provisioning time measured yet)"}},
-		// The issue's example: 3.1 sales/h × 0.9 h = 2.79 → 3, + ⌈2 × √2.79⌉ = 4.
-		{"rate × p95 + margin", auto, Demand{Window: 10 * h, BurstWindow: h, Sales: 31, BurstSales: 1, LeadP95: 54 * time.Minute, LeadSamples: 40},
-			Target{Ready: 7, Auto: true, Rate: 3.1, Lead: 54 * time.Minute, Margin: 4, Why: "target 7: 3.1 sales/h (last 10h) × 0.9 h p95 + 4 margin"}},
-		{"the burst window wins when its rate is higher", auto, Demand{Window: 6 * h, BurstWindow: 30 * time.Minute, Sales: 6, BurstSales: 4, LeadP95: 30 * time.Minute, LeadSamples: 5},
-			Target{Ready: 8, Auto: true, Rate: 8, Lead: 30 * time.Minute, Margin: 4, Why: "target 8: 8.0 sales/h (last 30m) × 0.5 h p95 + 4 margin"}},
-		{"no sales: raised to min_ready", auto, Demand{Window: 6 * h, BurstWindow: h, LeadP95: 10 * time.Minute, LeadSamples: 5},
-			Target{Ready: 2, Auto: true, Lead: 10 * time.Minute, Why: "target 2: min_ready (auto 0: 0.0 sales/h (last 6h) × 0.17 h p95 + 0 margin)"}},
-		{"capped at max_total", auto, Demand{Window: 6 * h, BurstWindow: h, Sales: 600, BurstSales: 100, LeadP95: h, LeadSamples: 5},
-			Target{Ready: 20, Auto: true, Rate: 100, Lead: h, Margin: 20, Why: "target 20: max_total (auto 120: 100.0 sales/h (last 6h) × 1 h p95 + 20 margin)"}},
+		// 3.1 sales/h × 0.9 h = 2.79 in the making (Poisson): P(N ≥ 7) = 3.1 % ≤ 5 % < P(N ≥ 6) = 7.9 %.
+		{"the smallest stock within the stock-out risk", auto, Demand{Window: 10 * h, BurstWindow: h, Sales: 31, BurstSales: 1, LeadMean: 54 * time.Minute, LeadP95: 2 * h, LeadSamples: 40},
+			Target{Ready: 7, Auto: true, Rate: 3.1, Lead: 54 * time.Minute, Margin: 4, Why: "target 7: 3.1 sales/h (last 10h) × 0.9 h mean provisioning = 2.8 + 4 margin (stock-outs ≤ 5 %)"}},
+		// 8/h × 0.5 h = 4: P(N ≥ 8) = 5.1 %, P(N ≥ 9) = 2.1 %.
+		{"the burst window wins when its rate is higher", auto, Demand{Window: 6 * h, BurstWindow: 30 * time.Minute, Sales: 6, BurstSales: 4, LeadMean: 30 * time.Minute, LeadP95: h, LeadSamples: 5},
+			Target{Ready: 9, Auto: true, Rate: 8, Lead: 30 * time.Minute, Margin: 5, Why: "target 9: 8.0 sales/h (last 30m) × 0.5 h mean provisioning = 4.0 + 5 margin (stock-outs ≤ 5 %)"}},
+		{"no sales: raised to min_ready", auto, Demand{Window: 6 * h, BurstWindow: h, LeadMean: 10 * time.Minute, LeadP95: 10 * time.Minute, LeadSamples: 5},
+			Target{Ready: 2, Auto: true, Lead: 10 * time.Minute, Why: "target 2: min_ready (auto 0: 0.0 sales/h (last 6h) × 0.17 h mean provisioning = 0.0 + 0 margin (stock-outs ≤ 5 %))"}},
+		// 100 × 1 = 100: P(N ≥ 117) = 5.1 %, P(N ≥ 118) = 4.2 %.
+		{"capped at max_total", auto, Demand{Window: 6 * h, BurstWindow: h, Sales: 600, BurstSales: 100, LeadMean: h, LeadP95: h, LeadSamples: 5},
+			Target{Ready: 20, Auto: true, Rate: 100, Lead: h, Margin: 18, Why: "target 20: max_total (auto 118: 100.0 sales/h (last 6h) × 1 h mean provisioning = 100.0 + 18 margin (stock-outs ≤ 5 %))"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,11 +44,43 @@ func TestReadyTarget(t *testing.T) {
 			}
 		})
 	}
-	// A margin of -1 means none: 3.1 × 0.9 → 3.
-	none := auto
-	none.AutoReady.Margin = -1
-	if got := ReadyTarget(none, Demand{Window: 10 * h, Sales: 31, LeadP95: 54 * time.Minute, LeadSamples: 1}); got.Ready != 3 || got.Margin != 0 {
-		t.Fatalf("no margin: %+v", got)
+	// The default risk, one buyer in a thousand: 2 sales/h × 18 min = 0.6 → 5 (P(N ≥ 5) = 0.04 %,
+	// P(N ≥ 4) = 0.34 %).
+	def := auto
+	def.AutoReady = AutoReady{}
+	if got := ReadyTarget(def, Demand{Window: 3 * h, BurstWindow: h, Sales: 6, BurstSales: 2, LeadMean: 18 * time.Minute, LeadSamples: 100}); got.Ready != 5 ||
+		got.Why != "target 5: 2.0 sales/h (last 3h) × 0.3 h mean provisioning = 0.6 + 4 margin (stock-outs ≤ 0.1 %)" {
+		t.Fatalf("default risk: %+v", got)
+	}
+}
+
+// stockFor is the Poisson quantile: exact sums below λ = 1000, the approximation above, both
+// checked against the tail summed here term by term.
+func TestStockFor(t *testing.T) {
+	exact := func(lambda, risk float64) int {
+		tail := 1.0
+		for s := 0; ; s++ {
+			if tail <= risk {
+				return s
+			}
+			lg, _ := math.Lgamma(float64(s + 1))
+			tail -= math.Exp(float64(s)*math.Log(lambda) - lambda - lg)
+		}
+	}
+	for _, c := range []struct {
+		lambda, risk float64
+		want         int
+	}{{0, 0.001, 0}, {0.6, 0.001, 5}, {0.6, 0.05, 3}, {2.79, 0.001, 10}, {100, 0.001, 133}} {
+		if got := stockFor(c.lambda, c.risk); got != c.want {
+			t.Errorf("stockFor(%g, %g) = %d, want %d", c.lambda, c.risk, got, c.want)
+		}
+	}
+	for _, lambda := range []float64{999, 1001, 2000, 5000, 20000} {
+		for _, risk := range []float64{1e-6, 0.001, 0.01, 0.1, 0.5} {
+			if got, want := stockFor(lambda, risk), exact(lambda, risk); got != want {
+				t.Errorf("stockFor(%g, %g) = %d, the exact sum %d", lambda, risk, got, want)
+			}
+		}
 	}
 }
 
@@ -54,16 +89,17 @@ func TestReadyTarget(t *testing.T) {
 func TestPlanAutoTarget(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	tier := Tier{Name: "basic", MinReady: 1, MaxTotal: 10, MaxInFlight: 4, MemoryMB: 512, CPUs: 1, Ready: ReadyAuto}
-	busy := Demand{Window: 6 * time.Hour, BurstWindow: time.Hour, Sales: 6, BurstSales: 6, LeadP95: 30 * time.Minute, LeadSamples: 10} // 6/h × 0.5 h = 3 + 4 = 7
+	// 6/h × 20 min = 2 in the making: 9 keeps stock-outs ≤ 0.1 % (P(N ≥ 9) = 0.02 %, P(N ≥ 8) = 0.11 %).
+	busy := Demand{Window: 6 * time.Hour, BurstWindow: time.Hour, Sales: 6, BurstSales: 6, LeadMean: 20 * time.Minute, LeadP95: 30 * time.Minute, LeadSamples: 10}
 	plans := Plan(Snapshot{"basic": {Ready: 1, Provisioning: 1, Demand: busy}}, Tiers{"basic": tier}, DefaultPlanConfig(), now)
-	if plans[0].Create != 3 { // 7 − 1 − 1 = 5, within max_in_flight 4 − 1
+	if plans[0].Create != 3 { // 9 − 1 − 1 = 7, within max_in_flight 4 − 1
 		t.Fatalf("busy: %+v", plans[0])
 	}
-	plans = Plan(Snapshot{"basic": {Ready: 7, Demand: busy}}, Tiers{"basic": tier}, DefaultPlanConfig(), now)
+	plans = Plan(Snapshot{"basic": {Ready: 9, Demand: busy}}, Tiers{"basic": tier}, DefaultPlanConfig(), now)
 	if !plans[0].Empty() {
 		t.Fatalf("at target: %+v", plans[0])
 	}
-	quiet := Demand{Window: 6 * time.Hour, BurstWindow: time.Hour, LeadP95: 30 * time.Minute, LeadSamples: 10}
+	quiet := Demand{Window: 6 * time.Hour, BurstWindow: time.Hour, LeadMean: 20 * time.Minute, LeadP95: 30 * time.Minute, LeadSamples: 10}
 	// Quiet: the target is min_ready 1; 3 stale ready accounts: 2 are retired (above the
 	// target), none created (the fresh one is enough).
 	plans = Plan(Snapshot{"basic": {Ready: 4, StaleReady: 3, Demand: quiet}}, Tiers{"basic": tier}, DefaultPlanConfig(), now)
@@ -84,7 +120,7 @@ ready: auto
 auto:
   window: 12h
   burst_window: 20m
-  margin: 1.5
+  stockout: 0.01
 refill_within: 45m
 `
 	var tier Tier
@@ -96,10 +132,10 @@ refill_within: 45m
 	if err := tier.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if !tier.Auto() || tier.AutoReady != (AutoReady{Window: 12 * time.Hour, BurstWindow: 20 * time.Minute, Margin: 1.5}) || tier.RefillTarget() != 45*time.Minute {
+	if !tier.Auto() || tier.AutoReady != (AutoReady{Window: 12 * time.Hour, BurstWindow: 20 * time.Minute, Stockout: 0.01}) || tier.RefillTarget() != 45*time.Minute {
 		t.Fatalf("decoded %+v", tier)
 	}
-	if d := (AutoReady{}).Effective(); d != (AutoReady{Window: DefaultAutoWindow, BurstWindow: DefaultAutoBurstWindow, Margin: DefaultAutoMargin}) {
+	if d := (AutoReady{}).Effective(); d != (AutoReady{Window: DefaultAutoWindow, BurstWindow: DefaultAutoBurstWindow, Stockout: DefaultAutoStockout}) {
 		t.Fatalf("defaults %+v", d)
 	}
 	if (Tier{}).RefillTarget() != DefaultRefillWithin {
@@ -114,7 +150,9 @@ refill_within: 45m
 		{"knobs without auto", func(t *Tier) { t.Ready = ReadyFixed }, "auto settings are given but ready is not \"auto\""},
 		{"window too short", func(t *Tier) { t.AutoReady.Window = time.Second }, "auto.window 1s must be between 1m0s and 720h0m0s"},
 		{"burst longer than window", func(t *Tier) { t.AutoReady.BurstWindow = 13 * time.Hour }, "auto.burst_window 13h0m0s must be between 1m0s and the window 12h0m0s"},
-		{"margin too high", func(t *Tier) { t.AutoReady.Margin = 50 }, "auto.margin 50 must be at most 10"},
+		{"stock-out risk too high", func(t *Tier) { t.AutoReady.Stockout = 0.9 }, "auto.stockout 0.9 must be between 1e-06 and 0.5"},
+		{"stock-out risk negative", func(t *Tier) { t.AutoReady.Stockout = -0.01 }, "auto.stockout -0.01 must be between"},
+		{"stock-out risk NaN", func(t *Tier) { t.AutoReady.Stockout = math.NaN() }, "auto.stockout NaN must be between"},
 		{"refill negative", func(t *Tier) { t.RefillWithin = -time.Minute }, "refill_within -1m0s must be between 0"},
 	}
 	for _, c := range bad {

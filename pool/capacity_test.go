@@ -12,10 +12,11 @@ func TestPlanCapacity(t *testing.T) {
 		"premium": {Name: "premium", MinReady: 1, MaxTotal: 20, MaxInFlight: 1, MemoryMB: 512, CPUs: 1, Ready: ReadyAuto, RefillWithin: 2 * time.Hour},
 	}
 	hosts := []HostCapacity{{Name: "h1", Capacity: 10}, {Name: "h2", Capacity: 10}}
-	// premium sells 6/h (6 in its 1 h burst window), takes 30 min: target 3 + ⌈1.5 × √3⌉ = 6.
-	premium := Demand{Window: 3 * time.Hour, BurstWindow: time.Hour, Sales: 6, BurstSales: 6, LeadP95: 30 * time.Minute, LeadSamples: 20}
+	// premium sells 6/h (6 in its 1 h burst window), takes 10 min on average (30 min p95): 1 in
+	// the making, target 6 (P(N ≥ 6) = 0.06 % ≤ 0.1 % < P(N ≥ 5) = 0.37 %).
+	premium := Demand{Window: 3 * time.Hour, BurstWindow: time.Hour, Sales: 6, BurstSales: 6, LeadMean: 10 * time.Minute, LeadP95: 30 * time.Minute, LeadSamples: 20}
 	// basic sells 2/h (6 in 3 h), takes 20 min.
-	basic := Demand{Window: 3 * time.Hour, BurstWindow: time.Hour, Sales: 6, BurstSales: 1, LeadP95: 20 * time.Minute, LeadSamples: 20}
+	basic := Demand{Window: 3 * time.Hour, BurstWindow: time.Hour, Sales: 6, BurstSales: 1, LeadMean: 12 * time.Minute, LeadP95: 20 * time.Minute, LeadSamples: 20}
 
 	t.Run("room and time enough", func(t *testing.T) {
 		c := PlanCapacity(tiers, map[string]TierLoad{"basic": {Ready: 2, InFlight: 2, Demand: basic}, "premium": {Ready: 5, InFlight: 0, Demand: premium}},

@@ -422,7 +422,7 @@ func hostCapacities(hosts []platform.Host) []pool.HostCapacity {
 
 // printCapacity prints every tier's ready target and refill signal, then the hosts' forecast:
 //
-//	basic    target 7: 3.1 sales/h (last 3h) × 0.9 h p95 + 4 margin; refill in ~30m (2 missing)
+//	basic    target 10: 3.1 sales/h (last 3h) × 0.9 h mean provisioning = 2.8 + 7 margin (stock-outs ≤ 0.1 %); refill in ~30m (2 missing)
 //	premium  target 2: min_ready (fixed); CANNOT REFILL within 1h: hosts have room for 1 of the 2 accounts the pool needs
 //	hosts: 8 of 20 places free; full in ~0.9 h at 8.0 sales/h
 func printCapacity(out io.Writer, c pool.Capacity) {

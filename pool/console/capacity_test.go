@@ -23,7 +23,7 @@ import (
 func TestConsoleCapacityWarning(t *testing.T) {
 	f := startDaemon(t, func(c *daemon.Config) {
 		c.Tiers = pool.Tiers{
-			"basic":   {Name: "basic", Ready: pool.ReadyAuto, MinReady: 0, MaxTotal: 50, MaxInFlight: 4},
+			"basic":   {Name: "basic", Ready: pool.ReadyAuto, AutoReady: pool.AutoReady{Stockout: 0.06}, MinReady: 0, MaxTotal: 50, MaxInFlight: 4},
 			"premium": {Name: "premium", MinReady: 0, MaxTotal: 10, MaxInFlight: 2},
 		}
 		// One host of 3 places. Its Docker URL leads nowhere: the stray pass fails and logs,
@@ -60,7 +60,8 @@ func TestConsoleCapacityWarning(t *testing.T) {
 	signIn(t, b, f.base)
 	run(t, b, chromedp.Navigate(f.base+"/console/pool"), chromedp.WaitVisible(chromedp.CSS(`[data-capacity-warning="basic"]`)))
 	browsertest.Screenshot(t, b, "capacity")
-	// 4 sales/h (last 1h) × 0.5 h = 2, + ⌈1.5 × √2⌉ = 3: target 5, 2 ready; host a holds 6 of 3.
+	// 4 sales/h (last 1h) × 0.5 h = 2 in the making: target 5 for ≤ 6 % stock-outs (P(N ≥ 5) =
+	// 5.3 %, P(N ≥ 4) = 14 %), 2 ready; host a holds 6 of 3.
 	if got := text(t, b, `[data-capacity-warning="basic"]`); got != "basic: the pool cannot be refilled within 1h: hosts have room for 0 of the 3 accounts the pool needs." {
 		t.Fatalf("warning: %q", got)
 	}
@@ -73,7 +74,7 @@ func TestConsoleCapacityWarning(t *testing.T) {
 	if !eval[bool](t, b, `document.querySelector('#forecast').classList.contains('warning')`) {
 		t.Fatal("the exhausted forecast is not a warning")
 	}
-	if got := text(t, b, `tr[data-tier="basic"] td.target`); !strings.Contains(got, "target 5: 4.0 sales/h (last 1h) × 0.5 h p95 + 3 margin") {
+	if got := text(t, b, `tr[data-tier="basic"] td.target`); !strings.Contains(got, "target 5: 4.0 sales/h (last 1h) × 0.5 h mean provisioning = 2.0 + 3 margin (stock-outs ≤ 6 %)") {
 		t.Fatalf("basic's target: %q", got)
 	}
 	// The health page says the same.

@@ -62,18 +62,19 @@ func TestReconcileAutoTarget(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// 12 sales in the last hour × 0.5 h p95 = 6, + ⌈1.5 × √6⌉ = 4: target 10; 1 ready.
+		// 12 sales in the last hour × 0.5 h mean provisioning = 6 in the making: target 16
+		// (P(N ≥ 16) = 0.05 % ≤ 0.1 % < P(N ≥ 15) = 0.14 %); 1 ready.
 		want := pool.ReadyTarget(tiers["basic"], pool.Demand{Window: pool.DefaultAutoWindow, BurstWindow: time.Hour,
-			Sales: 12, BurstSales: 12, LeadP95: 30 * time.Minute, LeadSamples: 13})
-		if want.Ready != 10 {
+			Sales: 12, BurstSales: 12, LeadMean: 30 * time.Minute, LeadP95: 30 * time.Minute, LeadSamples: 13})
+		if want.Ready != 16 {
 			t.Fatalf("target %+v", want)
 		}
 		plans, err = r.ReconcileOnce(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if plans[0].Create != 9 || plans[1].Create != 0 {
-			t.Fatalf("pass after the sales %+v, want basic 9 (target 10, 1 ready), premium 0 (fixed, 1 in flight)", plans)
+		if plans[0].Create != 15 || plans[1].Create != 0 {
+			t.Fatalf("pass after the sales %+v, want basic 15 (target 16, 1 ready), premium 0 (fixed, 1 in flight)", plans)
 		}
 		// Idempotent: the in-flight ones count.
 		if plans, err = r.ReconcileOnce(ctx); err != nil || !plans[0].Empty() {

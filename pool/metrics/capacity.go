@@ -26,7 +26,7 @@ func WithCapacity(read func(ctx context.Context) (pool.Capacity, error), ttl tim
 }
 
 var (
-	dTarget    = prometheus.NewDesc("tenantpool_tier_ready_target", "The ready target in effect: min_ready, or ready: auto's from the sales rate and the p95 provisioning time.", []string{"tier"}, nil)
+	dTarget    = prometheus.NewDesc("tenantpool_tier_ready_target", "The ready target in effect: min_ready, or ready: auto's from the sales rate, the mean provisioning time and the stock-out risk.", []string{"tier"}, nil)
 	dSalesRate = prometheus.NewDesc("tenantpool_tier_sales_per_hour", "Sales per hour over the tier's sales windows (the higher of window and burst_window).", []string{"tier"}, nil)
 	dLeadP95   = prometheus.NewDesc("tenantpool_provision_p95_seconds", "p95 created-to-ready time of the tier's last ready accounts (pool and order).", []string{"tier"}, nil)
 	dRefill    = prometheus.NewDesc("tenantpool_refill_seconds_estimate", "Time to bring the ready count up to the target: missing accounts, max_in_flight at a time, p95 each.", []string{"tier"}, nil)

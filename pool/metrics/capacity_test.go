@@ -27,7 +27,7 @@ func TestCapacityGauges(t *testing.T) {
 		clk.Set(time.Date(2026, 12, 15, 12, 0, 0, 0, time.UTC))
 		s := open(clk)
 		tiers, err := pool.NewTiers([]pool.Tier{
-			{Name: "basic", Ready: pool.ReadyAuto, MinReady: 1, MaxTotal: 20, MaxInFlight: 4, MemoryMB: 1024, CPUs: 1},
+			{Name: "basic", Ready: pool.ReadyAuto, AutoReady: pool.AutoReady{Stockout: 0.07}, MinReady: 1, MaxTotal: 20, MaxInFlight: 4, MemoryMB: 1024, CPUs: 1},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -52,7 +52,8 @@ func TestCapacityGauges(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// 6 sales/h × 0.25 h = 1.5 → 2, + ⌈1.5 × √1.5⌉ = 2: target 4; 2 ready, 2 missing in one
+		// 6 sales/h × 0.25 h = 1.5 in the making: target 4 for ≤ 7 % stock-outs (P(N ≥ 4) = 6.6 %,
+		// P(N ≥ 3) = 19 %); 2 ready, 2 missing in one
 		// wave of 15 min. Host a: 8 of 12 taken, 4 free, 2 needed: 2 left at 6/h = 20 min.
 		want := `
 # HELP tenantpool_capacity_exhausted 1 when the hosts' free places do not hold what the pools need.
@@ -73,7 +74,7 @@ tenantpool_refill_seconds_estimate{tier="basic"} 900
 # HELP tenantpool_refill_short 1 when the tier's pool cannot be refilled within refill_within (hosts' free capacity or max_in_flight).
 # TYPE tenantpool_refill_short gauge
 tenantpool_refill_short{tier="basic"} 0
-# HELP tenantpool_tier_ready_target The ready target in effect: min_ready, or ready: auto's from the sales rate and the p95 provisioning time.
+# HELP tenantpool_tier_ready_target The ready target in effect: min_ready, or ready: auto's from the sales rate, the mean provisioning time and the stock-out risk.
 # TYPE tenantpool_tier_ready_target gauge
 tenantpool_tier_ready_target{tier="basic"} 4
 # HELP tenantpool_tier_sales_per_hour Sales per hour over the tier's sales windows (the higher of window and burst_window).

@@ -10,8 +10,8 @@ import (
 	"github.com/axiestudio/tenantpool/pool"
 )
 
-// LeadSamples is how many of a tier's most recently ready accounts the p95 provisioning time
-// is measured over, within LeadHorizon: older provisioning times say little about today's, and
+// LeadSamples is how many of a tier's most recently ready accounts the mean and p95 provisioning times
+// are measured over, within LeadHorizon: older provisioning times say little about today's, and
 // the horizon bounds the read of a tier with few accounts to a month of the ready_at index,
 // not the whole history.
 const (
@@ -21,8 +21,8 @@ const (
 
 // Demand reads, per tier, what its ready target and capacity signal are computed from: the
 // accounts claimed within the tier's sales windows ending at now (auto.window and
-// auto.burst_window, their defaults for a fixed tier) and the p95 created → ready time of its
-// last LeadSamples ready accounts (within LeadHorizon) of origin pool or order (an operator batch waits in its queue,
+// auto.burst_window, their defaults for a fixed tier) and the mean and p95 created → ready time
+// of its last LeadSamples ready accounts (within LeadHorizon) of origin pool or order (an operator batch waits in its queue,
 // which is not the pool's provisioning time). Both reads are bounded ranges of the claimed_at
 // and ready_at indexes, whatever the history's size.
 func (s *Store) Demand(ctx context.Context, now time.Time, tiers pool.Tiers) (map[string]pool.Demand, error) {
@@ -60,6 +60,13 @@ func (s *Store) Demand(ctx context.Context, now time.Time, tiers pool.Tiers) (ma
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("demand %s: %w", name, err)
+		}
+		var sum int64
+		for _, v := range ms {
+			sum += v
+		}
+		if len(ms) > 0 {
+			d.LeadMean = time.Duration(sum/int64(len(ms))) * time.Millisecond
 		}
 		d.LeadP95, d.LeadSamples = time.Duration(percentile(ms, 0.95))*time.Millisecond, len(ms)
 		out[name] = d

@@ -80,7 +80,7 @@ func TestDemandAndHostLoads(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := pool.Demand{Window: 4 * time.Hour, BurstWindow: 30 * time.Minute, Sales: 6, BurstSales: 2,
-			LeadP95: 19 * time.Minute, LeadSamples: 20}
+			LeadMean: 10*time.Minute + 30*time.Second, LeadP95: 19 * time.Minute, LeadSamples: 20}
 		if d["basic"] != want {
 			t.Fatalf("basic demand %+v, want %+v", d["basic"], want)
 		}
@@ -91,8 +91,9 @@ func TestDemandAndHostLoads(t *testing.T) {
 		if p := d["premium"]; p.Sales != 0 || p.LeadSamples != 0 || p.Window != pool.DefaultAutoWindow || p.BurstWindow != pool.DefaultAutoBurstWindow {
 			t.Fatalf("premium demand %+v", p)
 		}
-		// The target that follows: max(6/4h, 2/0.5h) = 4 sales/h × 19/60 h = 1.27 → 2, + ⌈1.5 × √1.27⌉ = 2.
-		if got := pool.ReadyTarget(tiers["basic"], d["basic"]); got.Ready != 4 {
+		// The target that follows: max(6/4h, 2/0.5h) = 4 sales/h × 10.5 min = 0.7 in the making;
+		// P(N ≥ 5) = 0.08 % ≤ 0.1 % < P(N ≥ 4) = 0.58 %: 5.
+		if got := pool.ReadyTarget(tiers["basic"], d["basic"]); got.Ready != 5 {
 			t.Fatalf("target %+v", got)
 		}
 
@@ -117,7 +118,7 @@ func TestDemandAndHostLoads(t *testing.T) {
 			t.Fatal(err)
 		}
 		// free: (12 − 11) + (20 − 10) − 1 unplaced = 10 of 32.
-		if c.Free != 10 || c.Total != 32 || c.Exhausted || len(c.Tiers) != 2 || c.Tiers[0].Target.Ready != 4 {
+		if c.Free != 10 || c.Total != 32 || c.Exhausted || len(c.Tiers) != 2 || c.Tiers[0].Target.Ready != 5 {
 			t.Fatalf("capacity %+v", c)
 		}
 	})
